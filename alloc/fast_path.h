@@ -1,0 +1,53 @@
+/* fast_path.h — the inline malloc and free fast paths, shared by hak_* and the malloc symbols.
+ *
+ * Owns: the dispatch from a size or a pointer to the right tier. Promises: a malloc of a cached
+ * class and a free of a block owned by the calling thread run without a call, a lock, an atomic
+ * read-modify-write or a system call; everything else goes to an out-of-line slow path.
+ * Must never: read the memory behind a pointer before the segment map says it is ours. */
+#ifndef HAK_FAST_PATH_H
+#define HAK_FAST_PATH_H
+
+#include "segment_map.h"
+#include "size_class.h"
+#include "slab.h"
+#include "thread_cache.h"
+
+/* Requests above the Mid tier: page runs or Large; align 0 means the default. */
+HAK_HIDDEN void *alloc_big(size_t size, size_t align, int zero);
+/* Frees that are not a slab block: NULL, page runs, Large, idle and foreign pointers. */
+HAK_HIDDEN void free_other(void *p, unsigned kind);
+/* A slab block whose slab the calling thread does not own: remote free or misuse. */
+HAK_HIDDEN void free_not_owner(struct slab *s, void *p);
+
+HAK_INLINE void *alloc_inline(size_t size)
+{
+    if (HAK_LIKELY(size <= HAK_MID_MAX)) {
+        void *p = cache_pop(&hak_thread_cache.bins[size_class_of(size)]);
+        if (HAK_LIKELY(p != NULL))
+            return p;
+        return cache_refill(size);
+    }
+    return alloc_big(size, 0, 0);
+}
+
+HAK_INLINE void free_inline(void *p)
+{
+    uintptr_t a = (uintptr_t)p;
+    unsigned kind = segment_map_kind(a);
+    if (HAK_LIKELY(kind >= HAK_MAP_SLAB_MIN)) {
+        struct slab *s = slab_of_address(a, kind);
+        struct thread_cache *tc = &hak_thread_cache;
+        if (HAK_LIKELY(slab_owner(s) == tc->id)) {
+            unsigned cls = s->cls;
+            if (HAK_LIKELY(cache_push(&tc->bins[cls], p)))
+                return;
+            cache_overflow(cls);
+            return;
+        }
+        free_not_owner(s, p);
+        return;
+    }
+    free_other(p, kind);
+}
+
+#endif

@@ -1,0 +1,71 @@
+/* hakmem.h — the public API of the hakmem allocator.
+ *
+ * Owns: the hak_* entry points and the statistics snapshot type. Promises: the same semantics as
+ * the glibc malloc family (see README), callable before any explicit initialization and from any
+ * thread. Must never: expose internal types; everything here is stable for users and tests. */
+#ifndef HAKMEM_H
+#define HAKMEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Number of slab size classes (Tiny and Mid tiers). */
+#define HAK_NUM_CLASSES 41
+
+void *hak_malloc(size_t size);
+void hak_free(void *ptr);
+void *hak_calloc(size_t count, size_t size);
+void *hak_realloc(void *ptr, size_t size);
+/* Any power-of-two alignment; NULL with errno = EINVAL for other alignments. */
+void *hak_aligned_alloc(size_t alignment, size_t size);
+/* Bytes usable at ptr (>= the requested size); 0 for NULL and for pointers hakmem does not own. */
+size_t hak_usable_size(const void *ptr);
+/* Return every block cached by the calling thread to its slab and publish its counters. */
+void hak_thread_flush(void);
+
+/* Block size of a size class, and the class a request of `size` bytes is served from
+ * (-1 above the Mid tier). Exposed so tests and tools can reason about slots. */
+size_t hak_class_block_size(int cls);
+int hak_size_class(size_t size);
+
+struct hak_class_stats {
+    uint64_t block_size;
+    uint64_t allocs;       /* blocks handed to callers */
+    uint64_t frees;        /* blocks given back by callers (local + remote) */
+    uint64_t remote_frees; /* frees by a thread that does not own the block's slab */
+    uint64_t drains;       /* remote queues taken by an owner */
+    uint64_t drained;      /* blocks moved from remote queues to free lists */
+    uint64_t refills;      /* thread-cache misses (slow-path allocations) */
+    uint64_t flushes;      /* thread-cache overflows returned to slabs */
+    uint64_t live_blocks;  /* allocs - frees */
+};
+
+struct hak_stats {
+    uint64_t allocs, frees, remote_frees, drains, drained, refills, flushes;
+    uint64_t cache_hits; /* allocations served by the thread cache without a slow path */
+    uint64_t live_bytes; /* bytes in blocks currently handed out (block-size granularity) */
+    uint64_t page_run_allocs, page_run_frees, page_run_live_bytes;
+    uint64_t large_allocs, large_frees, large_live_bytes, large_cache_hits, large_remaps;
+    uint64_t segments_mapped, segments_peak, segments_cached;
+    uint64_t mapped_bytes, peak_mapped_bytes; /* segments + large mappings held from the OS */
+    uint64_t slabs_orphaned, slabs_adopted, slabs_reclaimed;
+    uint64_t threads_started, threads_exited;
+    uint64_t external_guard_hits; /* frees/reallocs of pointers hakmem does not own, contained */
+    uint64_t invalid_frees;       /* frees of hakmem memory that is not a live block start */
+    struct hak_class_stats cls[HAK_NUM_CLASSES];
+};
+
+/* Snapshot of the counters. Exact for the calling thread and for exited threads; other live
+ * threads contribute what they published at their last slow path or hak_thread_flush(). */
+void hak_stats(struct hak_stats *out);
+/* Print the snapshot in the HAKMEM_STATS=1 format to the given file descriptor. */
+void hak_stats_print(int fd);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,467 @@
+/* heap.c — owned-slab lists, refill and return of blocks, remote frees, orphaning, fork. */
+#include "heap.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "init.h"
+#include "meta_alloc.h"
+#include "orphan_pool.h"
+#include "slab_pool.h"
+
+struct heap hak_exit_heap = {
+    .id = (uintptr_t)&hak_exit_heap,
+    .lock = HAK_LOCK_INITIALIZER,
+};
+
+/* Lock order: registry_lock -> heap locks -> orphan pool -> slab pools -> segment cache. */
+static hak_lock_t registry_lock = HAK_LOCK_INITIALIZER;
+static struct heap *registry;
+static struct heap_class_counters exited[HAK_CLASS_COUNT]; /* registry_lock */
+static uint64_t threads_started, threads_exited;           /* registry_lock */
+static uint64_t late_remote_frees[HAK_CLASS_COUNT];        /* atomic: frees after thread teardown */
+static uint32_t next_arena;                                /* registry_lock */
+static struct meta_pool heap_pool = META_POOL_INITIALIZER(sizeof(struct heap));
+
+/* ---- slab lists (owner only) ---- */
+
+static void list_push(struct slab_list *l, struct slab *s, uint8_t id)
+{
+    s->list = id;
+    s->prev = NULL;
+    s->next = l->head;
+    if (l->head)
+        l->head->prev = s;
+    l->head = s;
+    l->count++;
+}
+
+static void list_remove(struct slab_list *l, struct slab *s)
+{
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        l->head = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    s->next = s->prev = NULL;
+    s->list = SLAB_LIST_NONE;
+    l->count--;
+}
+
+static void move_to_partial(struct heap *h, struct slab *s)
+{
+    list_remove(&h->full[s->cls], s);
+    list_push(&h->partial[s->cls], s, SLAB_LIST_PARTIAL);
+}
+
+/* ---- draining, notification, release ---- */
+
+static void heap_drain(struct heap *h, struct slab *s)
+{
+    uint32_t n = slab_drain(s);
+    if (n != 0) {
+        counter_add(&h->counters[s->cls].drains, 1);
+        counter_add(&h->counters[s->cls].drained, n);
+    }
+}
+
+/* Called by the pusher that consumed a slab's arm. The owner cannot abandon the slab while the
+ * queue says NOTIFYING, so the heap read from `owner` stays valid until notify_done. */
+static void heap_notify(struct slab *s)
+{
+    struct heap *h = (struct heap *)slab_owner(s);
+    struct slab_remote *r = slab_remote(s);
+    struct slab *head = __atomic_load_n(&h->pending, __ATOMIC_RELAXED);
+    do {
+        __atomic_store_n(&r->pending_next, head, __ATOMIC_RELAXED);
+    } while (
+        !__atomic_compare_exchange_n(&h->pending, &head, s, 1, __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+    remote_queue_notify_done(&r->queue);
+}
+
+/* An empty slab goes back to the pool unless it is the class's last partial slab (kept to avoid
+ * re-formatting on alloc/free oscillation) or a notification for it is still outstanding. */
+static int can_release(const struct heap *h, const struct slab *s)
+{
+    return s->used == 0 && !s->notified && s->list == SLAB_LIST_PARTIAL &&
+           h->partial[s->cls].count > 1;
+}
+
+static void release_slab(struct heap *h, struct slab *s)
+{
+    list_remove(&h->partial[s->cls], s);
+    remote_queue_wait_quiet(&slab_remote(s)->queue);
+    slab_pool_put(s);
+}
+
+static void collect_pending(struct heap *h)
+{
+    struct slab *s = __atomic_exchange_n(&h->pending, NULL, __ATOMIC_ACQUIRE);
+    while (s != NULL) {
+        struct slab *next = __atomic_load_n(&slab_remote(s)->pending_next, __ATOMIC_RELAXED);
+        if (s->notified) {
+            s->notified = 0;
+            h->notified_count--;
+        }
+        if (s->list == SLAB_LIST_FULL)
+            move_to_partial(h, s);
+        heap_drain(h, s);
+        if (can_release(h, s))
+            release_slab(h, s);
+        s = next;
+    }
+}
+
+/* s (partial, no free block) is parked on the full list, armed so the next remote free tells us.
+ * Fails when the queue is not idle: blocks arrived, or a notification is finishing. */
+static int park_full(struct heap *h, struct slab *s)
+{
+    if (!s->notified && !remote_queue_arm(&slab_remote(s)->queue))
+        return 0;
+    list_remove(&h->partial[s->cls], s);
+    list_push(&h->full[s->cls], s, SLAB_LIST_FULL);
+    return 1;
+}
+
+/* A full slab gets free blocks from its owner: withdraw the arm, or learn that a notification
+ * was delivered (then the slab will come through the pending stack). */
+static void unpark(struct heap *h, struct slab *s)
+{
+    if (!s->notified && !remote_queue_disarm(&slab_remote(s)->queue)) {
+        s->notified = 1;
+        h->notified_count++;
+    }
+    move_to_partial(h, s);
+}
+
+static struct slab *acquire_slab(struct heap *h, unsigned cls)
+{
+    struct slab *s = orphan_pool_take(cls);
+    if (s == NULL) {
+        s = slab_pool_take(hak_class_info[cls].slab_shift);
+        if (s == NULL)
+            return NULL;
+        slab_format(s, cls);
+    }
+    slab_set_owner(s, h->id);
+    s->notified = 0;
+    list_push(&h->partial[cls], s, SLAB_LIST_PARTIAL);
+    return s;
+}
+
+/* ---- refill and return ---- */
+
+void *heap_alloc_chain(struct heap *h, unsigned cls, uint32_t max, uint32_t *count)
+{
+    if (__atomic_load_n(&h->pending, __ATOMIC_RELAXED) != NULL)
+        collect_pending(h);
+    for (;;) {
+        struct slab *s = h->partial[cls].head;
+        if (s == NULL && (s = acquire_slab(h, cls)) == NULL) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        /* Drain before taking: blocks freed remotely become available, and nothing is ever on
+         * the free list and in the queue at once because the drain detaches the whole queue. */
+        if (remote_queue_nonempty(&slab_remote(s)->queue))
+            heap_drain(h, s);
+        void *chain = slab_take(s, max, count);
+        if (chain != NULL)
+            return chain;
+        if (!park_full(h, s))
+            remote_queue_wait_quiet(&slab_remote(s)->queue);
+    }
+}
+
+uint32_t heap_return_chain(struct heap *h, void *chain)
+{
+    uint32_t n = 0;
+    while (chain != NULL) {
+        void *b = chain;
+        chain = *block_link(b);
+        struct slab *s = slab_of_address((uintptr_t)b, slab_segment_of(b)->slab_shift);
+        slab_put_block(s, b);
+        n++;
+        if (s->list == SLAB_LIST_FULL)
+            unpark(h, s);
+        else if (s->used == 0 && can_release(h, s))
+            release_slab(h, s);
+    }
+    return n;
+}
+
+void heap_free_remote(struct slab *s, void *p)
+{
+    unsigned cls = s->cls;
+    if (remote_queue_push(&slab_remote(s)->queue, p))
+        heap_notify(s);
+    struct heap *h = hak_thread_cache.heap;
+    if (h != NULL)
+        counter_add(&h->counters[cls].remote_frees, 1);
+    else
+        __atomic_fetch_add(&late_remote_frees[cls], 1, __ATOMIC_RELAXED);
+}
+
+void *heap_exit_alloc(unsigned cls)
+{
+    struct heap *h = &hak_exit_heap;
+    uint32_t n;
+    heap_lock(h);
+    void *p = heap_alloc_chain(h, cls, 1, &n);
+    if (p != NULL) {
+        counter_add(&h->counters[cls].allocs, 1);
+        counter_add(&h->counters[cls].refilled, 1);
+    }
+    heap_unlock(h);
+    return p;
+}
+
+/* ---- attach, teardown ---- */
+
+static void registry_insert(struct heap *h)
+{
+    h->reg_prev = NULL;
+    h->reg_next = registry;
+    if (registry)
+        registry->reg_prev = h;
+    registry = h;
+}
+
+static void registry_remove(struct heap *h)
+{
+    if (h->reg_prev)
+        h->reg_prev->reg_next = h->reg_next;
+    else
+        registry = h->reg_next;
+    if (h->reg_next)
+        h->reg_next->reg_prev = h->reg_prev;
+}
+
+struct heap *heap_attach(struct thread_cache *tc)
+{
+    if (!hak_ensure_init())
+        return NULL;
+    hak_lock(&registry_lock);
+    struct heap *h = meta_pool_alloc(&heap_pool);
+    if (h != NULL) {
+        h->id = (uintptr_t)h;
+        h->cache = tc;
+        hak_lock_reinit(&h->lock);
+        h->arena = next_arena++;
+        registry_insert(h);
+        threads_started++;
+    }
+    hak_unlock(&registry_lock);
+    if (h == NULL)
+        return NULL;
+    for (unsigned c = 0; c < HAK_CLASS_COUNT; c++)
+        tc->bins[c].cap = hak_class_info[c].cache_cap;
+    tc->heap = h;
+    tc->id = h->id;
+    /* May allocate (glibc's second-level key arrays); the heap is already in place for that. */
+    pthread_setspecific(hak_thread_key, h);
+    return h;
+}
+
+/* Return every cached block, walking each bin to its end (counts may be stale after fork). */
+static void return_bins(struct heap *h, struct thread_cache *tc)
+{
+    for (unsigned c = 0; c < HAK_CLASS_COUNT; c++) {
+        struct cache_bin *b = &tc->bins[c];
+        uint32_t n = heap_return_chain(h, b->head);
+        b->head = NULL;
+        b->count = 0;
+        counter_add(&h->counters[c].flushed, n);
+        __atomic_store_n(&h->counters[c].allocs, b->allocs, __ATOMIC_RELAXED);
+        __atomic_store_n(&h->counters[c].cached, 0, __ATOMIC_RELAXED);
+    }
+}
+
+/* Every slab of h goes back to the pool (no live block) or to the orphan pool. */
+static void teardown(struct heap *h)
+{
+    if (h->cache != NULL)
+        return_bins(h, h->cache);
+    for (unsigned c = 0; c < HAK_CLASS_COUNT; c++)
+        while (h->full[c].head != NULL)
+            unpark(h, h->full[c].head);
+    /* unpark() waited out every notifier, so all notifications are on the pending stack now. */
+    while (h->notified_count > 0 || __atomic_load_n(&h->pending, __ATOMIC_ACQUIRE) != NULL)
+        collect_pending(h);
+    for (unsigned c = 0; c < HAK_CLASS_COUNT; c++) {
+        struct slab *s;
+        while ((s = h->partial[c].head) != NULL) {
+            list_remove(&h->partial[c], s);
+            heap_drain(h, s);
+            remote_queue_wait_quiet(&slab_remote(s)->queue);
+            if (s->used == 0) {
+                slab_pool_put(s);
+            } else {
+                slab_set_owner(s, SLAB_OWNER_ORPHAN);
+                orphan_pool_put(s);
+            }
+        }
+    }
+}
+
+static void merge_exited(const struct heap *h)
+{
+    for (unsigned c = 0; c < HAK_CLASS_COUNT; c++) {
+        const struct heap_class_counters *a = &h->counters[c];
+        struct heap_class_counters *t = &exited[c];
+        t->allocs += a->allocs;
+        t->cached += a->cached;
+        t->refilled += a->refilled;
+        t->flushed += a->flushed;
+        t->refills += a->refills;
+        t->flushes += a->flushes;
+        t->remote_frees += a->remote_frees;
+        t->drains += a->drains;
+        t->drained += a->drained;
+    }
+}
+
+/* Registry lock held. */
+static void retire(struct heap *h)
+{
+    heap_lock(h);
+    teardown(h);
+    heap_unlock(h);
+    registry_remove(h);
+    merge_exited(h);
+    threads_exited++;
+    meta_pool_free(&heap_pool, h);
+}
+
+void heap_thread_exit(void *unused)
+{
+    (void)unused;
+    struct thread_cache *tc = &hak_thread_cache;
+    struct heap *h = tc->heap;
+    if (h == NULL)
+        return;
+    hak_lock(&registry_lock);
+    retire(h);
+    hak_unlock(&registry_lock);
+    memset(tc->bins, 0, sizeof tc->bins);
+    tc->heap = NULL;
+    tc->id = 0;
+    tc->exiting = 1;
+}
+
+/* ---- statistics ---- */
+
+static void add_counters(struct heap_class_counters *sum, const struct heap *h)
+{
+    for (unsigned c = 0; c < HAK_CLASS_COUNT; c++) {
+        const struct heap_class_counters *a = &h->counters[c];
+        sum[c].allocs += __atomic_load_n(&a->allocs, __ATOMIC_RELAXED);
+        sum[c].cached += __atomic_load_n(&a->cached, __ATOMIC_RELAXED);
+        sum[c].refilled += __atomic_load_n(&a->refilled, __ATOMIC_RELAXED);
+        sum[c].flushed += __atomic_load_n(&a->flushed, __ATOMIC_RELAXED);
+        sum[c].refills += __atomic_load_n(&a->refills, __ATOMIC_RELAXED);
+        sum[c].flushes += __atomic_load_n(&a->flushes, __ATOMIC_RELAXED);
+        sum[c].remote_frees += __atomic_load_n(&a->remote_frees, __ATOMIC_RELAXED);
+        sum[c].drains += __atomic_load_n(&a->drains, __ATOMIC_RELAXED);
+        sum[c].drained += __atomic_load_n(&a->drained, __ATOMIC_RELAXED);
+    }
+}
+
+void heap_sum_counters(struct hak_stats *out)
+{
+    struct heap_class_counters sum[HAK_CLASS_COUNT];
+    struct thread_cache *tc = &hak_thread_cache;
+    /* The calling thread's own bins are exact; publish them first. */
+    if (tc->heap != NULL) {
+        for (unsigned c = 0; c < HAK_CLASS_COUNT; c++) {
+            __atomic_store_n(&tc->heap->counters[c].allocs, tc->bins[c].allocs, __ATOMIC_RELAXED);
+            __atomic_store_n(&tc->heap->counters[c].cached, tc->bins[c].count, __ATOMIC_RELAXED);
+        }
+    }
+    hak_lock(&registry_lock);
+    memcpy(sum, exited, sizeof sum);
+    for (struct heap *h = registry; h != NULL; h = h->reg_next)
+        add_counters(sum, h);
+    add_counters(sum, &hak_exit_heap);
+    hak_unlock(&registry_lock);
+    for (unsigned c = 0; c < HAK_CLASS_COUNT; c++) {
+        struct hak_class_stats *o = &out->cls[c];
+        const struct heap_class_counters *a = &sum[c];
+        uint64_t remote =
+            a->remote_frees + __atomic_load_n(&late_remote_frees[c], __ATOMIC_RELAXED);
+        /* A block leaves a bin by allocation or flush and enters by refill or a local free. */
+        int64_t local = (int64_t)(a->cached + a->allocs + a->flushed) - (int64_t)a->refilled;
+        o->block_size = hak_class_info[c].block_size;
+        o->allocs = a->allocs;
+        o->frees = (local > 0 ? (uint64_t)local : 0) + remote;
+        o->remote_frees = remote;
+        o->drains = a->drains;
+        o->drained = a->drained;
+        o->refills = a->refills;
+        o->flushes = a->flushes;
+        o->live_blocks = o->allocs > o->frees ? o->allocs - o->frees : 0;
+    }
+}
+
+void heap_count_threads(uint64_t *started, uint64_t *exited_out)
+{
+    hak_lock(&registry_lock);
+    *started = threads_started;
+    *exited_out = threads_exited;
+    hak_unlock(&registry_lock);
+}
+
+/* ---- fork ---- */
+
+void heap_fork_prepare(void)
+{
+    hak_lock(&registry_lock);
+    heap_lock(&hak_exit_heap);
+    for (struct heap *h = registry; h != NULL; h = h->reg_next)
+        heap_lock(h);
+}
+
+void heap_fork_parent(void)
+{
+    for (struct heap *h = registry; h != NULL; h = h->reg_next)
+        heap_unlock(h);
+    heap_unlock(&hak_exit_heap);
+    hak_unlock(&registry_lock);
+}
+
+/* In the child only the forking thread exists: a notifier may have died between its push and
+ * notify_done, so notification state is reset wholesale. Slabs stay where they are; pending
+ * notifications are dropped and every full slab is treated as partial (it is drained on use). */
+static void normalize_after_fork(struct heap *h)
+{
+    __atomic_store_n(&h->pending, NULL, __ATOMIC_RELAXED);
+    h->notified_count = 0;
+    for (unsigned c = 0; c < HAK_CLASS_COUNT; c++) {
+        while (h->full[c].head != NULL)
+            move_to_partial(h, h->full[c].head);
+        for (struct slab *s = h->partial[c].head; s != NULL; s = s->next) {
+            __atomic_fetch_and(&slab_remote(s)->queue, ~REMOTE_BITS, __ATOMIC_RELAXED);
+            s->notified = 0;
+        }
+    }
+}
+
+void heap_fork_child(void)
+{
+    hak_lock_reinit(&registry_lock);
+    hak_lock_reinit(&hak_exit_heap.lock);
+    meta_pool_fork_child(&heap_pool);
+    normalize_after_fork(&hak_exit_heap);
+    struct heap *self = hak_thread_cache.heap;
+    struct heap *h = registry;
+    while (h != NULL) {
+        struct heap *next = h->reg_next;
+        hak_lock_reinit(&h->lock);
+        normalize_after_fork(h);
+        if (h != self)
+            retire(h); /* its thread does not exist in the child */
+        h = next;
+    }
+}

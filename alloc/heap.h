@@ -1,0 +1,80 @@
+/* heap.h — a thread's heap: the slabs it owns, per size class, and the remote-free protocol.
+ *
+ * Owns: per-class lists of owned slabs (partial: has free blocks; full: parked, armed for
+ * notification), the pending stack of full slabs that received remote frees, refill and return of
+ * block chains, remote frees, thread attach/exit (orphaning) and fork handling, and the heap
+ * registry with the published counters. Promises: the owner drains a slab's remote queue before it
+ * takes blocks from that slab; a slab is released or orphaned only when no notifier can still
+ * reach its heap. Must never: be touched by a thread other than its owner, except through
+ * heap_free_remote() (which only pushes to a slab's queue and the heap's pending stack) and the
+ * registry's published counters. */
+#ifndef HAK_HEAP_H
+#define HAK_HEAP_H
+
+#include "hakmem.h"
+#include "lock.h"
+#include "size_class.h"
+#include "slab.h"
+#include "thread_cache.h"
+
+struct slab_list {
+    struct slab *head;
+    uint32_t count;
+};
+
+/* Counters are written by the owner only and read by hak_stats() with relaxed loads. */
+struct heap_class_counters {
+    uint64_t allocs;   /* published copy of the bin's allocs (direct for a cacheless heap) */
+    uint64_t cached;   /* published copy of the bin's count */
+    uint64_t refilled; /* blocks moved slab -> bin */
+    uint64_t flushed;  /* blocks moved bin -> slab */
+    uint64_t refills, flushes, remote_frees, drains, drained;
+};
+
+struct heap {
+    uintptr_t id; /* == (uintptr_t)this; compared with slab owners on the free fast path */
+    struct thread_cache *cache; /* NULL for the shared exit heap */
+    hak_lock_t lock;            /* the owner holds it in slow paths; fork holds every heap's */
+    struct slab *pending; /* atomic: stack of notified slabs, linked by slab_remote.pending_next */
+    uint32_t notified_count;
+    uint32_t arena; /* page-run arena this thread uses */
+    struct heap *reg_next, *reg_prev;
+    struct slab_list partial[HAK_CLASS_COUNT];
+    struct slab_list full[HAK_CLASS_COUNT];
+    struct heap_class_counters counters[HAK_CLASS_COUNT];
+};
+
+/* The heap of threads past their exit teardown (late frees/allocations from other destructors). */
+extern struct heap hak_exit_heap HAK_HIDDEN;
+
+/* Give the calling thread a heap (and the allocator its global state); NULL with ENOMEM. */
+HAK_HIDDEN struct heap *heap_attach(struct thread_cache *tc);
+/* pthread key destructor: flush, orphan, and recycle the calling thread's heap. */
+HAK_HIDDEN void heap_thread_exit(void *unused);
+
+/* Under h->lock: up to max blocks of class cls as a chain (*count of them); NULL on ENOMEM. */
+HAK_HIDDEN void *heap_alloc_chain(struct heap *h, unsigned cls, uint32_t max, uint32_t *count);
+/* Under h->lock: return a chain of blocks of h's slabs; returns how many. */
+HAK_HIDDEN uint32_t heap_return_chain(struct heap *h, void *chain);
+/* Any thread: free block p of slab s, which the calling thread does not own. */
+HAK_HIDDEN void heap_free_remote(struct slab *s, void *p);
+/* Allocate one block of class cls from the shared exit heap. */
+HAK_HIDDEN void *heap_exit_alloc(unsigned cls);
+
+HAK_INLINE void heap_lock(struct heap *h) { hak_lock(&h->lock); }
+HAK_INLINE void heap_unlock(struct heap *h) { hak_unlock(&h->lock); }
+
+HAK_INLINE void counter_add(uint64_t *c, uint64_t v)
+{
+    __atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + v, __ATOMIC_RELAXED);
+}
+
+/* Per-class totals over all heaps, live and exited, for hak_stats(). */
+HAK_HIDDEN void heap_sum_counters(struct hak_stats *out);
+HAK_HIDDEN void heap_count_threads(uint64_t *started, uint64_t *exited);
+
+HAK_HIDDEN void heap_fork_prepare(void);
+HAK_HIDDEN void heap_fork_parent(void);
+HAK_HIDDEN void heap_fork_child(void);
+
+#endif

@@ -1,0 +1,72 @@
+/* init.c — one-time setup, fork handling, statistics at exit. */
+#include "init.h"
+
+#include "heap.h"
+#include "large.h"
+#include "options.h"
+#include "orphan_pool.h"
+#include "page_run.h"
+#include "segment.h"
+#include "size_class.h"
+#include "slab_pool.h"
+
+int hak_init_state;
+pthread_key_t hak_thread_key;
+
+/* Prepare takes every lock in the global order; the child reinitializes them, then tears down the
+ * heaps of threads that do not exist in it. */
+static void fork_prepare(void)
+{
+    heap_fork_prepare();
+    orphan_pool_fork_prepare();
+    slab_pool_fork_prepare();
+    page_run_fork_prepare();
+    large_fork_prepare();
+    segment_fork_prepare();
+}
+
+static void fork_parent(void)
+{
+    segment_fork_parent();
+    large_fork_parent();
+    page_run_fork_parent();
+    slab_pool_fork_parent();
+    orphan_pool_fork_parent();
+    heap_fork_parent();
+}
+
+static void fork_child(void)
+{
+    segment_fork_child();
+    large_fork_child();
+    page_run_fork_child();
+    slab_pool_fork_child();
+    orphan_pool_fork_child();
+    heap_fork_child();
+}
+
+bool hak_init_slow(void)
+{
+    int expected = 0;
+    if (__atomic_compare_exchange_n(&hak_init_state, &expected, 1, 0, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_ACQUIRE)) {
+        /* Nothing here may allocate: a recursive malloc would find the state "running". */
+        options_init();
+        size_class_init();
+        page_run_init();
+        pthread_key_create(&hak_thread_key, heap_thread_exit);
+        __atomic_store_n(&hak_init_state, 2, __ATOMIC_RELEASE);
+        /* May allocate; the allocator is ready for that now. */
+        pthread_atfork(fork_prepare, fork_parent, fork_child);
+        return true;
+    }
+    while (__atomic_load_n(&hak_init_state, __ATOMIC_ACQUIRE) != 2)
+        cpu_relax();
+    return true;
+}
+
+__attribute__((destructor)) static void print_stats_at_exit(void)
+{
+    if (__atomic_load_n(&hak_init_state, __ATOMIC_ACQUIRE) == 2 && hak_options.stats)
+        hak_stats_print(2);
+}

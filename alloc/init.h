@@ -1,0 +1,28 @@
+/* init.h — lazy, thread-safe global initialization, the thread-exit key, and fork handlers.
+ *
+ * Owns: the one-time setup (options, size classes, thread key, atfork registration) and the
+ * ordering of every module's fork handlers. Promises: hak_ensure_init() is safe to call from the
+ * first malloc of a process, whoever makes it (the dynamic loader, dlsym, pthread_create), and the
+ * steps before the "ready" point never allocate, so a recursive malloc cannot deadlock. Must
+ * never: run anything on a fast path beyond one acquire load. */
+#ifndef HAK_INIT_H
+#define HAK_INIT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "config.h"
+
+extern int hak_init_state HAK_HIDDEN; /* 0 none, 1 running, 2 ready */
+extern pthread_key_t hak_thread_key HAK_HIDDEN;
+
+HAK_HIDDEN bool hak_init_slow(void);
+
+HAK_INLINE bool hak_ensure_init(void)
+{
+    if (HAK_LIKELY(__atomic_load_n(&hak_init_state, __ATOMIC_ACQUIRE) == 2))
+        return true;
+    return hak_init_slow();
+}
+
+#endif

@@ -1,0 +1,254 @@
+/* large.c — Large blocks: registry, mapping cache, mremap. */
+#include "large.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "lock.h"
+#include "options.h"
+#include "os_memory.h"
+#include "segment.h"
+#include "segment_map.h"
+
+#define CACHE_SLOTS 16
+
+struct entry {
+    uintptr_t addr; /* 0: empty slot */
+    size_t size;    /* mapping size == usable size */
+};
+
+static hak_lock_t lock = HAK_LOCK_INITIALIZER;
+static struct entry *table;
+static size_t table_cap, table_count;
+static struct entry cache[CACHE_SLOTS]; /* oldest first */
+static unsigned cache_count;
+static size_t cache_bytes;
+static uint64_t n_allocs, n_frees, live_bytes, cache_hits, remaps;
+
+static size_t round_pages(size_t n) { return (n + HAK_PAGE_SIZE - 1) & ~(HAK_PAGE_SIZE - 1); }
+
+static size_t home(uintptr_t addr)
+{
+    uint64_t h = (uint64_t)(addr >> HAK_PAGE_SHIFT) * 0x9e3779b97f4a7c15ull;
+    return (size_t)(h >> 32) & (table_cap - 1);
+}
+
+static long find(uintptr_t addr)
+{
+    if (table_cap == 0)
+        return -1;
+    for (size_t i = home(addr);; i = (i + 1) & (table_cap - 1)) {
+        if (table[i].addr == addr)
+            return (long)i;
+        if (table[i].addr == 0)
+            return -1;
+    }
+}
+
+static void place(struct entry e)
+{
+    size_t i = home(e.addr);
+    while (table[i].addr != 0)
+        i = (i + 1) & (table_cap - 1);
+    table[i] = e;
+}
+
+static int grow(void)
+{
+    size_t old_cap = table_cap, cap = old_cap ? old_cap * 2 : 256;
+    struct entry *old = table, *fresh = os_map(cap * sizeof *fresh);
+    if (fresh == NULL)
+        return 0;
+    table = fresh;
+    table_cap = cap;
+    for (size_t i = 0; i < old_cap; i++)
+        if (old[i].addr != 0)
+            place(old[i]);
+    if (old != NULL)
+        os_unmap(old, old_cap * sizeof *old);
+    return 1;
+}
+
+static int insert(uintptr_t addr, size_t size)
+{
+    if ((table_count + 1) * 2 > table_cap && !grow())
+        return 0;
+    place((struct entry){addr, size});
+    table_count++;
+    return 1;
+}
+
+/* Linear-probing deletion without tombstones: pull later entries of the run back. */
+static void erase(size_t i)
+{
+    size_t mask = table_cap - 1;
+    table[i].addr = 0;
+    for (size_t j = (i + 1) & mask; table[j].addr != 0; j = (j + 1) & mask) {
+        size_t h = home(table[j].addr);
+        if (((j - h) & mask) >= ((j - i) & mask)) {
+            table[i] = table[j];
+            table[j].addr = 0;
+            i = j;
+        }
+    }
+    table_count--;
+}
+
+static void unmap_block(uintptr_t addr, size_t size)
+{
+    os_unmap((void *)addr, size);
+    segment_note_mapped(-(long)size);
+}
+
+void *large_alloc(size_t size, size_t align, int zero)
+{
+    if (size > HAK_MAX_REQUEST) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    size_t need = round_pages(size);
+    if (align <= HAK_PAGE_SIZE) {
+        hak_lock(&lock);
+        int best = -1;
+        for (unsigned k = 0; k < cache_count; k++)
+            if (cache[k].size >= need && cache[k].size / 2 <= need &&
+                (best < 0 || cache[k].size < cache[best].size))
+                best = (int)k;
+        if (best >= 0 && insert(cache[best].addr, cache[best].size)) {
+            struct entry e = cache[best];
+            memmove(&cache[best], &cache[best + 1], (cache_count - (unsigned)best - 1) * sizeof e);
+            cache_count--;
+            cache_bytes -= e.size;
+            n_allocs++;
+            cache_hits++;
+            live_bytes += e.size;
+            hak_unlock(&lock);
+            if (zero)
+                memset((void *)e.addr, 0, size);
+            return (void *)e.addr;
+        }
+        hak_unlock(&lock);
+    }
+    void *p = os_map_aligned(need, align);
+    if (p == NULL)
+        return NULL;
+    segment_note_mapped((long)need);
+    segment_map_mark_large((uintptr_t)p, need);
+    hak_lock(&lock);
+    int ok = insert((uintptr_t)p, need);
+    if (ok) {
+        n_allocs++;
+        live_bytes += need;
+    }
+    hak_unlock(&lock);
+    if (!ok) {
+        unmap_block((uintptr_t)p, need);
+        errno = ENOMEM;
+        return NULL;
+    }
+    return p;
+}
+
+int large_free(void *p)
+{
+    struct entry evicted[CACHE_SLOTS + 1];
+    unsigned nevicted = 0;
+    hak_lock(&lock);
+    long i = find((uintptr_t)p);
+    if (i < 0) {
+        hak_unlock(&lock);
+        return 0;
+    }
+    struct entry e = table[i];
+    erase((size_t)i);
+    n_frees++;
+    live_bytes -= e.size;
+    size_t budget = hak_options.large_cache_bytes;
+    if (e.size <= budget) {
+        while (cache_count > 0 && (cache_count == CACHE_SLOTS || cache_bytes + e.size > budget)) {
+            evicted[nevicted++] = cache[0];
+            cache_bytes -= cache[0].size;
+            memmove(&cache[0], &cache[1], (--cache_count) * sizeof cache[0]);
+        }
+        cache[cache_count++] = e;
+        cache_bytes += e.size;
+    } else {
+        evicted[nevicted++] = e;
+    }
+    hak_unlock(&lock);
+    for (unsigned k = 0; k < nevicted; k++)
+        unmap_block(evicted[k].addr, evicted[k].size);
+    return 1;
+}
+
+size_t large_usable(const void *p)
+{
+    hak_lock(&lock);
+    long i = find((uintptr_t)p);
+    size_t n = i < 0 ? 0 : table[i].size;
+    hak_unlock(&lock);
+    return n;
+}
+
+int large_contains_interior(const void *p)
+{
+    uintptr_t a = (uintptr_t)p;
+    int found = 0;
+    hak_lock(&lock);
+    for (size_t i = 0; i < table_cap && !found; i++)
+        found = table[i].addr != 0 && a > table[i].addr && a < table[i].addr + table[i].size;
+    hak_unlock(&lock);
+    return found;
+}
+
+enum large_realloc_result large_realloc(void *p, size_t size, void **out, size_t *old_usable)
+{
+    size_t need = round_pages(size);
+    hak_lock(&lock);
+    long i = find((uintptr_t)p);
+    if (i < 0) {
+        hak_unlock(&lock);
+        return LARGE_NOT_OURS;
+    }
+    size_t old = table[i].size;
+    hak_unlock(&lock);
+    *old_usable = old;
+    if (size <= HAK_PAGE_RUN_MAX)
+        return LARGE_MOVE;
+    if (need <= old && need * 2 >= old) {
+        *out = p;
+        return LARGE_DONE;
+    }
+    /* The caller owns p, so the mapping cannot change under us between the two locked steps. */
+    void *q = os_remap(p, old, need);
+    if (q == NULL)
+        return LARGE_FAILED;
+    segment_note_mapped((long)need - (long)old);
+    segment_map_mark_large((uintptr_t)q, need);
+    hak_lock(&lock);
+    /* Re-key the entry: erase frees a slot, so placing the new key cannot need a larger table. */
+    erase((size_t)find((uintptr_t)p));
+    place((struct entry){(uintptr_t)q, need});
+    table_count++;
+    remaps++;
+    live_bytes += need - old;
+    hak_unlock(&lock);
+    *out = q;
+    return LARGE_DONE;
+}
+
+void large_counters(struct large_counters *out)
+{
+    hak_lock(&lock);
+    out->allocs = n_allocs;
+    out->frees = n_frees;
+    out->live_bytes = live_bytes;
+    out->cache_hits = cache_hits;
+    out->remaps = remaps;
+    out->cached_bytes = cache_bytes;
+    hak_unlock(&lock);
+}
+
+void large_fork_prepare(void) { hak_lock(&lock); }
+void large_fork_parent(void) { hak_unlock(&lock); }
+void large_fork_child(void) { hak_lock_reinit(&lock); }

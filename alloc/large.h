@@ -1,0 +1,38 @@
+/* large.h — the Large tier: one private mapping per block above 1 MiB, a small cache of freed
+ * mappings, and mremap-based realloc.
+ *
+ * Owns: the registry of live Large blocks (address -> mapping), the cache of freed mappings, and
+ * the sticky HAK_MAP_LARGE marks. Promises: the registry is authoritative, so a foreign pointer in
+ * a range that once held a Large mapping is never taken for ours; cached mappings are bounded by
+ * HAKMEM_LARGE_CACHE_MB. Must never: call into the slab or page-run tiers while holding its lock.
+ */
+#ifndef HAK_LARGE_H
+#define HAK_LARGE_H
+
+#include "config.h"
+
+HAK_HIDDEN void *large_alloc(size_t size, size_t align, int zero);
+/* 1 if p was a live Large block (now freed), 0 if not. */
+HAK_HIDDEN int large_free(void *p);
+/* Usable bytes of a live Large block, 0 if p is not one. */
+HAK_HIDDEN size_t large_usable(const void *p);
+/* 1 if p points inside (not at the start of) a live Large block. */
+HAK_HIDDEN int large_contains_interior(const void *p);
+
+enum large_realloc_result { LARGE_NOT_OURS, LARGE_DONE, LARGE_MOVE, LARGE_FAILED };
+/* Resize live Large block p to size (> HAK_PAGE_RUN_MAX) in place or by remapping: LARGE_DONE and
+ * *out set; LARGE_MOVE (with *old_usable) when the caller must allocate, copy and free;
+ * LARGE_FAILED on ENOMEM (p intact); LARGE_NOT_OURS if p is not a live Large block. */
+HAK_HIDDEN enum large_realloc_result large_realloc(void *p, size_t size, void **out,
+                                                   size_t *old_usable);
+
+struct large_counters {
+    uint64_t allocs, frees, live_bytes, cache_hits, remaps, cached_bytes;
+};
+HAK_HIDDEN void large_counters(struct large_counters *out);
+
+HAK_HIDDEN void large_fork_prepare(void);
+HAK_HIDDEN void large_fork_parent(void);
+HAK_HIDDEN void large_fork_child(void);
+
+#endif

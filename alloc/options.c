@@ -1,0 +1,79 @@
+/* options.c — reads the HAKMEM_* environment once.
+ *
+ * The first allocation can come from the dynamic loader before libc has set up `environ`; then the
+ * environment is read from /proc/self/environ instead, so options hold from the very first call. */
+#define _GNU_SOURCE
+#include "options.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct hak_options hak_options = {
+    .stats = 0,
+    .segment_cache = 8,
+    .large_cache_bytes = (size_t)64 << 20,
+};
+
+extern char **environ;
+
+static char proc_environ[16384];
+static size_t proc_environ_len;
+
+static void load_proc_environ(void)
+{
+    int fd = open("/proc/self/environ", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    ssize_t n;
+    while (proc_environ_len < sizeof proc_environ - 1 &&
+           (n = read(fd, proc_environ + proc_environ_len,
+                     sizeof proc_environ - 1 - proc_environ_len)) > 0)
+        proc_environ_len += (size_t)n;
+    close(fd);
+}
+
+static const char *lookup(const char *name)
+{
+    size_t len = strlen(name);
+    if (environ != NULL) {
+        for (char **e = environ; *e != NULL; e++)
+            if (strncmp(*e, name, len) == 0 && (*e)[len] == '=')
+                return *e + len + 1;
+        return NULL;
+    }
+    for (size_t i = 0; i < proc_environ_len; i += strlen(proc_environ + i) + 1)
+        if (strncmp(proc_environ + i, name, len) == 0 && proc_environ[i + len] == '=')
+            return proc_environ + i + len + 1;
+    return NULL;
+}
+
+static int parse_unsigned(const char *s, unsigned long *out)
+{
+    if (s == NULL || *s == '\0')
+        return 0;
+    unsigned long v = 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return 0;
+        v = v * 10 + (unsigned long)(*s - '0');
+        if (v > (1ul << 40))
+            return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+void options_init(void)
+{
+    if (environ == NULL)
+        load_proc_environ();
+    unsigned long v;
+    if (parse_unsigned(lookup("HAKMEM_STATS"), &v))
+        hak_options.stats = v != 0;
+    if (parse_unsigned(lookup("HAKMEM_SEGMENT_CACHE"), &v))
+        hak_options.segment_cache = (unsigned)v;
+    if (parse_unsigned(lookup("HAKMEM_LARGE_CACHE_MB"), &v))
+        hak_options.large_cache_bytes = (size_t)v << 20;
+}

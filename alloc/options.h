@@ -1,0 +1,21 @@
+/* options.h — every HAKMEM_* environment option, in one struct.
+ *
+ * Owns: the option table (names, defaults, parsing). Promises: the environment is read exactly
+ * once, during initialization, before any option is consulted; afterwards options are plain loads.
+ * Must never: call getenv (or read anything) after initialization, and never allocate. */
+#ifndef HAK_OPTIONS_H
+#define HAK_OPTIONS_H
+
+#include "config.h"
+
+struct hak_options {
+    unsigned stats;           /* HAKMEM_STATS: print statistics at exit (0/1) */
+    unsigned segment_cache;   /* HAKMEM_SEGMENT_CACHE: warm free segments kept (count) */
+    size_t large_cache_bytes; /* HAKMEM_LARGE_CACHE_MB: freed Large mappings kept for reuse */
+};
+
+extern struct hak_options hak_options HAK_HIDDEN;
+
+HAK_HIDDEN void options_init(void);
+
+#endif

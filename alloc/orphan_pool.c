@@ -1,0 +1,99 @@
+/* orphan_pool.c — lists of orphaned slabs, adoption and reclamation. */
+#include "orphan_pool.h"
+
+#include "size_class.h"
+#include "slab_pool.h"
+
+static hak_lock_t lock = HAK_LOCK_INITIALIZER;
+static struct slab *lists[HAK_CLASS_COUNT];
+static uint32_t counts[HAK_CLASS_COUNT]; /* atomic reads without the lock, as a hint */
+static uint64_t total, orphaned, adopted, reclaimed;
+
+static void unlink_locked(struct slab *s)
+{
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        lists[s->cls] = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    s->next = s->prev = NULL;
+    __atomic_store_n(&counts[s->cls], counts[s->cls] - 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&total, total - 1, __ATOMIC_RELAXED);
+}
+
+void orphan_pool_put(struct slab *s)
+{
+    s->list = SLAB_LIST_ORPHAN;
+    s->prev = NULL;
+    hak_lock(&lock);
+    s->next = lists[s->cls];
+    if (s->next)
+        s->next->prev = s;
+    lists[s->cls] = s;
+    __atomic_store_n(&counts[s->cls], counts[s->cls] + 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&total, total + 1, __ATOMIC_RELAXED);
+    orphaned++;
+    hak_unlock(&lock);
+}
+
+struct slab *orphan_pool_take(unsigned cls)
+{
+    if (__atomic_load_n(&counts[cls], __ATOMIC_RELAXED) == 0)
+        return NULL;
+    hak_lock(&lock);
+    struct slab *s = lists[cls];
+    if (s != NULL) {
+        unlink_locked(s);
+        adopted++;
+        s->list = SLAB_LIST_NONE;
+    }
+    hak_unlock(&lock);
+    return s;
+}
+
+unsigned orphan_pool_reclaim(void)
+{
+    if (__atomic_load_n(&total, __ATOMIC_RELAXED) == 0)
+        return 0;
+    struct slab *empty = NULL;
+    unsigned n = 0;
+    hak_lock(&lock);
+    for (unsigned c = 0; c < HAK_CLASS_COUNT; c++) {
+        struct slab *s = lists[c];
+        while (s != NULL) {
+            struct slab *next = s->next;
+            slab_drain(s);
+            if (s->used == 0) {
+                unlink_locked(s);
+                s->next = empty;
+                empty = s;
+                n++;
+            }
+            s = next;
+        }
+    }
+    reclaimed += n;
+    hak_unlock(&lock);
+    while (empty != NULL) {
+        struct slab *next = empty->next;
+        empty->next = NULL;
+        slab_pool_put(empty);
+        empty = next;
+    }
+    return n;
+}
+
+void orphan_pool_counters(struct orphan_counters *out)
+{
+    hak_lock(&lock);
+    out->orphaned = orphaned;
+    out->adopted = adopted;
+    out->reclaimed = reclaimed;
+    out->current = total;
+    hak_unlock(&lock);
+}
+
+void orphan_pool_fork_prepare(void) { hak_lock(&lock); }
+void orphan_pool_fork_parent(void) { hak_unlock(&lock); }
+void orphan_pool_fork_child(void) { hak_lock_reinit(&lock); }

@@ -1,0 +1,28 @@
+/* orphan_pool.h — slabs whose owner thread exited while some of their blocks were still live.
+ *
+ * Owns: per-class lists of orphaned slabs (owner SLAB_OWNER_ORPHAN), held exclusively while listed.
+ * Remote frees keep landing in an orphan's remote queue; the next thread that needs the class
+ * adopts it (and drains it first), and before hakmem maps a new segment it reclaims orphans whose
+ * blocks have all come back. Promises: an orphan is adopted by at most one thread; nothing freed to
+ * an orphan is lost. Must never: hold the pool lock while taking a heap lock. */
+#ifndef HAK_ORPHAN_POOL_H
+#define HAK_ORPHAN_POOL_H
+
+#include "slab.h"
+
+HAK_HIDDEN void orphan_pool_put(struct slab *s);
+/* An orphan of class cls, removed from the pool, or NULL. The caller becomes its owner. */
+HAK_HIDDEN struct slab *orphan_pool_take(unsigned cls);
+/* Drain every orphan; give the ones with no live block back to the slab pool. Returns how many. */
+HAK_HIDDEN unsigned orphan_pool_reclaim(void);
+
+struct orphan_counters {
+    uint64_t orphaned, adopted, reclaimed, current;
+};
+HAK_HIDDEN void orphan_pool_counters(struct orphan_counters *out);
+
+HAK_HIDDEN void orphan_pool_fork_prepare(void);
+HAK_HIDDEN void orphan_pool_fork_parent(void);
+HAK_HIDDEN void orphan_pool_fork_child(void);
+
+#endif

@@ -1,0 +1,21 @@
+/* os_memory.h — every system call that maps, unmaps or returns memory to the OS.
+ *
+ * Owns: mmap/munmap/mremap/madvise use and their errno hygiene. Promises: callers' errno is left
+ * untouched on success and is ENOMEM on a failed mapping; aligned mappings are trimmed so no
+ * address space is wasted. Must never: be called from a fast path. */
+#ifndef HAK_OS_MEMORY_H
+#define HAK_OS_MEMORY_H
+
+#include "config.h"
+
+/* Fresh zero-filled read/write memory, page aligned; NULL (errno ENOMEM) on failure. */
+HAK_HIDDEN void *os_map(size_t size);
+/* Like os_map, with the start aligned to `align` (a power of two >= page size). */
+HAK_HIDDEN void *os_map_aligned(size_t size, size_t align);
+HAK_HIDDEN void os_unmap(void *addr, size_t size);
+/* Give the pages back while keeping the range mapped (it reads as zero afterwards). */
+HAK_HIDDEN void os_purge(void *addr, size_t size);
+/* Resize a mapping, moving it if needed; NULL on failure (the old mapping is intact). */
+HAK_HIDDEN void *os_remap(void *addr, size_t old_size, size_t new_size);
+
+#endif

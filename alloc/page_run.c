@@ -1,0 +1,360 @@
+/* page_run.c — page-run segments and arenas.
+ *
+ * Each segment keeps one entry per page. The first and last page of every run (free or used)
+ * carry the run length and state, so a freed run finds its neighbours in O(1); interior pages
+ * carry no marks, so a pointer into the middle of a run is never taken for a run start. */
+#include "page_run.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "lock.h"
+#include "segment.h"
+#include "segment_map.h"
+
+#define SEG_PAGES (HAK_SEGMENT_SIZE >> HAK_PAGE_SHIFT)
+#define BIN_COUNT 257 /* exact bins for 1..255 pages, bin 256 for longer runs */
+#define BIN_WORDS ((BIN_COUNT + 63) / 64)
+
+enum { MARK_NONE = 0, MARK_FREE = 1, MARK_USED = 2 };
+
+struct run_page {
+    struct run_page *next, *prev; /* free-run bin links, valid at a free run's first page */
+    uint32_t len;                 /* run length in pages, valid at first and last page */
+    uint8_t head;                 /* MARK_* if this page starts a run */
+    uint8_t tail;                 /* MARK_* if this page ends a run */
+};
+
+struct run_segment {
+    struct segment_head head;
+    uint32_t arena;
+    uint32_t free_pages;
+    struct run_segment *next, *prev; /* the arena's segments */
+    struct run_page pages[SEG_PAGES];
+};
+
+#define FIRST_PAGE ((sizeof(struct run_segment) + HAK_PAGE_SIZE - 1) >> HAK_PAGE_SHIFT)
+#define USABLE_PAGES (SEG_PAGES - FIRST_PAGE)
+
+struct arena {
+    hak_lock_t lock;
+    uint64_t nonempty[BIN_WORDS];
+    struct run_page *bins[BIN_COUNT];
+    struct run_segment *segments;
+    uint32_t nsegments;
+    uint64_t allocs, frees, live_bytes;
+} __attribute__((aligned(HAK_CACHE_LINE)));
+
+static struct arena arenas[PAGE_RUN_ARENAS];
+
+static struct run_segment *segment_of_page(const struct run_page *pg)
+{
+    return (struct run_segment *)((uintptr_t)pg & ~HAK_SEGMENT_MASK);
+}
+
+static size_t page_no(const struct run_page *pg)
+{
+    return (size_t)(pg - segment_of_page(pg)->pages);
+}
+
+static char *page_addr(const struct run_page *pg)
+{
+    return (char *)segment_of_page(pg) + (page_no(pg) << HAK_PAGE_SHIFT);
+}
+
+static unsigned bin_of(size_t len) { return len < BIN_COUNT - 1 ? (unsigned)len : BIN_COUNT - 1; }
+
+static void bin_insert(struct arena *a, struct run_page *pg)
+{
+    unsigned b = bin_of(pg->len);
+    pg->prev = NULL;
+    pg->next = a->bins[b];
+    if (pg->next)
+        pg->next->prev = pg;
+    a->bins[b] = pg;
+    a->nonempty[b / 64] |= 1ull << (b % 64);
+}
+
+static void bin_remove(struct arena *a, struct run_page *pg)
+{
+    unsigned b = bin_of(pg->len);
+    if (pg->prev)
+        pg->prev->next = pg->next;
+    else
+        a->bins[b] = pg->next;
+    if (pg->next)
+        pg->next->prev = pg->prev;
+    if (a->bins[b] == NULL)
+        a->nonempty[b / 64] &= ~(1ull << (b % 64));
+}
+
+/* Mark pages [first, first+len) as one run in state `mark`. */
+static void set_run(struct run_segment *seg, size_t first, size_t len, uint8_t mark)
+{
+    struct run_page *h = &seg->pages[first], *t = &seg->pages[first + len - 1];
+    h->len = t->len = (uint32_t)len;
+    h->head = mark;
+    t->tail = mark;
+}
+
+static void clear_marks(struct run_segment *seg, size_t first, size_t len)
+{
+    seg->pages[first].head = MARK_NONE;
+    seg->pages[first + len - 1].tail = MARK_NONE;
+}
+
+static struct run_segment *add_segment(struct arena *a, unsigned index)
+{
+    struct run_segment *seg = segment_acquire(HAK_MAP_PAGE_RUN);
+    if (seg == NULL)
+        return NULL;
+    /* A reused segment holds stale marks: clear them all, then make one free run. */
+    memset(seg->pages, 0, sizeof seg->pages);
+    __atomic_store_n(&seg->arena, index, __ATOMIC_RELAXED);
+    seg->free_pages = USABLE_PAGES;
+    seg->prev = NULL;
+    seg->next = a->segments;
+    if (a->segments)
+        a->segments->prev = seg;
+    a->segments = seg;
+    a->nsegments++;
+    set_run(seg, FIRST_PAGE, USABLE_PAGES, MARK_FREE);
+    bin_insert(a, &seg->pages[FIRST_PAGE]);
+    return seg;
+}
+
+static void remove_segment(struct arena *a, struct run_segment *seg)
+{
+    bin_remove(a, &seg->pages[FIRST_PAGE]);
+    if (seg->prev)
+        seg->prev->next = seg->next;
+    else
+        a->segments = seg->next;
+    if (seg->next)
+        seg->next->prev = seg->prev;
+    a->nsegments--;
+}
+
+/* Page offset inside the free run at pg where an aligned run of `pages` fits, or -1. */
+static long fit(const struct run_page *pg, size_t pages, size_t align)
+{
+    size_t first = page_no(pg), end = first + pg->len;
+    uintptr_t addr = (uintptr_t)page_addr(pg);
+    uintptr_t aligned = (addr + align - 1) & ~(uintptr_t)(align - 1);
+    size_t start = first + ((aligned - addr) >> HAK_PAGE_SHIFT);
+    return start + pages <= end ? (long)start : -1;
+}
+
+/* Find a free run that can hold `pages` at `align`; returns its first page and the offset. */
+static struct run_page *find(struct arena *a, size_t pages, size_t align, long *start)
+{
+    size_t need = pages + (align > HAK_PAGE_SIZE ? (align >> HAK_PAGE_SHIFT) - 1 : 0);
+    for (unsigned w = bin_of(need) / 64; w < BIN_WORDS; w++) {
+        uint64_t bits = a->nonempty[w];
+        if (w == bin_of(need) / 64)
+            bits &= ~0ull << (bin_of(need) % 64);
+        while (bits != 0) {
+            unsigned b = w * 64 + (unsigned)__builtin_ctzll(bits);
+            bits &= bits - 1;
+            for (struct run_page *pg = a->bins[b]; pg != NULL; pg = pg->next)
+                if ((*start = fit(pg, pages, align)) >= 0)
+                    return pg;
+        }
+    }
+    return NULL;
+}
+
+/* Carve [start, start+pages) out of the free run at pg; leftovers become free runs. */
+static void carve(struct arena *a, struct run_page *pg, size_t start, size_t pages)
+{
+    struct run_segment *seg = segment_of_page(pg);
+    size_t first = page_no(pg), len = pg->len;
+    bin_remove(a, pg);
+    clear_marks(seg, first, len);
+    if (start > first) {
+        set_run(seg, first, start - first, MARK_FREE);
+        bin_insert(a, &seg->pages[first]);
+    }
+    size_t after = first + len - (start + pages);
+    if (after > 0) {
+        set_run(seg, start + pages, after, MARK_FREE);
+        bin_insert(a, &seg->pages[start + pages]);
+    }
+    set_run(seg, start, pages, MARK_USED);
+    seg->free_pages -= (uint32_t)pages;
+}
+
+/* Turn the used run at page i into a free run, merged with free neighbours. */
+static void release_run(struct arena *a, struct run_segment *seg, size_t i)
+{
+    size_t len = seg->pages[i].len;
+    seg->free_pages += (uint32_t)len;
+    clear_marks(seg, i, len);
+    if (i > FIRST_PAGE && seg->pages[i - 1].tail == MARK_FREE) {
+        size_t plen = seg->pages[i - 1].len, pfirst = i - plen;
+        bin_remove(a, &seg->pages[pfirst]);
+        clear_marks(seg, pfirst, plen);
+        i = pfirst;
+        len += plen;
+    }
+    if (i + len < SEG_PAGES && seg->pages[i + len].head == MARK_FREE) {
+        size_t nfirst = i + len, nlen = seg->pages[nfirst].len;
+        bin_remove(a, &seg->pages[nfirst]);
+        clear_marks(seg, nfirst, nlen);
+        len += nlen;
+    }
+    set_run(seg, i, len, MARK_FREE);
+    bin_insert(a, &seg->pages[i]);
+}
+
+static size_t pages_for(size_t size) { return (size + HAK_PAGE_SIZE - 1) >> HAK_PAGE_SHIFT; }
+
+void *page_run_alloc(size_t size, size_t align, int zero, unsigned arena_hint)
+{
+    unsigned index = arena_hint % PAGE_RUN_ARENAS;
+    struct arena *a = &arenas[index];
+    size_t pages = pages_for(size);
+    long start;
+    hak_lock(&a->lock);
+    struct run_page *pg = find(a, pages, align, &start);
+    if (pg == NULL) {
+        struct run_segment *seg = add_segment(a, index);
+        if (seg == NULL || (pg = find(a, pages, align, &start)) == NULL) {
+            hak_unlock(&a->lock);
+            errno = ENOMEM;
+            return NULL;
+        }
+    }
+    carve(a, pg, (size_t)start, pages);
+    a->allocs++;
+    a->live_bytes += pages << HAK_PAGE_SHIFT;
+    hak_unlock(&a->lock);
+    char *p = (char *)segment_of_page(pg) + ((size_t)start << HAK_PAGE_SHIFT);
+    if (zero)
+        memset(p, 0, size);
+    return p;
+}
+
+/* The arena and page of a live run start, with the arena locked; NULL if p is not one. */
+static struct arena *lock_run(const void *p, struct run_segment **seg_out, size_t *page_out)
+{
+    struct run_segment *seg = (struct run_segment *)segment_of(p);
+    size_t off = (uintptr_t)p & HAK_SEGMENT_MASK;
+    if ((off & (HAK_PAGE_SIZE - 1)) != 0 || (off >> HAK_PAGE_SHIFT) < FIRST_PAGE)
+        return NULL;
+    struct arena *a = &arenas[__atomic_load_n(&seg->arena, __ATOMIC_RELAXED) % PAGE_RUN_ARENAS];
+    hak_lock(&a->lock);
+    size_t i = off >> HAK_PAGE_SHIFT;
+    if (seg->pages[i].head != MARK_USED) {
+        hak_unlock(&a->lock);
+        return NULL;
+    }
+    *seg_out = seg;
+    *page_out = i;
+    return a;
+}
+
+int page_run_free(void *p)
+{
+    struct run_segment *seg;
+    size_t i;
+    struct arena *a = lock_run(p, &seg, &i);
+    if (a == NULL)
+        return 0;
+    a->frees++;
+    a->live_bytes -= (size_t)seg->pages[i].len << HAK_PAGE_SHIFT;
+    release_run(a, seg, i);
+    int give_back = seg->free_pages == USABLE_PAGES && a->nsegments > 1;
+    if (give_back)
+        remove_segment(a, seg);
+    hak_unlock(&a->lock);
+    if (give_back)
+        segment_release(seg);
+    return 1;
+}
+
+size_t page_run_usable(const void *p)
+{
+    struct run_segment *seg;
+    size_t i;
+    struct arena *a = lock_run(p, &seg, &i);
+    if (a == NULL)
+        return 0;
+    size_t n = (size_t)seg->pages[i].len << HAK_PAGE_SHIFT;
+    hak_unlock(&a->lock);
+    return n;
+}
+
+int page_run_resize(void *p, size_t size)
+{
+    struct run_segment *seg;
+    size_t i;
+    struct arena *a = lock_run(p, &seg, &i);
+    if (a == NULL)
+        return -1;
+    size_t len = seg->pages[i].len, want = pages_for(size);
+    int done = 0;
+    if (want <= len) {
+        if (want * 2 >= len) {
+            done = 1; /* fits and wastes at most half: stay */
+        } else {
+            /* Give the tail back. */
+            clear_marks(seg, i, len);
+            set_run(seg, i, want, MARK_USED);
+            set_run(seg, i + want, len - want, MARK_USED);
+            release_run(a, seg, i + want);
+            a->live_bytes -= (len - want) << HAK_PAGE_SHIFT;
+            done = 1;
+        }
+    } else if (i + len < SEG_PAGES && seg->pages[i + len].head == MARK_FREE &&
+               len + seg->pages[i + len].len >= want) {
+        /* Grow into the free neighbour. */
+        struct run_page *next = &seg->pages[i + len];
+        carve(a, next, i + len, want - len);
+        clear_marks(seg, i, len);
+        clear_marks(seg, i + len, want - len);
+        set_run(seg, i, want, MARK_USED);
+        a->live_bytes += (want - len) << HAK_PAGE_SHIFT;
+        done = 1;
+    }
+    hak_unlock(&a->lock);
+    return done;
+}
+
+void page_run_counters(struct page_run_counters *out)
+{
+    memset(out, 0, sizeof *out);
+    for (unsigned k = 0; k < PAGE_RUN_ARENAS; k++) {
+        struct arena *a = &arenas[k];
+        hak_lock(&a->lock);
+        out->allocs += a->allocs;
+        out->frees += a->frees;
+        out->live_bytes += a->live_bytes;
+        out->segments += a->nsegments;
+        hak_unlock(&a->lock);
+    }
+}
+
+void page_run_fork_prepare(void)
+{
+    for (unsigned k = 0; k < PAGE_RUN_ARENAS; k++)
+        hak_lock(&arenas[k].lock);
+}
+
+void page_run_fork_parent(void)
+{
+    for (unsigned k = PAGE_RUN_ARENAS; k-- > 0;)
+        hak_unlock(&arenas[k].lock);
+}
+
+void page_run_init(void)
+{
+    for (unsigned k = 0; k < PAGE_RUN_ARENAS; k++)
+        hak_lock_reinit(&arenas[k].lock);
+}
+
+void page_run_fork_child(void)
+{
+    for (unsigned k = 0; k < PAGE_RUN_ARENAS; k++)
+        hak_lock_reinit(&arenas[k].lock);
+}

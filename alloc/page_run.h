@@ -1,0 +1,37 @@
+/* page_run.h — the L25 tier: runs of 4 KiB pages inside page-run segments, for requests above
+ * the Mid tier up to 1 MiB.
+ *
+ * Owns: page-run segments, their per-page run table, and the sharded arenas (each with its own
+ * lock and size-binned free runs) that allocate from them. Freed runs coalesce with free
+ * neighbours and are reused before a segment goes back to the segment cache.
+ * Promises: every run starts on a page boundary (so alignments up to the page size are free, and
+ * larger ones are carved on request); a free is validated against the run table under the arena
+ * lock. Must never: hold an arena lock while taking another arena's. */
+#ifndef HAK_PAGE_RUN_H
+#define HAK_PAGE_RUN_H
+
+#include "config.h"
+
+#define PAGE_RUN_ARENAS 8
+
+/* A run of at least size bytes aligned to align (a power of two); NULL with errno ENOMEM. */
+HAK_HIDDEN void *page_run_alloc(size_t size, size_t align, int zero, unsigned arena);
+/* Free a run start; 0 if p is not the start of a live run (nothing is changed then). */
+HAK_HIDDEN int page_run_free(void *p);
+/* Bytes usable at a live run start, 0 otherwise. */
+HAK_HIDDEN size_t page_run_usable(const void *p);
+/* Grow or shrink the run at p in place to hold size bytes: 1 on success, 0 if it must move,
+ * -1 if p is not the start of a live run. */
+HAK_HIDDEN int page_run_resize(void *p, size_t size);
+
+struct page_run_counters {
+    uint64_t allocs, frees, live_bytes, segments;
+};
+HAK_HIDDEN void page_run_counters(struct page_run_counters *out);
+
+HAK_HIDDEN void page_run_init(void);
+HAK_HIDDEN void page_run_fork_prepare(void);
+HAK_HIDDEN void page_run_fork_parent(void);
+HAK_HIDDEN void page_run_fork_child(void);
+
+#endif

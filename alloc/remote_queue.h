@@ -1,0 +1,101 @@
+/* remote_queue.h — the lock-free multi-producer / single-consumer queue of blocks freed by threads
+ * that do not own the block's slab.
+ *
+ * Owns: one atomic word per slab: the head of an intrusive stack of freed blocks (the first word
+ * of each block links to the next) plus two notification bits. Promises:
+ *  - any thread may push; only the slab's owner takes, and a take removes the whole chain with one
+ *    atomic read-modify-write, so a taken block is no longer reachable from the queue (the
+ *    block-in-exactly-one-place invariant);
+ *  - ARMED is set by the owner on a slab it parked as full; the first push that sees it turns it
+ *    into NOTIFYING and must tell the owner (push returns true), then clear NOTIFYING. While
+ *    NOTIFYING is set the owner may not abandon the slab, which keeps the owner's heap alive for
+ *    the notifier.
+ * Must never: take a lock, or let a consumer read a block's link before acquiring the chain. */
+#ifndef HAK_REMOTE_QUEUE_H
+#define HAK_REMOTE_QUEUE_H
+
+#include <stdbool.h>
+
+#include "config.h"
+#include "lock.h"
+
+#define REMOTE_ARMED ((uintptr_t)1)
+#define REMOTE_NOTIFYING ((uintptr_t)2)
+#define REMOTE_BITS ((uintptr_t)3)
+
+typedef uintptr_t remote_queue_t;
+
+HAK_INLINE void **block_link(void *block) { return (void **)block; }
+
+/* Push a freed block. True when the caller consumed the arm and must notify the owner. */
+HAK_INLINE bool remote_queue_push(remote_queue_t *q, void *block)
+{
+    uintptr_t old = __atomic_load_n(q, __ATOMIC_RELAXED);
+    uintptr_t next;
+    do {
+        *block_link(block) = (void *)(old & ~REMOTE_BITS);
+        next = (uintptr_t)block | (old & REMOTE_NOTIFYING);
+        if (old & REMOTE_ARMED)
+            next |= REMOTE_NOTIFYING;
+    } while (!__atomic_compare_exchange_n(q, &old, next, 1, __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+    return (old & REMOTE_ARMED) != 0;
+}
+
+HAK_INLINE void remote_queue_notify_done(remote_queue_t *q)
+{
+    __atomic_fetch_and(q, ~REMOTE_NOTIFYING, __ATOMIC_RELEASE);
+}
+
+HAK_INLINE bool remote_queue_nonempty(const remote_queue_t *q)
+{
+    return (__atomic_load_n(q, __ATOMIC_RELAXED) & ~REMOTE_BITS) != 0;
+}
+
+/* Owner only: detach the whole chain (NULL if empty), keeping the notification bits. */
+HAK_INLINE void *remote_queue_take(remote_queue_t *q)
+{
+    uintptr_t old = __atomic_load_n(q, __ATOMIC_RELAXED);
+    do {
+        if ((old & ~REMOTE_BITS) == 0)
+            return NULL;
+    } while (!__atomic_compare_exchange_n(q, &old, old & REMOTE_BITS, 1, __ATOMIC_ACQUIRE,
+                                          __ATOMIC_RELAXED));
+    return (void *)(old & ~REMOTE_BITS);
+}
+
+/* Owner only: ask to be notified of the next push. Fails (false) if the queue is not idle and
+ * empty; the caller then drains and reconsiders. */
+HAK_INLINE bool remote_queue_arm(remote_queue_t *q)
+{
+    uintptr_t idle = 0;
+    return __atomic_compare_exchange_n(q, &idle, REMOTE_ARMED, 0, __ATOMIC_ACQ_REL,
+                                       __ATOMIC_RELAXED);
+}
+
+/* Owner only, on an armed queue: withdraw the arm. True if it was still pending; false if a
+ * pusher consumed it (the notification has been delivered once this returns). */
+HAK_INLINE bool remote_queue_disarm(remote_queue_t *q)
+{
+    uintptr_t old = __atomic_load_n(q, __ATOMIC_RELAXED);
+    for (;;) {
+        if (old & REMOTE_ARMED) {
+            if (__atomic_compare_exchange_n(q, &old, old & ~REMOTE_ARMED, 1, __ATOMIC_ACQ_REL,
+                                            __ATOMIC_RELAXED))
+                return true;
+            continue;
+        }
+        if (!(old & REMOTE_NOTIFYING))
+            return false;
+        cpu_relax();
+        old = __atomic_load_n(q, __ATOMIC_ACQUIRE);
+    }
+}
+
+/* Wait until no notifier is between its push and its notify_done. */
+HAK_INLINE void remote_queue_wait_quiet(const remote_queue_t *q)
+{
+    while (__atomic_load_n(q, __ATOMIC_ACQUIRE) & REMOTE_NOTIFYING)
+        cpu_relax();
+}
+
+#endif

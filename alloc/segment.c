@@ -1,0 +1,104 @@
+/* segment.c — segment mapping, the warm segment cache and mapped-memory accounting. */
+#include "segment.h"
+
+#include "options.h"
+#include "os_memory.h"
+#include "segment_map.h"
+
+#define SEGMENT_CACHE_SLOTS 64
+
+static hak_lock_t cache_lock = HAK_LOCK_INITIALIZER;
+static void *cache[SEGMENT_CACHE_SLOTS];
+static unsigned cache_count;
+
+static uint64_t mapped_bytes, peak_mapped_bytes;
+static uint64_t live_segments, peak_segments;
+
+static void raise_peak(uint64_t *peak, uint64_t value)
+{
+    uint64_t cur = __atomic_load_n(peak, __ATOMIC_RELAXED);
+    while (value > cur &&
+           !__atomic_compare_exchange_n(peak, &cur, value, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+    }
+}
+
+void segment_note_mapped(long delta_bytes)
+{
+    uint64_t now = __atomic_add_fetch(&mapped_bytes, (uint64_t)delta_bytes, __ATOMIC_RELAXED);
+    if (delta_bytes > 0)
+        raise_peak(&peak_mapped_bytes, now);
+}
+
+void *segment_acquire(unsigned kind)
+{
+    void *seg = NULL;
+    hak_lock(&cache_lock);
+    if (cache_count > 0)
+        seg = cache[--cache_count];
+    hak_unlock(&cache_lock);
+    if (seg == NULL) {
+        seg = os_map_aligned(HAK_SEGMENT_SIZE, HAK_SEGMENT_SIZE);
+        if (seg == NULL)
+            return NULL;
+        segment_note_mapped((long)HAK_SEGMENT_SIZE);
+        uint64_t n = __atomic_add_fetch(&live_segments, 1, __ATOMIC_RELAXED);
+        raise_peak(&peak_segments, n);
+    }
+    struct segment_head *h = seg;
+    h->magic = HAK_SEGMENT_MAGIC;
+    h->kind = (uint8_t)kind;
+    segment_map_set((uintptr_t)seg, kind);
+    return seg;
+}
+
+void segment_release(void *seg)
+{
+    unsigned limit = hak_options.segment_cache;
+    if (limit > SEGMENT_CACHE_SLOTS)
+        limit = SEGMENT_CACHE_SLOTS;
+    segment_map_set((uintptr_t)seg, HAK_MAP_IDLE);
+    hak_lock(&cache_lock);
+    if (cache_count < limit) {
+        cache[cache_count++] = seg;
+        seg = NULL;
+    }
+    hak_unlock(&cache_lock);
+    if (seg != NULL) {
+        segment_map_set((uintptr_t)seg, HAK_MAP_NONE);
+        os_unmap(seg, HAK_SEGMENT_SIZE);
+        segment_note_mapped(-(long)HAK_SEGMENT_SIZE);
+        __atomic_sub_fetch(&live_segments, 1, __ATOMIC_RELAXED);
+    }
+}
+
+void segment_cache_drop(void)
+{
+    for (;;) {
+        void *seg = NULL;
+        hak_lock(&cache_lock);
+        if (cache_count > 0)
+            seg = cache[--cache_count];
+        hak_unlock(&cache_lock);
+        if (seg == NULL)
+            return;
+        segment_map_set((uintptr_t)seg, HAK_MAP_NONE);
+        os_unmap(seg, HAK_SEGMENT_SIZE);
+        segment_note_mapped(-(long)HAK_SEGMENT_SIZE);
+        __atomic_sub_fetch(&live_segments, 1, __ATOMIC_RELAXED);
+    }
+}
+
+void segment_fork_prepare(void) { hak_lock(&cache_lock); }
+void segment_fork_parent(void) { hak_unlock(&cache_lock); }
+void segment_fork_child(void) { hak_lock_reinit(&cache_lock); }
+
+void segment_counters(struct segment_counters *out)
+{
+    out->mapped = __atomic_load_n(&mapped_bytes, __ATOMIC_RELAXED);
+    out->peak_mapped = __atomic_load_n(&peak_mapped_bytes, __ATOMIC_RELAXED);
+    out->segments = __atomic_load_n(&live_segments, __ATOMIC_RELAXED);
+    out->segments_peak = __atomic_load_n(&peak_segments, __ATOMIC_RELAXED);
+    hak_lock(&cache_lock);
+    out->cached = cache_count;
+    hak_unlock(&cache_lock);
+}

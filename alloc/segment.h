@@ -1,0 +1,43 @@
+/* segment.h — segments: the 4 MiB, 4 MiB-aligned units of memory taken from the OS.
+ *
+ * Owns: mapping and unmapping segments, the warm cache of free segments (hysteresis, so a program
+ * that frees and reallocates does not page-fault fresh memory each time), the ownership-map marks
+ * of segments, and the mapped-bytes counters. Promises: an acquired segment is marked with the
+ * requested kind before it is returned; a released one is never handed out twice. Must never: look
+ * inside a segment beyond its common head; its kind's module owns the rest. */
+#ifndef HAK_SEGMENT_H
+#define HAK_SEGMENT_H
+
+#include "config.h"
+#include "lock.h"
+
+#define HAK_SEGMENT_MAGIC 0x4d4b4148u /* "HAKM" */
+
+struct segment_head {
+    uint32_t magic;
+    uint8_t kind; /* enum hak_map_kind */
+};
+
+HAK_INLINE void *segment_of(const void *p) { return (void *)((uintptr_t)p & ~HAK_SEGMENT_MASK); }
+
+/* A segment for `kind`, from the warm cache or the OS; NULL with errno = ENOMEM on failure. Its
+ * contents are zero (fresh) or whatever its previous use left (cached): callers set them up. */
+HAK_HIDDEN void *segment_acquire(unsigned kind);
+/* Give a segment with no live blocks back: to the warm cache, or to the OS when it is full. */
+HAK_HIDDEN void segment_release(void *seg);
+/* Unmap every cached segment. */
+HAK_HIDDEN void segment_cache_drop(void);
+
+HAK_HIDDEN void segment_note_mapped(long delta_bytes);
+
+/* Fork support: the cache lock is held across fork() and reset in the child. */
+HAK_HIDDEN void segment_fork_prepare(void);
+HAK_HIDDEN void segment_fork_parent(void);
+HAK_HIDDEN void segment_fork_child(void);
+
+struct segment_counters {
+    uint64_t mapped, peak_mapped, segments, segments_peak, cached;
+};
+HAK_HIDDEN void segment_counters(struct segment_counters *out);
+
+#endif

@@ -1,0 +1,46 @@
+/* segment_map.h — the ownership map: which 4 MiB address ranges belong to hakmem, and as what.
+ *
+ * Owns: one byte per segment-sized range of the 47-bit user address space, kept in .bss (32 MiB of
+ * lazily-touched, zero-filled virtual memory), so it exists before any initialization and a lookup
+ * is one load from a link-time address. Promises: segment_map_kind() never touches the pointed-to
+ * memory and answers HAK_MAP_NONE for any address hakmem has never mapped. Must never: be consulted
+ * with locks held for longer than a store, or be the only evidence for a Large block (Large ranges
+ * are shared with foreign mappings; the Large registry is authoritative). */
+#ifndef HAK_SEGMENT_MAP_H
+#define HAK_SEGMENT_MAP_H
+
+#include "config.h"
+
+#define HAK_MAP_ENTRIES ((size_t)1 << (HAK_ADDRESS_BITS - HAK_SEGMENT_SHIFT))
+
+/* The slab kinds store their slab shift, so the free fast path needs no header load to find the
+ * slab, and one compare (kind >= HAK_MAP_SLAB_MIN) to recognise them. */
+enum hak_map_kind {
+    HAK_MAP_NONE = 0,
+    HAK_MAP_LARGE = 1,    /* may hold Large mappings (sticky; check the Large registry) */
+    HAK_MAP_PAGE_RUN = 2, /* an L25 page-run segment */
+    HAK_MAP_IDLE = 3,     /* a warm segment in the segment cache: ours, no live blocks */
+    HAK_MAP_SLAB_SMALL = HAK_SMALL_SLAB_SHIFT,
+    HAK_MAP_SLAB_MEDIUM = HAK_MEDIUM_SLAB_SHIFT,
+};
+#define HAK_MAP_SLAB_MIN HAK_MAP_SLAB_SMALL
+
+extern uint8_t hak_segment_map[HAK_MAP_ENTRIES] HAK_HIDDEN;
+
+HAK_INLINE unsigned segment_map_kind(uintptr_t addr)
+{
+    uintptr_t i = addr >> HAK_SEGMENT_SHIFT;
+    if (HAK_UNLIKELY(i >= HAK_MAP_ENTRIES))
+        return HAK_MAP_NONE;
+    return __atomic_load_n(&hak_segment_map[i], __ATOMIC_RELAXED);
+}
+
+HAK_INLINE void segment_map_set(uintptr_t addr, unsigned kind)
+{
+    __atomic_store_n(&hak_segment_map[addr >> HAK_SEGMENT_SHIFT], (uint8_t)kind, __ATOMIC_RELAXED);
+}
+
+/* Mark every range overlapping [addr, addr+size) as possibly holding Large mappings. */
+HAK_HIDDEN void segment_map_mark_large(uintptr_t addr, size_t size);
+
+#endif

@@ -1,0 +1,74 @@
+/* slab.c — block bookkeeping inside one slab: formatting, carving, draining. */
+#include "slab.h"
+
+#include "size_class.h"
+
+void slab_format(struct slab *s, unsigned cls)
+{
+    uint32_t bs = (uint32_t)size_class_block_size(cls);
+    char *start = slab_start(s);
+    size_t capacity = (size_t)(slab_limit(s) - start) / bs;
+    s->cls = (uint16_t)cls;
+    s->block_size = bs;
+    s->free = NULL;
+    s->free_count = 0;
+    s->used = 0;
+    s->bump = start;
+    s->end = start + capacity * bs;
+    s->notified = 0;
+    s->list = SLAB_LIST_NONE;
+    s->next = s->prev = NULL;
+}
+
+uint32_t slab_drain(struct slab *s)
+{
+    void *chain = remote_queue_take(&slab_remote(s)->queue);
+    if (chain == NULL)
+        return 0;
+    uint32_t n = 1;
+    void *tail = chain;
+    while (*block_link(tail) != NULL) {
+        tail = *block_link(tail);
+        n++;
+    }
+    *block_link(tail) = s->free;
+    s->free = chain;
+    s->free_count += n;
+    s->used -= n;
+    return n;
+}
+
+void *slab_take(struct slab *s, uint32_t max, uint32_t *count)
+{
+    uint32_t n = 0;
+    void *head = NULL;
+    if (s->free != NULL) {
+        if (s->free_count <= max) {
+            head = s->free;
+            n = s->free_count;
+            s->free = NULL;
+        } else {
+            head = s->free;
+            void *last = head;
+            for (n = 1; n < max; n++)
+                last = *block_link(last);
+            s->free = *block_link(last);
+            *block_link(last) = NULL;
+        }
+        s->free_count -= n;
+    } else if (s->bump < s->end) {
+        /* Carve in address order so consecutive allocations are adjacent. */
+        size_t bs = s->block_size;
+        size_t avail = (size_t)(s->end - s->bump) / bs;
+        n = avail < max ? (uint32_t)avail : max;
+        head = s->bump;
+        char *b = s->bump;
+        for (uint32_t i = 1; i < n; i++, b += bs)
+            *block_link(b) = b + bs;
+        *block_link(b) = NULL;
+        s->bump += (size_t)n * bs;
+    }
+    s->used += n;
+    *count = n;
+    return head;
+}

@@ -1,0 +1,22 @@
+/* slab_pool.h — the shared pool of empty slabs, one per slab geometry (64 KiB and 512 KiB).
+ *
+ * Owns: which slabs of which slab segments are empty and unowned, and when a slab segment goes back
+ * to the segment cache. Any size class of the matching geometry may reuse a pooled slab.
+ * Promises: a taken slab has owner SLAB_OWNER_FREE and an idle, empty remote queue; a segment is
+ * released only when every one of its slabs is pooled. Must never: format a slab for a class (the
+ * heap does) or be called with the pool lock of the other geometry held. */
+#ifndef HAK_SLAB_POOL_H
+#define HAK_SLAB_POOL_H
+
+#include "slab.h"
+
+/* An empty slab of the geometry `slab_shift`, mapping a new segment if needed; NULL on ENOMEM. */
+HAK_HIDDEN struct slab *slab_pool_take(unsigned slab_shift);
+/* Give back a slab with no live blocks (its remote queue quiet). */
+HAK_HIDDEN void slab_pool_put(struct slab *s);
+
+HAK_HIDDEN void slab_pool_fork_prepare(void);
+HAK_HIDDEN void slab_pool_fork_parent(void);
+HAK_HIDDEN void slab_pool_fork_child(void);
+
+#endif

@@ -1,0 +1,124 @@
+/* stats.c — hak_stats(): one snapshot of every module's counters, and its printed form. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "external_guard.h"
+#include "hakmem.h"
+#include "heap.h"
+#include "large.h"
+#include "misuse.h"
+#include "orphan_pool.h"
+#include "page_run.h"
+#include "segment.h"
+
+HAK_EXPORT void hak_stats(struct hak_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    heap_sum_counters(out);
+    for (unsigned c = 0; c < HAK_CLASS_COUNT; c++) {
+        const struct hak_class_stats *s = &out->cls[c];
+        out->allocs += s->allocs;
+        out->frees += s->frees;
+        out->remote_frees += s->remote_frees;
+        out->drains += s->drains;
+        out->drained += s->drained;
+        out->refills += s->refills;
+        out->flushes += s->flushes;
+        out->cache_hits += s->allocs > s->refills ? s->allocs - s->refills : 0;
+        out->live_bytes += s->live_blocks * s->block_size;
+    }
+    struct page_run_counters pr;
+    page_run_counters(&pr);
+    out->page_run_allocs = pr.allocs;
+    out->page_run_frees = pr.frees;
+    out->page_run_live_bytes = pr.live_bytes;
+    struct large_counters lc;
+    large_counters(&lc);
+    out->large_allocs = lc.allocs;
+    out->large_frees = lc.frees;
+    out->large_live_bytes = lc.live_bytes;
+    out->large_cache_hits = lc.cache_hits;
+    out->large_remaps = lc.remaps;
+    out->live_bytes += pr.live_bytes + lc.live_bytes;
+    struct segment_counters sc;
+    segment_counters(&sc);
+    out->segments_mapped = sc.segments;
+    out->segments_peak = sc.segments_peak;
+    out->segments_cached = sc.cached;
+    out->mapped_bytes = sc.mapped;
+    out->peak_mapped_bytes = sc.peak_mapped;
+    struct orphan_counters oc;
+    orphan_pool_counters(&oc);
+    out->slabs_orphaned = oc.orphaned;
+    out->slabs_adopted = oc.adopted;
+    out->slabs_reclaimed = oc.reclaimed;
+    heap_count_threads(&out->threads_started, &out->threads_exited);
+    out->external_guard_hits = external_guard_hits();
+    out->invalid_frees = misuse_count();
+}
+
+/* Formats into a stack buffer and writes it: printing must not allocate. */
+static void say(int fd, const char *fmt, ...)
+{
+    char line[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (n > 0) {
+        size_t len = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
+        ssize_t w = write(fd, line, len);
+        (void)w;
+    }
+}
+
+static double percent(uint64_t part, uint64_t whole)
+{
+    return whole == 0 ? 0.0 : 100.0 * (double)part / (double)whole;
+}
+
+HAK_EXPORT void hak_stats_print(int fd)
+{
+    struct hak_stats s;
+    hak_stats(&s);
+    say(fd, "hakmem statistics\n");
+    say(fd, "%6s %8s %12s %12s %12s %10s %12s %8s %10s\n", "class", "size", "allocs", "frees",
+        "remote", "drains", "drained", "hit%", "live");
+    for (unsigned c = 0; c < HAK_NUM_CLASSES; c++) {
+        const struct hak_class_stats *k = &s.cls[c];
+        if (k->allocs == 0 && k->frees == 0)
+            continue;
+        say(fd, "%6u %8llu %12llu %12llu %12llu %10llu %12llu %7.2f%% %10llu\n", c,
+            (unsigned long long)k->block_size, (unsigned long long)k->allocs,
+            (unsigned long long)k->frees, (unsigned long long)k->remote_frees,
+            (unsigned long long)k->drains, (unsigned long long)k->drained,
+            percent(k->allocs - (k->refills < k->allocs ? k->refills : k->allocs), k->allocs),
+            (unsigned long long)k->live_blocks);
+    }
+    say(fd,
+        "slabs: allocs %llu frees %llu remote frees %llu drains %llu (blocks %llu) cache hit "
+        "%.2f%%\n",
+        (unsigned long long)s.allocs, (unsigned long long)s.frees,
+        (unsigned long long)s.remote_frees, (unsigned long long)s.drains,
+        (unsigned long long)s.drained, percent(s.cache_hits, s.allocs));
+    say(fd, "page runs: allocs %llu frees %llu live %llu bytes\n",
+        (unsigned long long)s.page_run_allocs, (unsigned long long)s.page_run_frees,
+        (unsigned long long)s.page_run_live_bytes);
+    say(fd, "large: allocs %llu frees %llu live %llu bytes, cache hits %llu, remaps %llu\n",
+        (unsigned long long)s.large_allocs, (unsigned long long)s.large_frees,
+        (unsigned long long)s.large_live_bytes, (unsigned long long)s.large_cache_hits,
+        (unsigned long long)s.large_remaps);
+    say(fd, "segments: %llu mapped (peak %llu, %llu cached); mapped %llu bytes, peak %llu bytes\n",
+        (unsigned long long)s.segments_mapped, (unsigned long long)s.segments_peak,
+        (unsigned long long)s.segments_cached, (unsigned long long)s.mapped_bytes,
+        (unsigned long long)s.peak_mapped_bytes);
+    say(fd, "threads: %llu started, %llu exited; slabs orphaned %llu adopted %llu reclaimed %llu\n",
+        (unsigned long long)s.threads_started, (unsigned long long)s.threads_exited,
+        (unsigned long long)s.slabs_orphaned, (unsigned long long)s.slabs_adopted,
+        (unsigned long long)s.slabs_reclaimed);
+    say(fd, "live bytes %llu; external guard hits %llu; invalid frees %llu\n",
+        (unsigned long long)s.live_bytes, (unsigned long long)s.external_guard_hits,
+        (unsigned long long)s.invalid_frees);
+}

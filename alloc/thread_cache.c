@@ -1,0 +1,86 @@
+/* thread_cache.c — slow paths between a thread's bins and its heap. */
+#include "thread_cache.h"
+
+#include <errno.h>
+
+#include "heap.h"
+
+HAK_TLS struct thread_cache hak_thread_cache;
+
+static void publish(struct heap *h, unsigned cls, const struct cache_bin *b)
+{
+    __atomic_store_n(&h->counters[cls].allocs, b->allocs, __ATOMIC_RELAXED);
+    __atomic_store_n(&h->counters[cls].cached, b->count, __ATOMIC_RELAXED);
+}
+
+void *cache_refill(size_t size)
+{
+    struct thread_cache *tc = &hak_thread_cache;
+    struct heap *h = tc->heap;
+    if (HAK_UNLIKELY(h == NULL)) {
+        if (tc->exiting)
+            return heap_exit_alloc(size_class_of(size));
+        if ((h = heap_attach(tc)) == NULL)
+            return NULL;
+    }
+    /* The class is computed here, after initialization: the caller's lookup may predate it. */
+    unsigned cls = size_class_of(size);
+    struct cache_bin *b = &tc->bins[cls];
+    void *p = cache_pop(b);
+    if (p != NULL)
+        return p;
+    uint32_t n;
+    heap_lock(h);
+    p = heap_alloc_chain(h, cls, hak_class_info[cls].batch, &n);
+    if (p != NULL) {
+        b->head = *block_link(p);
+        b->count = n - 1;
+        b->allocs++;
+        counter_add(&h->counters[cls].refilled, n);
+        counter_add(&h->counters[cls].refills, 1);
+        publish(h, cls, b);
+    }
+    heap_unlock(h);
+    return p;
+}
+
+void cache_overflow(unsigned cls)
+{
+    struct thread_cache *tc = &hak_thread_cache;
+    struct heap *h = tc->heap;
+    struct cache_bin *b = &tc->bins[cls];
+    /* Keep the most recently freed half (hot in cache), return the rest to the slabs. */
+    uint32_t keep = hak_class_info[cls].batch;
+    void *last = b->head;
+    for (uint32_t i = 1; i < keep; i++)
+        last = *block_link(last);
+    void *rest = *block_link(last);
+    *block_link(last) = NULL;
+    b->count = keep;
+    heap_lock(h);
+    uint32_t n = heap_return_chain(h, rest);
+    counter_add(&h->counters[cls].flushed, n);
+    counter_add(&h->counters[cls].flushes, 1);
+    publish(h, cls, b);
+    heap_unlock(h);
+}
+
+void cache_flush_all(struct thread_cache *tc)
+{
+    struct heap *h = tc->heap;
+    if (h == NULL)
+        return;
+    heap_lock(h);
+    for (unsigned c = 0; c < HAK_CLASS_COUNT; c++) {
+        struct cache_bin *b = &tc->bins[c];
+        if (b->head != NULL) {
+            uint32_t n = heap_return_chain(h, b->head);
+            b->head = NULL;
+            b->count = 0;
+            counter_add(&h->counters[c].flushed, n);
+            counter_add(&h->counters[c].flushes, 1);
+        }
+        publish(h, c, b);
+    }
+    heap_unlock(h);
+}

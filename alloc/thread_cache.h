@@ -1,0 +1,57 @@
+/* thread_cache.h — the per-thread front: one bin (a counted LIFO list) per size class.
+ *
+ * Owns: the thread-local bins and the refill / overflow / flush operations between a bin and the
+ * thread's heap. Promises: a bin only ever holds blocks of slabs owned by this thread; a bin
+ * never holds more than its cap after a free returns; pop and push are a handful of instructions
+ * with no atomic operation, lock or system call. Must never: touch another thread's bins (fork's
+ * child handler is the one exception: the other threads no longer exist there). */
+#ifndef HAK_THREAD_CACHE_H
+#define HAK_THREAD_CACHE_H
+
+#include "config.h"
+#include "remote_queue.h"
+#include "size_class.h"
+
+struct heap;
+
+struct cache_bin {
+    void *head;
+    uint32_t count;
+    uint32_t cap;    /* 0 until the thread's heap exists: every free then takes the slow path */
+    uint64_t allocs; /* blocks handed out from this bin (published to the heap on slow paths) */
+};
+
+struct thread_cache {
+    struct cache_bin bins[HAK_CLASS_COUNT];
+    uintptr_t id; /* this thread's heap id; 0 (never a slab owner) until it has a heap */
+    struct heap *heap;
+    uint8_t exiting; /* the heap was torn down at thread exit; use the shared exit heap */
+};
+
+extern HAK_TLS struct thread_cache hak_thread_cache HAK_HIDDEN;
+
+/* Slow paths. */
+HAK_HIDDEN void *cache_refill(size_t size);   /* the bin of size's class was empty */
+HAK_HIDDEN void cache_overflow(unsigned cls); /* the bin of cls went over its cap */
+HAK_HIDDEN void cache_flush_all(struct thread_cache *tc);
+
+HAK_INLINE void *cache_pop(struct cache_bin *b)
+{
+    void *p = b->head;
+    if (HAK_LIKELY(p != NULL)) {
+        b->head = *block_link(p);
+        b->count--;
+        b->allocs++;
+    }
+    return p;
+}
+
+/* Push a block of one of this thread's slabs; false when the bin went over its cap. */
+HAK_INLINE int cache_push(struct cache_bin *b, void *p)
+{
+    *block_link(p) = b->head;
+    b->head = p;
+    return ++b->count <= b->cap;
+}
+
+#endif

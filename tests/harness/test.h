@@ -1,0 +1,58 @@
+/* test.h — the minimal test harness shared by every test binary.
+ *
+ * Each TEST(name) registers a case; test_main runs each case in its own child process (so a crash,
+ * an abort or a leak of allocator state stays inside that case) under a time limit, and prints
+ * "PASS name" or "FAIL name: why". TEST_NOFORK=1 runs cases in-process (for gdb / valgrind).
+ * TEST_FILTER=substring runs only matching cases. */
+#ifndef HAK_TEST_H
+#define HAK_TEST_H
+
+#include <stdio.h>
+#include <stdlib.h>
+
+typedef void (*test_fn)(void);
+
+void test_register(const char *name, test_fn fn, unsigned timeout_s);
+void test_fail(const char *file, int line, const char *fmt, ...)
+    __attribute__((noreturn, format(printf, 3, 4)));
+
+#define TEST_TIMEOUT(name, seconds)                                                                \
+    static void name(void);                                                                        \
+    __attribute__((constructor)) static void register_##name(void)                                 \
+    {                                                                                              \
+        test_register(#name, name, seconds);                                                       \
+    }                                                                                              \
+    static void name(void)
+
+#define TEST(name) TEST_TIMEOUT(name, 60)
+
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            test_fail(__FILE__, __LINE__, "%s", #cond);                                            \
+    } while (0)
+
+#define CHECKF(cond, ...)                                                                          \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            test_fail(__FILE__, __LINE__, __VA_ARGS__);                                            \
+    } while (0)
+
+/* Hide a value from the optimizer, so deliberate misuse (freeing a stack address, impossible
+ * sizes) reaches the allocator instead of being diagnosed or folded at compile time. */
+#define LAUNDER(x)                                                                                 \
+    ({                                                                                             \
+        __typeof__(x) launder_v_ = (x);                                                            \
+        __asm__ volatile("" : "+r"(launder_v_));                                                   \
+        launder_v_;                                                                                \
+    })
+
+/* Resident set size of this process, in KiB (from /proc/self/status). */
+long test_rss_kb(void);
+long test_peak_rss_kb(void);
+/* Seconds since an arbitrary start, monotonic. */
+double test_now(void);
+/* Run a whole child process; returns its wait status. */
+int test_run_child(void (*fn)(void *), void *arg);
+
+#endif

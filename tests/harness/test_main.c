@@ -1,0 +1,126 @@
+/* test_main.c — registry and fork-per-case runner for the test harness. */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "test.h"
+
+#define MAX_TESTS 256
+
+struct test_case {
+    const char *name;
+    test_fn fn;
+    unsigned timeout_s;
+};
+
+static struct test_case cases[MAX_TESTS];
+static int ncases;
+
+void test_register(const char *name, test_fn fn, unsigned timeout_s)
+{
+    if (ncases < MAX_TESTS)
+        cases[ncases++] = (struct test_case){name, fn, timeout_s};
+}
+
+void test_fail(const char *file, int line, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "  %s:%d: check failed: %s\n", file, line, msg);
+    fflush(stderr);
+    _exit(1);
+}
+
+static long status_field_kb(const char *field)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f)
+        return -1;
+    char line[256];
+    long kb = -1;
+    size_t n = strlen(field);
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, field, n) == 0) {
+            kb = strtol(line + n, NULL, 10);
+            break;
+        }
+    fclose(f);
+    return kb;
+}
+
+long test_rss_kb(void) { return status_field_kb("VmRSS:"); }
+long test_peak_rss_kb(void) { return status_field_kb("VmHWM:"); }
+
+double test_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+int test_run_child(void (*fn)(void *), void *arg)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        fn(arg);
+        _exit(0);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return status;
+}
+
+static int run_case(const struct test_case *t)
+{
+    double start = test_now();
+    if (getenv("TEST_NOFORK")) {
+        t->fn();
+        printf("PASS %s (%.2fs)\n", t->name, test_now() - start);
+        return 1;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        alarm(t->timeout_s);
+        t->fn();
+        fflush(NULL);
+        _exit(0);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    double took = test_now() - start;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        printf("PASS %s (%.2fs)\n", t->name, took);
+        return 1;
+    }
+    if (WIFSIGNALED(status))
+        printf("FAIL %s: killed by signal %d%s (%.2fs)\n", t->name, WTERMSIG(status),
+               WTERMSIG(status) == SIGALRM ? " (timeout)" : "", took);
+    else
+        printf("FAIL %s: exit status %d (%.2fs)\n", t->name, WEXITSTATUS(status), took);
+    return 0;
+}
+
+int main(void)
+{
+    const char *filter = getenv("TEST_FILTER");
+    int passed = 0, failed = 0;
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    for (int i = 0; i < ncases; i++) {
+        if (filter && !strstr(cases[i].name, filter))
+            continue;
+        if (run_case(&cases[i]))
+            passed++;
+        else
+            failed++;
+    }
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,93 @@
+/* fork() while other threads allocate leaves the child a consistent allocator: it can allocate,
+ * free its parent's blocks (owned by threads that do not exist in the child), start threads,
+ * and exit cleanly; the parent carries on unaffected. */
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "hakmem.h"
+#include "test.h"
+
+static volatile int stop;
+static void *shared_blocks[4][256];
+
+static void *churn(void *arg)
+{
+    int id = (int)(intptr_t)arg;
+    unsigned s = (unsigned)id + 1;
+    while (!stop) {
+        s = s * 1103515245u + 12345u;
+        int k = (int)((s >> 8) % 256);
+        size_t n = 8 + (s >> 16) % ((s & 15) == 0 ? 100000 : 600);
+        void *old = __atomic_exchange_n(&shared_blocks[id][k], NULL, __ATOMIC_ACQ_REL);
+        hak_free(old);
+        void *p = hak_malloc(n);
+        memset(p, id, n < 32 ? n : 32);
+        __atomic_store_n(&shared_blocks[id][k], p, __ATOMIC_RELEASE);
+    }
+    return NULL;
+}
+
+static void *child_thread(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 10000; i++) {
+        void *p = hak_malloc((size_t)(i % 3000) + 1);
+        hak_free(p);
+    }
+    return NULL;
+}
+
+static int child_work(void)
+{
+    /* Blocks of every tier, contents checked. */
+    size_t sizes[] = {1, 100, 1000, 9000, 40000, 300000, 3 << 20};
+    for (int r = 0; r < 50; r++)
+        for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+            unsigned char *p = hak_malloc(sizes[i]);
+            if (!p)
+                return 2;
+            memset(p, (int)i, sizes[i]);
+            for (size_t k = 0; k < sizes[i]; k += 97)
+                if (p[k] != (unsigned char)i)
+                    return 3;
+            hak_free(p);
+        }
+    /* Free blocks of the parent's threads (their heaps were retired in the child). */
+    for (int id = 0; id < 4; id++)
+        for (int k = 0; k < 256; k++) {
+            void *p = __atomic_exchange_n(&shared_blocks[id][k], NULL, __ATOMIC_ACQ_REL);
+            hak_free(p);
+        }
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        pthread_create(&t[i], NULL, child_thread, NULL);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    return 0;
+}
+
+TEST_TIMEOUT(fork_while_threads_allocate_gives_a_working_child, 120)
+{
+    pthread_t t[4];
+    for (intptr_t i = 0; i < 4; i++)
+        pthread_create(&t[i], NULL, churn, (void *)i);
+    for (int f = 0; f < 40; f++) {
+        usleep(2000);
+        pid_t pid = fork();
+        if (pid == 0)
+            _exit(child_work());
+        CHECK(pid > 0);
+        int status;
+        CHECK(waitpid(pid, &status, 0) == pid);
+        CHECKF(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child %d: status %#x", f, status);
+    }
+    stop = 1;
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    for (int id = 0; id < 4; id++)
+        for (int k = 0; k < 256; k++)
+            hak_free(shared_blocks[id][k]);
+}

@@ -1,0 +1,77 @@
+/* Creating and ending many threads that each leave live blocks (freed later by other threads)
+ * keeps memory bounded: orphaned slabs are adopted and reclaimed instead of piling up. */
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "hakmem.h"
+#include "test.h"
+
+#define PER_THREAD 40
+#define WAVE 8
+
+struct job {
+    void *blocks[PER_THREAD];
+    unsigned seed;
+};
+
+static void *leave_blocks(void *arg)
+{
+    struct job *j = arg;
+    unsigned s = j->seed;
+    for (int i = 0; i < PER_THREAD; i++) {
+        s = s * 1103515245u + 12345u;
+        size_t n = 8 + (s >> 16) % (i % 10 == 0 ? 20000 : 1000);
+        j->blocks[i] = hak_malloc(n);
+        memset(j->blocks[i], (int)(s & 0xff), n < 64 ? n : 64);
+    }
+    return NULL;
+}
+
+TEST_TIMEOUT(ten_thousand_threads_leaving_live_blocks_keep_rss_bounded, 300)
+{
+    const char *env = getenv("TEST_CHURN_THREADS");
+    int threads = env ? atoi(env) : 10000;
+    static struct job jobs[2][WAVE];
+    long rss_start = test_rss_kb();
+    long rss_max = rss_start;
+    uint64_t segments_peak = 0;
+    int waves = threads / WAVE;
+    for (int w = 0; w < waves; w++) {
+        struct job *cur = jobs[w & 1], *prev = jobs[(w + 1) & 1];
+        pthread_t t[WAVE];
+        for (int i = 0; i < WAVE; i++) {
+            cur[i].seed = (unsigned)(w * WAVE + i + 1);
+            pthread_create(&t[i], NULL, leave_blocks, &cur[i]);
+        }
+        /* Free the previous wave's blocks while this wave runs: cross-thread frees into slabs
+         * whose owners have exited. */
+        if (w > 0)
+            for (int i = 0; i < WAVE; i++)
+                for (int k = 0; k < PER_THREAD; k++)
+                    hak_free(prev[i].blocks[k]);
+        for (int i = 0; i < WAVE; i++)
+            pthread_join(t[i], NULL);
+        if (w % 64 == 0) {
+            long rss = test_rss_kb();
+            if (rss > rss_max)
+                rss_max = rss;
+        }
+    }
+    for (int i = 0; i < WAVE; i++)
+        for (int k = 0; k < PER_THREAD; k++)
+            hak_free(jobs[(waves - 1) & 1][i].blocks[k]);
+    struct hak_stats s;
+    hak_stats(&s);
+    segments_peak = s.segments_peak;
+    printf("  %d threads: RSS %ld KiB at start, at most %ld KiB during; segments peak %llu; "
+           "orphaned %llu adopted %llu reclaimed %llu\n",
+           waves * WAVE, rss_start, rss_max, (unsigned long long)segments_peak,
+           (unsigned long long)s.slabs_orphaned, (unsigned long long)s.slabs_adopted,
+           (unsigned long long)s.slabs_reclaimed);
+    CHECK(s.threads_exited >= (uint64_t)(waves * WAVE));
+    /* Live data never exceeds two waves (~16 threads x 40 blocks); 10,000 threads' worth of
+     * un-reused slabs would be gigabytes. */
+    CHECKF(rss_max - rss_start < 48 * 1024, "RSS grew by %ld KiB", rss_max - rss_start);
+    CHECKF(segments_peak <= 12, "segments peaked at %llu", (unsigned long long)segments_peak);
+}

@@ -1,0 +1,112 @@
+/* Remote-free queue: whole-chain take, the arm/notify protocol, and no loss under contention. */
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "remote_queue.h"
+#include "test.h"
+
+struct node {
+    void *link;
+    uint64_t tag;
+};
+
+TEST(take_detaches_the_whole_chain_in_lifo_order)
+{
+    remote_queue_t q = 0;
+    struct node n[4];
+    CHECK(remote_queue_take(&q) == NULL);
+    for (int i = 0; i < 4; i++)
+        CHECK(!remote_queue_push(&q, &n[i]));
+    CHECK(remote_queue_nonempty(&q));
+    struct node *chain = remote_queue_take(&q);
+    CHECK(chain == &n[3]);
+    CHECK(!remote_queue_nonempty(&q));
+    CHECK(remote_queue_take(&q) == NULL);
+    int count = 0;
+    for (struct node *p = chain; p; p = p->link)
+        count++;
+    CHECK(count == 4);
+}
+
+TEST(arm_succeeds_only_on_an_idle_empty_queue)
+{
+    remote_queue_t q = 0;
+    struct node a;
+    CHECK(remote_queue_arm(&q));
+    CHECK(!remote_queue_arm(&q)); /* already armed */
+    CHECK(remote_queue_disarm(&q));
+    CHECK(q == 0);
+    remote_queue_push(&q, &a);
+    CHECK(!remote_queue_arm(&q)); /* not empty */
+}
+
+TEST(first_push_after_arm_must_notify_and_later_pushes_must_not)
+{
+    remote_queue_t q = 0;
+    struct node a, b;
+    CHECK(remote_queue_arm(&q));
+    CHECK(remote_queue_push(&q, &a)); /* consumed the arm */
+    CHECK((q & REMOTE_NOTIFYING) != 0);
+    CHECK(!remote_queue_push(&q, &b)); /* keeps NOTIFYING, no second notification */
+    remote_queue_notify_done(&q);
+    CHECK((q & REMOTE_BITS) == 0);
+    CHECK(!remote_queue_disarm(&q)); /* the arm was consumed */
+    CHECK(remote_queue_take(&q) == &b);
+}
+
+TEST(take_keeps_the_notification_bits)
+{
+    remote_queue_t q = 0;
+    struct node a;
+    CHECK(remote_queue_arm(&q));
+    CHECK(remote_queue_push(&q, &a));
+    CHECK(remote_queue_take(&q) == &a);
+    CHECK(q == REMOTE_NOTIFYING);
+    remote_queue_notify_done(&q);
+    CHECK(q == 0);
+}
+
+#define PRODUCERS 4
+#define PER_PRODUCER 200000
+
+static remote_queue_t shared_q;
+static struct node *pool;
+static int done_producers;
+
+static void *producer(void *arg)
+{
+    uintptr_t id = (uintptr_t)arg;
+    for (int i = 0; i < PER_PRODUCER; i++) {
+        struct node *n = &pool[id * PER_PRODUCER + (size_t)i];
+        n->tag = id * PER_PRODUCER + (size_t)i;
+        remote_queue_push(&shared_q, n);
+    }
+    __atomic_fetch_add(&done_producers, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+TEST(concurrent_pushes_are_each_taken_exactly_once)
+{
+    size_t total = (size_t)PRODUCERS * PER_PRODUCER;
+    pool = calloc(total, sizeof *pool);
+    unsigned char *seen = calloc(total, 1);
+    pthread_t t[PRODUCERS];
+    for (uintptr_t i = 0; i < PRODUCERS; i++)
+        pthread_create(&t[i], NULL, producer, (void *)i);
+    size_t taken = 0;
+    for (;;) {
+        int finished = __atomic_load_n(&done_producers, __ATOMIC_ACQUIRE) == PRODUCERS;
+        for (struct node *p = remote_queue_take(&shared_q); p; p = p->link) {
+            CHECKF(p->tag < total && !seen[p->tag], "node %llu taken twice or corrupt",
+                   (unsigned long long)p->tag);
+            seen[p->tag] = 1;
+            taken++;
+        }
+        if (finished && !remote_queue_nonempty(&shared_q))
+            break;
+    }
+    for (int i = 0; i < PRODUCERS; i++)
+        pthread_join(t[i], NULL);
+    CHECKF(taken == total, "took %zu of %zu", taken, total);
+}

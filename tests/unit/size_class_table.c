@@ -1,0 +1,71 @@
+/* Size-class table: every request maps to the smallest class that holds it, and the block-index
+ * arithmetic used by pointer validation is exact. */
+#include "size_class.h"
+#include "test.h"
+
+static void init_tables(void)
+{
+    /* Any allocation initializes the allocator, and with it the tables. */
+    void *p = hak_malloc(1);
+    hak_free(p);
+}
+
+TEST(every_size_maps_to_the_smallest_class_that_holds_it)
+{
+    init_tables();
+    for (size_t n = 0; n <= HAK_MID_MAX; n++) {
+        unsigned c = size_class_of(n);
+        CHECKF(c < HAK_CLASS_COUNT, "size %zu -> class %u", n, c);
+        CHECKF(size_class_block_size(c) >= n, "size %zu in class %u of %zu bytes", n, c,
+               size_class_block_size(c));
+        if (c > 0)
+            CHECKF(size_class_block_size(c - 1) < n, "size %zu fits class %u already", n, c - 1);
+        CHECKF(hak_size_class(n) == (int)c, "public hak_size_class(%zu) disagrees", n);
+    }
+    CHECK(hak_size_class(HAK_MID_MAX + 1) == -1);
+}
+
+TEST(block_sizes_increase_and_keep_16_byte_alignment)
+{
+    init_tables();
+    CHECK(size_class_block_size(0) == 8);
+    for (unsigned c = 1; c < HAK_CLASS_COUNT; c++) {
+        CHECKF(size_class_block_size(c) % 16 == 0, "class %u: %zu", c, size_class_block_size(c));
+        CHECK(size_class_block_size(c) > size_class_block_size(c - 1));
+        /* Geometric spacing above 128 bytes: at most 25 % internal fragmentation. */
+        if (size_class_block_size(c - 1) >= 128)
+            CHECKF(size_class_block_size(c) * 4 <= size_class_block_size(c - 1) * 5,
+                   "class %u too far from its predecessor", c);
+    }
+    CHECK(size_class_block_size(HAK_CLASS_COUNT - 1) == HAK_MID_MAX);
+    CHECK(size_class_block_size(size_class_of(HAK_TINY_MAX)) == HAK_TINY_MAX);
+}
+
+TEST(block_index_division_is_exact_for_every_offset_in_a_slab)
+{
+    init_tables();
+    for (unsigned c = 0; c < HAK_CLASS_COUNT; c++) {
+        size_t bs = size_class_block_size(c);
+        size_t slab = (size_t)1 << hak_class_info[c].slab_shift;
+        for (size_t off = 0; off < slab; off += (bs > 64 ? 7 : 1))
+            CHECKF(size_class_block_index(c, off) == off / bs, "class %u offset %zu", c, off);
+        for (size_t k = 0; k * bs < slab; k++) {
+            CHECK(size_class_block_index(c, k * bs) == k);
+            if (k > 0)
+                CHECK(size_class_block_index(c, k * bs - 1) == k - 1);
+        }
+    }
+}
+
+TEST(cache_caps_bound_per_class_bytes_and_batches_fit)
+{
+    init_tables();
+    for (unsigned c = 0; c < HAK_CLASS_COUNT; c++) {
+        const struct size_class_info *ci = &hak_class_info[c];
+        CHECK(ci->cache_cap >= 4 && ci->cache_cap <= 128);
+        CHECK(ci->batch >= 1 && ci->batch < ci->cache_cap);
+        CHECK((size_t)ci->cache_cap * ci->block_size <= 128 * 1024);
+        CHECK(ci->slab_shift == (ci->block_size <= HAK_SMALL_CLASS_MAX ? HAK_SMALL_SLAB_SHIFT
+                                                                       : HAK_MEDIUM_SLAB_SHIFT));
+    }
+}
