@@ -35,7 +35,8 @@ lib: $(BUILD)/libhakmem.so $(BUILD)/libhakmem.a $(BUILD)/libhakmem_core.a
 
 $(BUILD)/obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -c $< -o $@
+	@echo "  CC $<"
+	@$(CC) $(CFLAGS_ALL) -c $< -o $@
 
 # libhakmem_core.a: the hak_* API only (for programs that keep libc's malloc, and for harnesses
 # built with sanitizers). libhakmem.a / .so: the API plus the malloc family.

@@ -36,10 +36,9 @@ HAK_INLINE void free_inline(void *p)
     unsigned kind = segment_map_kind(a);
     if (HAK_LIKELY(kind >= HAK_MAP_SLAB_MIN)) {
         struct slab *s = slab_of_address(a, kind);
-        struct thread_cache *tc = &hak_thread_cache;
-        if (HAK_LIKELY(slab_owner(s) == tc->id)) {
+        if (HAK_LIKELY(slab_owner(s) == hak_thread_cache.id)) {
             unsigned cls = s->cls;
-            if (HAK_LIKELY(cache_push(&tc->bins[cls], p)))
+            if (HAK_LIKELY(cache_push(&hak_thread_cache.bins[cls], p)))
                 return;
             cache_overflow(cls);
             return;

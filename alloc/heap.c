@@ -256,8 +256,10 @@ struct heap *heap_attach(struct thread_cache *tc)
     hak_unlock(&registry_lock);
     if (h == NULL)
         return NULL;
-    for (unsigned c = 0; c < HAK_CLASS_COUNT; c++)
+    for (unsigned c = 0; c < HAK_CLASS_COUNT; c++) {
         tc->bins[c].cap = hak_class_info[c].cache_cap;
+        tc->bins[c].room = (int32_t)tc->bins[c].cap;
+    }
     tc->heap = h;
     tc->id = h->id;
     /* May allocate (glibc's second-level key arrays); the heap is already in place for that. */
@@ -272,7 +274,7 @@ static void return_bins(struct heap *h, struct thread_cache *tc)
         struct cache_bin *b = &tc->bins[c];
         uint32_t n = heap_return_chain(h, b->head);
         b->head = NULL;
-        b->count = 0;
+        b->room = (int32_t)b->cap;
         counter_add(&h->counters[c].flushed, n);
         __atomic_store_n(&h->counters[c].allocs, b->allocs, __ATOMIC_RELAXED);
         __atomic_store_n(&h->counters[c].cached, 0, __ATOMIC_RELAXED);
@@ -377,7 +379,8 @@ void heap_sum_counters(struct hak_stats *out)
     if (tc->heap != NULL) {
         for (unsigned c = 0; c < HAK_CLASS_COUNT; c++) {
             __atomic_store_n(&tc->heap->counters[c].allocs, tc->bins[c].allocs, __ATOMIC_RELAXED);
-            __atomic_store_n(&tc->heap->counters[c].cached, tc->bins[c].count, __ATOMIC_RELAXED);
+            __atomic_store_n(&tc->heap->counters[c].cached, cache_bin_count(&tc->bins[c]),
+                             __ATOMIC_RELAXED);
         }
     }
     hak_lock(&registry_lock);

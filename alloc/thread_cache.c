@@ -10,7 +10,7 @@ HAK_TLS struct thread_cache hak_thread_cache;
 static void publish(struct heap *h, unsigned cls, const struct cache_bin *b)
 {
     __atomic_store_n(&h->counters[cls].allocs, b->allocs, __ATOMIC_RELAXED);
-    __atomic_store_n(&h->counters[cls].cached, b->count, __ATOMIC_RELAXED);
+    __atomic_store_n(&h->counters[cls].cached, cache_bin_count(b), __ATOMIC_RELAXED);
 }
 
 void *cache_refill(size_t size)
@@ -34,7 +34,7 @@ void *cache_refill(size_t size)
     p = heap_alloc_chain(h, cls, hak_class_info[cls].batch, &n);
     if (p != NULL) {
         b->head = *block_link(p);
-        b->count = n - 1;
+        b->room = (int32_t)(b->cap - (n - 1));
         b->allocs++;
         counter_add(&h->counters[cls].refilled, n);
         counter_add(&h->counters[cls].refills, 1);
@@ -56,7 +56,7 @@ void cache_overflow(unsigned cls)
         last = *block_link(last);
     void *rest = *block_link(last);
     *block_link(last) = NULL;
-    b->count = keep;
+    b->room = (int32_t)(b->cap - keep);
     heap_lock(h);
     uint32_t n = heap_return_chain(h, rest);
     counter_add(&h->counters[cls].flushed, n);
@@ -76,7 +76,7 @@ void cache_flush_all(struct thread_cache *tc)
         if (b->head != NULL) {
             uint32_t n = heap_return_chain(h, b->head);
             b->head = NULL;
-            b->count = 0;
+            b->room = (int32_t)b->cap;
             counter_add(&h->counters[c].flushed, n);
             counter_add(&h->counters[c].flushes, 1);
         }

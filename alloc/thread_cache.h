@@ -1,4 +1,4 @@
-/* thread_cache.h — the per-thread front: one bin (a counted LIFO list) per size class.
+/* thread_cache.h — the per-thread front: one bin (a LIFO list with a capacity) per size class.
  *
  * Owns: the thread-local bins and the refill / overflow / flush operations between a bin and the
  * thread's heap. Promises: a bin only ever holds blocks of slabs owned by this thread; a bin
@@ -16,10 +16,15 @@ struct heap;
 
 struct cache_bin {
     void *head;
-    uint32_t count;
-    uint32_t cap;    /* 0 until the thread's heap exists: every free then takes the slow path */
+    int32_t room;    /* cap - blocks held: a push that takes it below 0 overflows the bin */
+    uint32_t cap;    /* 0 until the thread's heap exists */
     uint64_t allocs; /* blocks handed out from this bin (published to the heap on slow paths) */
 };
+
+HAK_INLINE uint32_t cache_bin_count(const struct cache_bin *b)
+{
+    return b->cap - (uint32_t)b->room;
+}
 
 struct thread_cache {
     struct cache_bin bins[HAK_CLASS_COUNT];
@@ -40,7 +45,7 @@ HAK_INLINE void *cache_pop(struct cache_bin *b)
     void *p = b->head;
     if (HAK_LIKELY(p != NULL)) {
         b->head = *block_link(p);
-        b->count--;
+        b->room++;
         b->allocs++;
     }
     return p;
@@ -51,7 +56,7 @@ HAK_INLINE int cache_push(struct cache_bin *b, void *p)
 {
     *block_link(p) = b->head;
     b->head = p;
-    return ++b->count <= b->cap;
+    return --b->room >= 0;
 }
 
 #endif
