@@ -58,7 +58,7 @@ if git -C "$repo" rev-parse HEAD >/dev/null 2>&1; then
 else
     same_output git_log_of_a_scratch_repo sh -c 'rm -rf scratch; git init -q scratch; cd scratch; git -c user.name=t -c user.email=t@t commit -q --allow-empty -m one; git log --format=%s'
 fi
-same_output git_status git -C "$repo" status --porcelain
+same_output git_status git -C "$repo" status --branch --untracked-files=all
 
 awk 'BEGIN { srand(42); for (i = 0; i < 2600000; i++) printf "%08d %s\n", int(rand() * 1e8), substr("abcdefghijklmnop", 1 + i % 8, 8) }' >big.txt
 sort_sum() { sort big.txt | sha256sum; }
