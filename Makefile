@@ -41,15 +41,16 @@ $(BUILD)/obj/%.o: %.c $(HEADERS)
 # libhakmem_core.a: the hak_* API only (for programs that keep libc's malloc, and for harnesses
 # built with sanitizers). libhakmem.a / .so: the API plus the malloc family.
 $(BUILD)/libhakmem_core.a: $(CORE_OBJS)
-	@rm -f $@
-	ar rcs $@ $^
+	@echo "  AR $@"
+	@rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/libhakmem.a: $(CORE_OBJS) $(INTERPOSE_OBJ)
-	@rm -f $@
-	ar rcs $@ $^
+	@echo "  AR $@"
+	@rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/libhakmem.so: $(CORE_OBJS) $(INTERPOSE_OBJ)
-	$(CC) $(CFLAGS_ALL) -shared -Wl,-soname,libhakmem.so -Wl,-z,now $^ -o $@
+	@echo "  LD $@"
+	@$(CC) $(CFLAGS_ALL) -shared -Wl,-soname,libhakmem.so -Wl,-z,now $^ -o $@
 
 # ---- tests -------------------------------------------------------------------------------------
 # tests/unit: one module at a time (may use internal headers); tests/integration: the public API
@@ -63,23 +64,28 @@ TEST_CFLAGS := $(CFLAGS_ALL) -Ialloc -Itests/harness
 
 $(BUILD)/tests/%_core: tests/%_core.c $(TEST_LIB_SRCS) tests/harness/test.h $(BUILD)/libhakmem_core.a
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) $< $(TEST_LIB_SRCS) $(BUILD)/libhakmem_core.a -o $@ -lm
+	@echo "  CC $@"
+	@$(CC) $(TEST_CFLAGS) $< $(TEST_LIB_SRCS) $(BUILD)/libhakmem_core.a -o $@ -lm
 
 $(BUILD)/tests/%: tests/%.c $(TEST_LIB_SRCS) tests/harness/test.h $(BUILD)/libhakmem.a
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) $< $(TEST_LIB_SRCS) -Wl,--whole-archive $(BUILD)/libhakmem.a \
+	@echo "  CC $@"
+	@$(CC) $(TEST_CFLAGS) $< $(TEST_LIB_SRCS) -Wl,--whole-archive $(BUILD)/libhakmem.a \
 	    -Wl,--no-whole-archive -o $@ -lm
 
 # Helper programs for the whole-process tests (LD_PRELOAD, static linking, C++).
 $(BUILD)/tests/programs/%: tests/programs/%.c $(BUILD)/libhakmem.a
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 $(WARN) -O2 -pthread -Ialloc $< -o $@ -ldl
+	@echo "  CC $@"
+	@$(CC) -std=gnu11 $(WARN) -O2 -pthread -Ialloc $< -o $@ -ldl
 $(BUILD)/tests/programs/%_static: tests/programs/%.c $(BUILD)/libhakmem.a
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 $(WARN) -O2 -pthread -Ialloc $< $(BUILD)/libhakmem.a -o $@ -ldl
+	@echo "  CC $@"
+	@$(CC) -std=gnu11 $(WARN) -O2 -pthread -Ialloc $< $(BUILD)/libhakmem.a -o $@ -ldl
 $(BUILD)/tests/programs/%_cxx: tests/programs/%.cc
 	@mkdir -p $(dir $@)
-	g++ -std=gnu++17 $(WARN) -O2 -pthread $< -o $@
+	@echo "  CXX $@"
+	@g++ -std=gnu++17 $(WARN) -O2 -pthread $< -o $@
 
 PROGRAMS := $(BUILD)/tests/programs/first_alloc_in_thread_static \
             $(BUILD)/tests/programs/first_alloc_dlsym $(BUILD)/tests/programs/map_threads_cxx

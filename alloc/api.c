@@ -4,6 +4,7 @@
 
 #include "external_guard.h"
 #include "fast_path.h"
+#include "free_mark.h"
 #include "hakmem.h"
 #include "heap.h"
 #include "init.h"
@@ -35,45 +36,105 @@ void *alloc_big(size_t size, size_t align, int zero)
     return large_alloc(size, align, zero);
 }
 
+static struct misuse_site slab_site(const struct slab *s)
+{
+    return (struct misuse_site){s->block_size <= HAK_TINY_MAX ? "Tiny" : "Mid", s->cls,
+                                s->block_size};
+}
+
+static const struct misuse_site page_run_site = {"L25 page runs", -1, 0};
+static const struct misuse_site large_site = {"Large", -1, 0};
+static const struct misuse_site idle_site = {"an idle segment", -1, 0};
+
+/* Why a pointer into slab s is not a freeable block: -1 if it is one (live, as far as cheap
+ * checks can tell), else its enum misuse_kind. Valid from any thread. */
+static int slab_verdict(const struct slab *s, const void *p)
+{
+    if (slab_owner(s) == SLAB_OWNER_FREE)
+        return MISUSE_NOT_ALLOCATED;
+    if (!slab_is_block_start(s, (uintptr_t)p)) {
+        uint32_t off = (uint32_t)((uintptr_t)p & HAK_SEGMENT_MASK) - s->start_off;
+        return off < slab_carved(s) ? MISUSE_INTERIOR : MISUSE_NOT_ALLOCATED;
+    }
+    return block_is_marked_free(p) ? MISUSE_DOUBLE_FREE : -1;
+}
+
 void free_other(void *p, unsigned kind)
 {
     if (p == NULL)
         return;
+    const void *caller = __builtin_return_address(0);
+    int verdict;
     switch (kind) {
     case HAK_MAP_PAGE_RUN:
-        if (!page_run_free(p))
-            misuse_invalid_free(MISUSE_INTERIOR, p);
+        if ((verdict = page_run_free(p)) >= 0)
+            misuse_report((enum misuse_kind)verdict, "free", p, page_run_site, caller);
         return;
     case HAK_MAP_LARGE:
         if (large_free(p))
             return;
-        if (large_contains_interior(p))
-            misuse_invalid_free(MISUSE_INTERIOR, p);
+        if ((verdict = large_classify(p)) >= 0)
+            misuse_report((enum misuse_kind)verdict, "free", p, large_site, caller);
         else
-            external_guard_free(p);
+            external_guard_free(p, caller);
         return;
     case HAK_MAP_IDLE:
-        misuse_invalid_free(MISUSE_NOT_LIVE, p);
+        misuse_report(MISUSE_NOT_ALLOCATED, "free", p, idle_site, caller);
         return;
     default:
-        external_guard_free(p);
+        external_guard_free(p, caller);
         return;
     }
 }
 
 void free_not_owner(struct slab *s, void *p)
 {
-    if (slab_owner(s) == SLAB_OWNER_FREE) {
-        misuse_invalid_free(MISUSE_NOT_LIVE, p);
+    const void *caller = __builtin_return_address(0);
+    int verdict = slab_verdict(s, p);
+    if (verdict >= 0) {
+        misuse_report((enum misuse_kind)verdict, "free", p, slab_site(s), caller);
         return;
     }
+    block_mark_free(p);
     heap_free_remote(s, p);
+}
+
+static int chain_contains(const void *chain, const void *p)
+{
+    for (const void *b = chain; b != NULL; b = *(void *const *)b)
+        if (b == p)
+            return 1;
+    return 0;
+}
+
+void free_suspect(struct slab *s, void *p)
+{
+    const void *caller = __builtin_return_address(0);
+    int verdict = slab_verdict(s, p);
+    if (verdict == MISUSE_DOUBLE_FREE) {
+        /* The owner can confirm: a free block of its slab is in its bin, on the slab's free list
+         * or in the slab's remote queue (pushers only prepend; only the owner takes). */
+        struct cache_bin *b = &hak_thread_cache.bins[s->cls];
+        const void *queued =
+            (const void *)(__atomic_load_n(&slab_remote(s)->queue, __ATOMIC_ACQUIRE) &
+                           ~REMOTE_BITS);
+        if (!chain_contains(b->head, p) && !chain_contains(s->free, p) &&
+            !chain_contains(queued, p))
+            verdict = -1; /* user data that happened to equal the key: a valid free */
+    }
+    if (verdict >= 0) {
+        misuse_report((enum misuse_kind)verdict, "free", p, slab_site(s), caller);
+        return;
+    }
+    block_mark_free(p);
+    if (!cache_push(s->cls, p))
+        cache_overflow(s->cls);
 }
 
 /* Allocate from class cls exactly (used by aligned allocation). */
 static void *alloc_class(unsigned cls)
 {
-    void *p = cache_pop(&hak_thread_cache.bins[cls]);
+    void *p = cache_pop(cls);
     if (p != NULL)
         return p;
     return cache_refill(hak_class_info[cls].block_size);
@@ -138,35 +199,33 @@ HAK_EXPORT void *hak_aligned_alloc(size_t alignment, size_t size)
     return aligned_alloc_internal(alignment, size);
 }
 
-/* Usable size of a block of ours given its map kind; 0 for pointers that are not a block start. */
-static size_t block_usable(const void *p, unsigned kind)
-{
-    uintptr_t a = (uintptr_t)p;
-    if (kind >= HAK_MAP_SLAB_MIN) {
-        struct slab *s = slab_of_address(a, kind);
-        if (slab_owner(s) == SLAB_OWNER_FREE)
-            return 0;
-        size_t off = (size_t)((char *)p - slab_start(s));
-        if ((char *)p < slab_start(s) ||
-            (size_t)size_class_block_index(s->cls, off) * s->block_size != off)
-            return 0;
-        return s->block_size;
-    }
-    if (kind == HAK_MAP_PAGE_RUN)
-        return page_run_usable(p);
-    if (kind == HAK_MAP_LARGE)
-        return large_usable(p);
-    return 0;
-}
-
 HAK_EXPORT size_t hak_usable_size(const void *ptr)
 {
     if (ptr == NULL)
         return 0;
-    return block_usable(ptr, segment_map_kind((uintptr_t)ptr));
+    unsigned kind = segment_map_kind((uintptr_t)ptr);
+    if (kind >= HAK_MAP_SLAB_MIN) {
+        struct slab *s = slab_of_address((uintptr_t)ptr, kind);
+        return slab_verdict(s, ptr) < 0 ? s->block_size : 0;
+    }
+    if (kind == HAK_MAP_PAGE_RUN)
+        return page_run_usable(ptr);
+    if (kind == HAK_MAP_LARGE)
+        return large_usable(ptr);
+    if (kind == HAK_MAP_IDLE)
+        return 0;
+    return external_guard_usable_size(ptr);
 }
 
-HAK_EXPORT void *hak_realloc(void *ptr, size_t size)
+/* realloc of something that is not a live block: report it and leave everything untouched. */
+static void *realloc_misuse(int verdict, void *ptr, struct misuse_site where, const void *caller)
+{
+    misuse_report((enum misuse_kind)verdict, "realloc", ptr, where, caller);
+    errno = EINVAL;
+    return NULL;
+}
+
+static void *realloc_internal(void *ptr, size_t size, const void *caller)
 {
     if (ptr == NULL)
         return alloc_inline(size);
@@ -180,27 +239,20 @@ HAK_EXPORT void *hak_realloc(void *ptr, size_t size)
     }
     unsigned kind = segment_map_kind((uintptr_t)ptr);
     size_t old;
+    int verdict;
     if (kind >= HAK_MAP_SLAB_MIN) {
-        old = block_usable(ptr, kind);
-        if (old == 0) {
-            misuse_invalid_free(MISUSE_INTERIOR, ptr);
-            errno = EINVAL;
-            return NULL;
-        }
+        struct slab *s = slab_of_address((uintptr_t)ptr, kind);
+        if ((verdict = slab_verdict(s, ptr)) >= 0)
+            return realloc_misuse(verdict, ptr, slab_site(s), caller);
+        old = s->block_size;
         if (size <= old && (size * 2 >= old || old <= 32))
             return ptr;
     } else if (kind == HAK_MAP_PAGE_RUN) {
-        if (size > HAK_MID_MAX && size <= HAK_PAGE_RUN_MAX) {
-            int r = page_run_resize(ptr, size);
-            if (r > 0)
-                return ptr;
-        }
+        if (size > HAK_MID_MAX && size <= HAK_PAGE_RUN_MAX && page_run_resize(ptr, size) > 0)
+            return ptr;
+        if ((verdict = page_run_classify(ptr)) >= 0)
+            return realloc_misuse(verdict, ptr, page_run_site, caller);
         old = page_run_usable(ptr);
-        if (old == 0) {
-            misuse_invalid_free(MISUSE_INTERIOR, ptr);
-            errno = EINVAL;
-            return NULL;
-        }
     } else if (kind == HAK_MAP_LARGE) {
         void *out;
         switch (large_realloc(ptr, size, &out, &old)) {
@@ -211,19 +263,14 @@ HAK_EXPORT void *hak_realloc(void *ptr, size_t size)
         case LARGE_MOVE:
             break;
         case LARGE_NOT_OURS:
-            if (large_contains_interior(ptr)) {
-                misuse_invalid_free(MISUSE_INTERIOR, ptr);
-                errno = EINVAL;
-                return NULL;
-            }
-            return external_guard_realloc(ptr);
+            if ((verdict = large_classify(ptr)) >= 0)
+                return realloc_misuse(verdict, ptr, large_site, caller);
+            return external_guard_realloc(ptr, caller);
         }
     } else if (kind == HAK_MAP_IDLE) {
-        misuse_invalid_free(MISUSE_NOT_LIVE, ptr);
-        errno = EINVAL;
-        return NULL;
+        return realloc_misuse(MISUSE_NOT_ALLOCATED, ptr, idle_site, caller);
     } else {
-        return external_guard_realloc(ptr);
+        return external_guard_realloc(ptr, caller);
     }
     void *q = alloc_inline(size);
     if (q == NULL)
@@ -231,6 +278,16 @@ HAK_EXPORT void *hak_realloc(void *ptr, size_t size)
     memcpy(q, ptr, old < size ? old : size);
     free_inline(ptr);
     return q;
+}
+
+HAK_EXPORT void *hak_realloc(void *ptr, size_t size)
+{
+    return realloc_internal(ptr, size, __builtin_return_address(0));
+}
+
+HAK_HIDDEN void *hak_realloc_from(void *ptr, size_t size, const void *caller)
+{
+    return realloc_internal(ptr, size, caller);
 }
 
 HAK_EXPORT void hak_thread_flush(void)

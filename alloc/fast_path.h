@@ -14,20 +14,30 @@
 
 /* Requests above the Mid tier: page runs or Large; align 0 means the default. */
 HAK_HIDDEN void *alloc_big(size_t size, size_t align, int zero);
+/* The free slow paths below are reached by tail calls from the exported entry points, so their
+ * own return address is the caller of free()/hak_free(), named in diagnostics. */
+
 /* Frees that are not a slab block: NULL, page runs, Large, idle and foreign pointers. */
-HAK_HIDDEN void free_other(void *p, unsigned kind);
+HAK_HIDDEN HAK_NOINLINE void free_other(void *p, unsigned kind);
 /* A slab block whose slab the calling thread does not own: remote free or misuse. */
-HAK_HIDDEN void free_not_owner(struct slab *s, void *p);
+HAK_HIDDEN HAK_NOINLINE void free_not_owner(struct slab *s, void *p);
+/* The owner's free of p failed a cheap check: not a block start, or already marked free. */
+HAK_HIDDEN HAK_NOINLINE void free_suspect(struct slab *s, void *p);
 
 HAK_INLINE void *alloc_inline(size_t size)
 {
-    if (HAK_LIKELY(size <= HAK_MID_MAX)) {
-        void *p = cache_pop(&hak_thread_cache.bins[size_class_of(size)]);
-        if (HAK_LIKELY(p != NULL))
-            return p;
-        return cache_refill(size);
-    }
-    return alloc_big(size, 0, 0);
+    unsigned cls;
+    /* Tiny first: one compare on the most common path. */
+    if (HAK_LIKELY(size <= HAK_TINY_MAX))
+        cls = __atomic_load_n(&hak_class_tiny_table[(size + 15) >> 4], __ATOMIC_RELAXED);
+    else if (size <= HAK_MID_MAX)
+        cls = __atomic_load_n(&hak_class_mid_table[(size + 127) >> 7], __ATOMIC_RELAXED);
+    else
+        return alloc_big(size, 0, 0);
+    void *p = cache_pop(cls);
+    if (HAK_LIKELY(p != NULL))
+        return p;
+    return cache_refill(size);
 }
 
 HAK_INLINE void free_inline(void *p)
@@ -36,9 +46,14 @@ HAK_INLINE void free_inline(void *p)
     unsigned kind = segment_map_kind(a);
     if (HAK_LIKELY(kind >= HAK_MAP_SLAB_MIN)) {
         struct slab *s = slab_of_address(a, kind);
-        if (HAK_LIKELY(slab_owner(s) == hak_thread_cache.id)) {
+        if (HAK_LIKELY(slab_owner(s) == my_cache()->id)) {
+            if (HAK_UNLIKELY(!slab_owner_is_block_start(s, a) || block_is_marked_free(p))) {
+                free_suspect(s, p);
+                return;
+            }
+            block_mark_free(p);
             unsigned cls = s->cls;
-            if (HAK_LIKELY(cache_push(&hak_thread_cache.bins[cls], p)))
+            if (HAK_LIKELY(cache_push(cls, p)))
                 return;
             cache_overflow(cls);
             return;

@@ -14,7 +14,7 @@ extern "C" {
 #endif
 
 /* Number of slab size classes (Tiny and Mid tiers). */
-#define HAK_NUM_CLASSES 41
+#define HAK_NUM_CLASSES 40
 
 void *hak_malloc(size_t size);
 void hak_free(void *ptr);
@@ -54,8 +54,14 @@ struct hak_stats {
     uint64_t mapped_bytes, peak_mapped_bytes; /* segments + large mappings held from the OS */
     uint64_t slabs_orphaned, slabs_adopted, slabs_reclaimed;
     uint64_t threads_started, threads_exited;
-    uint64_t external_guard_hits; /* frees/reallocs of pointers hakmem does not own, contained */
-    uint64_t invalid_frees;       /* frees of hakmem memory that is not a live block start */
+    /* ExternalGuard: calls on pointers hakmem does not own (contained: never freed or read). */
+    uint64_t external_guard_hits; /* frees + reallocs */
+    uint64_t external_guard_frees, external_guard_reallocs, external_guard_size_queries;
+    /* Misuse of hakmem memory (free or realloc): */
+    uint64_t invalid_frees;     /* all kinds */
+    uint64_t double_frees;      /* the block was already free */
+    uint64_t interior_frees;    /* a pointer inside a block or run */
+    uint64_t unallocated_frees; /* memory never handed out (or holding no live block) */
     struct hak_class_stats cls[HAK_NUM_CLASSES];
 };
 

@@ -211,6 +211,7 @@ void *heap_exit_alloc(unsigned cls)
     heap_lock(h);
     void *p = heap_alloc_chain(h, cls, 1, &n);
     if (p != NULL) {
+        block_mark_live(p);
         counter_add(&h->counters[cls].allocs, 1);
         counter_add(&h->counters[cls].refilled, 1);
     }

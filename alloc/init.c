@@ -1,6 +1,8 @@
 /* init.c — one-time setup, fork handling, statistics at exit. */
 #include "init.h"
 
+#include "external_guard.h"
+#include "free_mark.h"
 #include "heap.h"
 #include "large.h"
 #include "options.h"
@@ -23,10 +25,12 @@ static void fork_prepare(void)
     page_run_fork_prepare();
     large_fork_prepare();
     segment_fork_prepare();
+    external_guard_fork_prepare();
 }
 
 static void fork_parent(void)
 {
+    external_guard_fork_parent();
     segment_fork_parent();
     large_fork_parent();
     page_run_fork_parent();
@@ -37,6 +41,7 @@ static void fork_parent(void)
 
 static void fork_child(void)
 {
+    external_guard_fork_child();
     segment_fork_child();
     large_fork_child();
     page_run_fork_child();
@@ -52,6 +57,7 @@ bool hak_init_slow(void)
                                     __ATOMIC_ACQUIRE)) {
         /* Nothing here may allocate: a recursive malloc would find the state "running". */
         options_init();
+        free_mark_init();
         size_class_init();
         page_run_init();
         pthread_key_create(&hak_thread_key, heap_thread_exit);

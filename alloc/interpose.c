@@ -11,6 +11,7 @@
 #include "hakmem.h"
 
 HAK_HIDDEN void *hak_aligned_internal(size_t align, size_t size);
+HAK_HIDDEN void *hak_realloc_from(void *ptr, size_t size, const void *caller);
 
 HAK_EXPORT void *malloc(size_t size) { return alloc_inline(size); }
 
@@ -18,7 +19,10 @@ HAK_EXPORT void free(void *ptr) { free_inline(ptr); }
 
 HAK_EXPORT void *calloc(size_t count, size_t size) { return hak_calloc(count, size); }
 
-HAK_EXPORT void *realloc(void *ptr, size_t size) { return hak_realloc(ptr, size); }
+HAK_EXPORT void *realloc(void *ptr, size_t size)
+{
+    return hak_realloc_from(ptr, size, __builtin_return_address(0));
+}
 
 HAK_EXPORT void *reallocarray(void *ptr, size_t count, size_t size)
 {
@@ -27,7 +31,7 @@ HAK_EXPORT void *reallocarray(void *ptr, size_t count, size_t size)
         errno = ENOMEM;
         return NULL;
     }
-    return hak_realloc(ptr, n);
+    return hak_realloc_from(ptr, n, __builtin_return_address(0));
 }
 
 static int is_power_of_two(size_t x) { return x != 0 && (x & (x - 1)) == 0; }

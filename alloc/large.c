@@ -5,12 +5,14 @@
 #include <string.h>
 
 #include "lock.h"
+#include "misuse.h"
 #include "options.h"
 #include "os_memory.h"
 #include "segment.h"
 #include "segment_map.h"
 
 #define CACHE_SLOTS 16
+#define RECENT_SLOTS 64 /* addresses of recently unmapped blocks, to recognise double frees */
 
 struct entry {
     uintptr_t addr; /* 0: empty slot */
@@ -23,6 +25,8 @@ static size_t table_cap, table_count;
 static struct entry cache[CACHE_SLOTS]; /* oldest first */
 static unsigned cache_count;
 static size_t cache_bytes;
+static uintptr_t recent[RECENT_SLOTS];
+static unsigned recent_next;
 static uint64_t n_allocs, n_frees, live_bytes, cache_hits, remaps;
 
 static size_t round_pages(size_t n) { return (n + HAK_PAGE_SIZE - 1) & ~(HAK_PAGE_SIZE - 1); }
@@ -94,6 +98,14 @@ static void erase(size_t i)
     table_count--;
 }
 
+/* A new mapping may reuse addresses of blocks unmapped earlier: they are live again. */
+static void forget_recent(uintptr_t addr, size_t size)
+{
+    for (unsigned k = 0; k < RECENT_SLOTS; k++)
+        if (recent[k] >= addr && recent[k] < addr + size)
+            recent[k] = 0;
+}
+
 static void unmap_block(uintptr_t addr, size_t size)
 {
     os_unmap((void *)addr, size);
@@ -135,6 +147,7 @@ void *large_alloc(size_t size, size_t align, int zero)
     segment_note_mapped((long)need);
     segment_map_mark_large((uintptr_t)p, need);
     hak_lock(&lock);
+    forget_recent((uintptr_t)p, need);
     int ok = insert((uintptr_t)p, need);
     if (ok) {
         n_allocs++;
@@ -175,6 +188,10 @@ int large_free(void *p)
     } else {
         evicted[nevicted++] = e;
     }
+    for (unsigned k = 0; k < nevicted; k++) {
+        recent[recent_next] = evicted[k].addr;
+        recent_next = (recent_next + 1) % RECENT_SLOTS;
+    }
     hak_unlock(&lock);
     for (unsigned k = 0; k < nevicted; k++)
         unmap_block(evicted[k].addr, evicted[k].size);
@@ -190,15 +207,22 @@ size_t large_usable(const void *p)
     return n;
 }
 
-int large_contains_interior(const void *p)
+int large_classify(const void *p)
 {
     uintptr_t a = (uintptr_t)p;
-    int found = 0;
+    int verdict = -1;
     hak_lock(&lock);
-    for (size_t i = 0; i < table_cap && !found; i++)
-        found = table[i].addr != 0 && a > table[i].addr && a < table[i].addr + table[i].size;
+    for (size_t i = 0; i < table_cap && verdict < 0; i++)
+        if (table[i].addr != 0 && a > table[i].addr && a < table[i].addr + table[i].size)
+            verdict = MISUSE_INTERIOR;
+    for (unsigned k = 0; k < cache_count && verdict < 0; k++)
+        if (cache[k].addr == a)
+            verdict = MISUSE_DOUBLE_FREE;
+    for (unsigned k = 0; k < RECENT_SLOTS && verdict < 0; k++)
+        if (recent[k] == a)
+            verdict = MISUSE_DOUBLE_FREE;
     hak_unlock(&lock);
-    return found;
+    return verdict;
 }
 
 enum large_realloc_result large_realloc(void *p, size_t size, void **out, size_t *old_usable)
@@ -211,28 +235,32 @@ enum large_realloc_result large_realloc(void *p, size_t size, void **out, size_t
         return LARGE_NOT_OURS;
     }
     size_t old = table[i].size;
-    hak_unlock(&lock);
     *old_usable = old;
-    if (size <= HAK_PAGE_RUN_MAX)
+    if (size <= HAK_PAGE_RUN_MAX) {
+        hak_unlock(&lock);
         return LARGE_MOVE;
+    }
     if (need <= old && need * 2 >= old) {
+        hak_unlock(&lock);
         *out = p;
         return LARGE_DONE;
     }
-    /* The caller owns p, so the mapping cannot change under us between the two locked steps. */
+    /* The lock stays held across mremap: once the old range is released another thread may
+     * map a block there, and the registry must not hold the stale entry by then. */
     void *q = os_remap(p, old, need);
-    if (q == NULL)
+    if (q == NULL) {
+        hak_unlock(&lock);
         return LARGE_FAILED;
-    segment_note_mapped((long)need - (long)old);
-    segment_map_mark_large((uintptr_t)q, need);
-    hak_lock(&lock);
-    /* Re-key the entry: erase frees a slot, so placing the new key cannot need a larger table. */
-    erase((size_t)find((uintptr_t)p));
+    }
+    erase((size_t)i); /* erase frees a slot, so placing the new key cannot need a larger table */
     place((struct entry){(uintptr_t)q, need});
     table_count++;
+    forget_recent((uintptr_t)q, need);
     remaps++;
     live_bytes += need - old;
     hak_unlock(&lock);
+    segment_note_mapped((long)need - (long)old);
+    segment_map_mark_large((uintptr_t)q, need);
     *out = q;
     return LARGE_DONE;
 }

@@ -16,8 +16,10 @@ HAK_HIDDEN void *large_alloc(size_t size, size_t align, int zero);
 HAK_HIDDEN int large_free(void *p);
 /* Usable bytes of a live Large block, 0 if p is not one. */
 HAK_HIDDEN size_t large_usable(const void *p);
-/* 1 if p points inside (not at the start of) a live Large block. */
-HAK_HIDDEN int large_contains_interior(const void *p);
+/* For a pointer that is not a live Large block start: the enum misuse_kind it represents
+ * (inside a live block; a block freed recently or sitting in the mapping cache), or -1 if it
+ * cannot be told apart from foreign memory. */
+HAK_HIDDEN int large_classify(const void *p);
 
 enum large_realloc_result { LARGE_NOT_OURS, LARGE_DONE, LARGE_MOVE, LARGE_FAILED };
 /* Resize live Large block p to size (> HAK_PAGE_RUN_MAX) in place or by remapping: LARGE_DONE and

@@ -1,13 +1,41 @@
-/* misuse.c — count invalid frees; the block stays untouched. */
+/* misuse.c — diagnose, count and (by default) abort on invalid frees of hakmem memory. */
 #include "misuse.h"
 
-static uint64_t count;
+#include <stdlib.h>
 
-void misuse_invalid_free(enum misuse_kind kind, const void *p)
+#include "diag.h"
+#include "options.h"
+
+#define REPORT_FIRST 16 /* under the report policy: every event up to this many, then powers of 2  \
+                         */
+
+static uint64_t counts[MISUSE_KINDS];
+
+static const char *const what[MISUSE_KINDS] = {
+    [MISUSE_DOUBLE_FREE] = "double free detected",
+    [MISUSE_INTERIOR] = "invalid pointer (inside a block, not at its start)",
+    [MISUSE_NOT_ALLOCATED] = "invalid pointer (memory not allocated)",
+};
+
+void misuse_report(enum misuse_kind kind, const char *op, const void *p, struct misuse_site where,
+                   const void *caller)
 {
-    (void)kind;
-    (void)p;
-    __atomic_fetch_add(&count, 1, __ATOMIC_RELAXED);
+    uint64_t n = __atomic_add_fetch(&counts[kind], 1, __ATOMIC_RELAXED);
+    int abort_now = hak_options.invalid_free == INVALID_FREE_ABORT;
+    if (!abort_now && n > REPORT_FIRST && (n & (n - 1)) != 0)
+        return;
+    char cls[64] = "";
+    if (where.cls >= 0)
+        diag_name_class(cls, sizeof cls, where.cls, where.block_size);
+    char name[256];
+    diag_print("hakmem: %s(): %s: %p in %s%s, called from %s%s\n", op, what[kind], p, where.tier,
+               cls, diag_name_address(caller, name, sizeof name),
+               abort_now ? "" : "; ignored (HAKMEM_INVALID_FREE=report)");
+    if (abort_now)
+        abort();
 }
 
-uint64_t misuse_count(void) { return __atomic_load_n(&count, __ATOMIC_RELAXED); }
+uint64_t misuse_count(enum misuse_kind kind)
+{
+    return __atomic_load_n(&counts[kind], __ATOMIC_RELAXED);
+}

@@ -1,20 +1,33 @@
-/* misuse.h — invalid frees of hakmem's own memory: interior pointers, blocks that are not live.
+/* misuse.h — invalid frees of hakmem's own memory.
  *
- * Owns: the classification and counting of misuse of hakmem memory. Promises: a reported misuse
- * changes no allocator state (nothing that belongs to anyone else is lost). Must never: be
- * confused with ExternalGuard, which handles memory that is not hakmem's at all. */
+ * Owns: the kinds of misuse (double free, interior pointer, never-allocated memory), their
+ * counters, and policy HAKMEM_INVALID_FREE: abort (default: one line naming the kind, the pointer
+ * and the size class, then abort(), like glibc's "free(): double free detected") or report (one
+ * rate-limited line, count it, ignore the call). Promises: a reported misuse changes no allocator
+ * state, so nothing that belongs to anyone else is lost. Must never: handle memory that is not
+ * hakmem's at all (that is ExternalGuard's). */
 #ifndef HAK_MISUSE_H
 #define HAK_MISUSE_H
 
 #include "config.h"
 
 enum misuse_kind {
-    MISUSE_NOT_LIVE, /* points at hakmem memory that holds no live block (freed slab, idle segment)
-                      */
-    MISUSE_INTERIOR, /* points inside a block, not at its start */
+    MISUSE_DOUBLE_FREE,   /* the block is already free */
+    MISUSE_INTERIOR,      /* points inside a block or run, not at its start */
+    MISUSE_NOT_ALLOCATED, /* hakmem memory never handed out, or holding no live block */
+    MISUSE_KINDS
 };
 
-HAK_HIDDEN void misuse_invalid_free(enum misuse_kind kind, const void *p);
-HAK_HIDDEN uint64_t misuse_count(void);
+/* Where the pointer lies, for the diagnostic: tier name, size class (-1 if none), block bytes. */
+struct misuse_site {
+    const char *tier;
+    int cls;
+    size_t block_size;
+};
+
+/* `op` is the API call ("free", "realloc"). Returns only under the report policy. */
+HAK_HIDDEN void misuse_report(enum misuse_kind kind, const char *op, const void *p,
+                              struct misuse_site where, const void *caller);
+HAK_HIDDEN uint64_t misuse_count(enum misuse_kind kind);
 
 #endif

@@ -12,6 +12,9 @@
 
 struct hak_options hak_options = {
     .stats = 0,
+    .external_guard = GUARD_CONTAIN,
+    .guard_report_at = 100,
+    .invalid_free = INVALID_FREE_ABORT,
     .segment_cache = 8,
     .large_cache_bytes = (size_t)64 << 20,
 };
@@ -65,6 +68,17 @@ static int parse_unsigned(const char *s, unsigned long *out)
     return 1;
 }
 
+/* Index of s in the NULL-terminated list of names, or -1. */
+static int parse_choice(const char *s, const char *const *names)
+{
+    if (s == NULL)
+        return -1;
+    for (int i = 0; names[i] != NULL; i++)
+        if (strcmp(s, names[i]) == 0)
+            return i;
+    return -1;
+}
+
 void options_init(void)
 {
     if (environ == NULL)
@@ -76,4 +90,14 @@ void options_init(void)
         hak_options.segment_cache = (unsigned)v;
     if (parse_unsigned(lookup("HAKMEM_LARGE_CACHE_MB"), &v))
         hak_options.large_cache_bytes = (size_t)v << 20;
+    static const char *const guard[] = {"contain", "log", "abort", NULL};
+    int k = parse_choice(lookup("HAKMEM_EXTERNAL_GUARD"), guard);
+    if (k >= 0)
+        hak_options.external_guard = (unsigned)k;
+    if (parse_unsigned(lookup("HAKMEM_EXTERNAL_GUARD_REPORT"), &v))
+        hak_options.guard_report_at = v;
+    static const char *const invalid[] = {"abort", "report", NULL};
+    k = parse_choice(lookup("HAKMEM_INVALID_FREE"), invalid);
+    if (k >= 0)
+        hak_options.invalid_free = (unsigned)k;
 }

@@ -8,8 +8,14 @@
 
 #include "config.h"
 
+enum external_guard_policy { GUARD_CONTAIN, GUARD_LOG, GUARD_ABORT };
+enum invalid_free_policy { INVALID_FREE_ABORT, INVALID_FREE_REPORT };
+
 struct hak_options {
     unsigned stats;           /* HAKMEM_STATS: print statistics at exit (0/1) */
+    unsigned external_guard;  /* HAKMEM_EXTERNAL_GUARD: contain | log | abort */
+    uint64_t guard_report_at; /* HAKMEM_EXTERNAL_GUARD_REPORT: hits before the one-time report */
+    unsigned invalid_free;    /* HAKMEM_INVALID_FREE: abort | report */
     unsigned segment_cache;   /* HAKMEM_SEGMENT_CACHE: warm free segments kept (count) */
     size_t large_cache_bytes; /* HAKMEM_LARGE_CACHE_MB: freed Large mappings kept for reuse */
 };

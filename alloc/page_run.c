@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "lock.h"
+#include "misuse.h"
 #include "segment.h"
 #include "segment_map.h"
 
@@ -23,10 +24,10 @@ struct run_page {
     uint32_t len;                 /* run length in pages, valid at first and last page */
     uint8_t head;                 /* MARK_* if this page starts a run */
     uint8_t tail;                 /* MARK_* if this page ends a run */
+    uint8_t freed;                /* a run starting here was freed (tells double free apart) */
 };
 
 struct run_segment {
-    struct segment_head head;
     uint32_t arena;
     uint32_t free_pages;
     struct run_segment *next, *prev; /* the arena's segments */
@@ -188,6 +189,7 @@ static void carve(struct arena *a, struct run_page *pg, size_t start, size_t pag
 static void release_run(struct arena *a, struct run_segment *seg, size_t i)
 {
     size_t len = seg->pages[i].len;
+    seg->pages[i].freed = 1;
     seg->free_pages += (uint32_t)len;
     clear_marks(seg, i, len);
     if (i > FIRST_PAGE && seg->pages[i - 1].tail == MARK_FREE) {
@@ -235,22 +237,37 @@ void *page_run_alloc(size_t size, size_t align, int zero, unsigned arena_hint)
     return p;
 }
 
-/* The arena and page of a live run start, with the arena locked; NULL if p is not one. */
-static struct arena *lock_run(const void *p, struct run_segment **seg_out, size_t *page_out)
+/* What p would be freeing, given the run table (arena lock held): -1 for a live run start. */
+static int classify_locked(const struct run_segment *seg, uintptr_t off)
+{
+    size_t i = off >> HAK_PAGE_SHIFT;
+    if (i < FIRST_PAGE)
+        return MISUSE_NOT_ALLOCATED; /* the segment header */
+    if ((off & (HAK_PAGE_SIZE - 1)) == 0 && seg->pages[i].head == MARK_USED)
+        return -1;
+    /* Every run's first page is marked: walk back to the run holding page i. */
+    size_t h = i;
+    while (seg->pages[h].head == MARK_NONE && h > FIRST_PAGE)
+        h--;
+    if (seg->pages[h].head == MARK_USED)
+        return MISUSE_INTERIOR;
+    if ((off & (HAK_PAGE_SIZE - 1)) == 0 && seg->pages[i].freed)
+        return MISUSE_DOUBLE_FREE;
+    return MISUSE_NOT_ALLOCATED;
+}
+
+/* Lock the arena of p's segment; *verdict is -1 if p starts a live run (then *page_out is set)
+ * or the misuse kind. The arena stays locked either way. */
+static struct arena *lock_run(const void *p, struct run_segment **seg_out, size_t *page_out,
+                              int *verdict)
 {
     struct run_segment *seg = (struct run_segment *)segment_of(p);
-    size_t off = (uintptr_t)p & HAK_SEGMENT_MASK;
-    if ((off & (HAK_PAGE_SIZE - 1)) != 0 || (off >> HAK_PAGE_SHIFT) < FIRST_PAGE)
-        return NULL;
+    uintptr_t off = (uintptr_t)p & HAK_SEGMENT_MASK;
     struct arena *a = &arenas[__atomic_load_n(&seg->arena, __ATOMIC_RELAXED) % PAGE_RUN_ARENAS];
     hak_lock(&a->lock);
-    size_t i = off >> HAK_PAGE_SHIFT;
-    if (seg->pages[i].head != MARK_USED) {
-        hak_unlock(&a->lock);
-        return NULL;
-    }
+    *verdict = classify_locked(seg, off);
     *seg_out = seg;
-    *page_out = i;
+    *page_out = off >> HAK_PAGE_SHIFT;
     return a;
 }
 
@@ -258,9 +275,12 @@ int page_run_free(void *p)
 {
     struct run_segment *seg;
     size_t i;
-    struct arena *a = lock_run(p, &seg, &i);
-    if (a == NULL)
-        return 0;
+    int verdict;
+    struct arena *a = lock_run(p, &seg, &i, &verdict);
+    if (verdict >= 0) {
+        hak_unlock(&a->lock);
+        return verdict;
+    }
     a->frees++;
     a->live_bytes -= (size_t)seg->pages[i].len << HAK_PAGE_SHIFT;
     release_run(a, seg, i);
@@ -270,17 +290,26 @@ int page_run_free(void *p)
     hak_unlock(&a->lock);
     if (give_back)
         segment_release(seg);
-    return 1;
+    return -1;
+}
+
+int page_run_classify(const void *p)
+{
+    struct run_segment *seg;
+    size_t i;
+    int verdict;
+    struct arena *a = lock_run(p, &seg, &i, &verdict);
+    hak_unlock(&a->lock);
+    return verdict;
 }
 
 size_t page_run_usable(const void *p)
 {
     struct run_segment *seg;
     size_t i;
-    struct arena *a = lock_run(p, &seg, &i);
-    if (a == NULL)
-        return 0;
-    size_t n = (size_t)seg->pages[i].len << HAK_PAGE_SHIFT;
+    int verdict;
+    struct arena *a = lock_run(p, &seg, &i, &verdict);
+    size_t n = verdict < 0 ? (size_t)seg->pages[i].len << HAK_PAGE_SHIFT : 0;
     hak_unlock(&a->lock);
     return n;
 }
@@ -289,9 +318,12 @@ int page_run_resize(void *p, size_t size)
 {
     struct run_segment *seg;
     size_t i;
-    struct arena *a = lock_run(p, &seg, &i);
-    if (a == NULL)
+    int verdict;
+    struct arena *a = lock_run(p, &seg, &i, &verdict);
+    if (verdict >= 0) {
+        hak_unlock(&a->lock);
         return -1;
+    }
     size_t len = seg->pages[i].len, want = pages_for(size);
     int done = 0;
     if (want <= len) {

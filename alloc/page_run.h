@@ -16,8 +16,11 @@
 
 /* A run of at least size bytes aligned to align (a power of two); NULL with errno ENOMEM. */
 HAK_HIDDEN void *page_run_alloc(size_t size, size_t align, int zero, unsigned arena);
-/* Free a run start; 0 if p is not the start of a live run (nothing is changed then). */
+/* Free the run starting at p: returns -1 on success, otherwise the enum misuse_kind that p
+ * represents (already free, inside a run, or never allocated); nothing is changed then. */
 HAK_HIDDEN int page_run_free(void *p);
+/* -1 if p starts a live run, otherwise its enum misuse_kind. */
+HAK_HIDDEN int page_run_classify(const void *p);
 /* Bytes usable at a live run start, 0 otherwise. */
 HAK_HIDDEN size_t page_run_usable(const void *p);
 /* Grow or shrink the run at p in place to hold size bytes: 1 on success, 0 if it must move,

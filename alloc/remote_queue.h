@@ -37,7 +37,9 @@ HAK_INLINE bool remote_queue_push(remote_queue_t *q, void *block)
         next = (uintptr_t)block | (old & REMOTE_NOTIFYING);
         if (old & REMOTE_ARMED)
             next |= REMOTE_NOTIFYING;
-    } while (!__atomic_compare_exchange_n(q, &old, next, 1, __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+        /* Acquire as well: a pusher that consumes the arm reads the owner's heap next, which
+         * the owner published before arming. */
+    } while (!__atomic_compare_exchange_n(q, &old, next, 1, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED));
     return (old & REMOTE_ARMED) != 0;
 }
 
@@ -76,7 +78,7 @@ HAK_INLINE bool remote_queue_arm(remote_queue_t *q)
  * pusher consumed it (the notification has been delivered once this returns). */
 HAK_INLINE bool remote_queue_disarm(remote_queue_t *q)
 {
-    uintptr_t old = __atomic_load_n(q, __ATOMIC_RELAXED);
+    uintptr_t old = __atomic_load_n(q, __ATOMIC_ACQUIRE);
     for (;;) {
         if (old & REMOTE_ARMED) {
             if (__atomic_compare_exchange_n(q, &old, old & ~REMOTE_ARMED, 1, __ATOMIC_ACQ_REL,

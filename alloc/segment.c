@@ -44,9 +44,6 @@ void *segment_acquire(unsigned kind)
         uint64_t n = __atomic_add_fetch(&live_segments, 1, __ATOMIC_RELAXED);
         raise_peak(&peak_segments, n);
     }
-    struct segment_head *h = seg;
-    h->magic = HAK_SEGMENT_MAGIC;
-    h->kind = (uint8_t)kind;
     segment_map_set((uintptr_t)seg, kind);
     return seg;
 }

@@ -4,19 +4,12 @@
  * that frees and reallocates does not page-fault fresh memory each time), the ownership-map marks
  * of segments, and the mapped-bytes counters. Promises: an acquired segment is marked with the
  * requested kind before it is returned; a released one is never handed out twice. Must never: look
- * inside a segment beyond its common head; its kind's module owns the rest. */
+ * inside a segment; its kind's module owns the layout. */
 #ifndef HAK_SEGMENT_H
 #define HAK_SEGMENT_H
 
 #include "config.h"
 #include "lock.h"
-
-#define HAK_SEGMENT_MAGIC 0x4d4b4148u /* "HAKM" */
-
-struct segment_head {
-    uint32_t magic;
-    uint8_t kind; /* enum hak_map_kind */
-};
 
 HAK_INLINE void *segment_of(const void *p) { return (void *)((uintptr_t)p & ~HAK_SEGMENT_MASK); }
 

@@ -11,15 +11,14 @@ struct size_class_info hak_class_info[HAK_CLASS_COUNT];
 #define CACHE_CAP_MIN 4u
 #define CACHE_CAP_MAX 128u
 
-/* 8 and 16..128 in steps of 16, then four classes per doubling up to 32 KiB: at most 25 %
- * internal fragmentation above 128 bytes, 16-byte alignment everywhere but the 8-byte class. */
+/* 16..128 in steps of 16, then four classes per doubling up to 32 KiB: at most 25 % internal
+ * fragmentation above 128 bytes, and 16-byte alignment everywhere. The smallest block has room
+ * for the free-list link and the free mark. */
 static uint32_t class_size(unsigned cls)
 {
-    if (cls == 0)
-        return 8;
-    if (cls <= 8)
-        return 16 * cls;
-    unsigned k = cls - 9;            /* 0.. */
+    if (cls < 8)
+        return 16 * (cls + 1);
+    unsigned k = cls - 8;            /* 0.. */
     uint32_t base = 128u << (k / 4); /* start of this doubling */
     return base + (base / 4) * (k % 4 + 1);
 }
@@ -38,18 +37,17 @@ void size_class_init(void)
         ci->cache_cap = (uint16_t)cap;
         ci->batch = (uint16_t)(cap / 2);
         ci->slab_shift = bs <= HAK_SMALL_CLASS_MAX ? HAK_SMALL_SLAB_SHIFT : HAK_MEDIUM_SLAB_SHIFT;
-        ci->magic_div = (((uint64_t)1 << 48) + bs - 1) / bs;
     }
     unsigned c = 0;
     for (unsigned i = 0; i < HAK_TINY_TABLE_LEN; i++) {
-        while (hak_class_info[c].block_size < i * 8)
+        while (hak_class_info[c].block_size < i * 16)
             c++;
-        hak_class_tiny_table[i] = (uint8_t)c;
+        __atomic_store_n(&hak_class_tiny_table[i], (uint8_t)c, __ATOMIC_RELAXED);
     }
     c = 0;
     for (unsigned i = 0; i < HAK_MID_TABLE_LEN; i++) {
         while (hak_class_info[c].block_size < i * 128)
             c++;
-        hak_class_mid_table[i] = (uint8_t)c;
+        __atomic_store_n(&hak_class_mid_table[i], (uint8_t)c, __ATOMIC_RELAXED);
     }
 }

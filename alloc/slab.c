@@ -10,11 +10,14 @@ void slab_format(struct slab *s, unsigned cls)
     size_t capacity = (size_t)(slab_limit(s) - start) / bs;
     s->cls = (uint16_t)cls;
     s->block_size = bs;
+    __atomic_store_n(&s->magic, slab_block_magic(bs), __ATOMIC_RELAXED);
     s->free = NULL;
     s->free_count = 0;
     s->used = 0;
-    s->bump = start;
-    s->end = start + capacity * bs;
+    __atomic_store_n(&s->start_off, (uint32_t)(start - (char *)slab_segment_of(s)),
+                     __ATOMIC_RELAXED);
+    __atomic_store_n(&s->carved, 0, __ATOMIC_RELAXED);
+    s->limit = (uint32_t)(capacity * bs);
     s->notified = 0;
     s->list = SLAB_LIST_NONE;
     s->next = s->prev = NULL;
@@ -33,8 +36,8 @@ uint32_t slab_drain(struct slab *s)
     }
     *block_link(tail) = s->free;
     s->free = chain;
-    s->free_count += n;
-    s->used -= n;
+    s->free_count = (uint16_t)(s->free_count + n);
+    s->used = (uint16_t)(s->used - n);
     return n;
 }
 
@@ -55,20 +58,20 @@ void *slab_take(struct slab *s, uint32_t max, uint32_t *count)
             s->free = *block_link(last);
             *block_link(last) = NULL;
         }
-        s->free_count -= n;
-    } else if (s->bump < s->end) {
+        s->free_count = (uint16_t)(s->free_count - n);
+    } else if (s->carved < s->limit) {
         /* Carve in address order so consecutive allocations are adjacent. */
         size_t bs = s->block_size;
-        size_t avail = (size_t)(s->end - s->bump) / bs;
+        size_t avail = (s->limit - s->carved) / bs;
         n = avail < max ? (uint32_t)avail : max;
-        head = s->bump;
-        char *b = s->bump;
+        char *b = (char *)slab_segment_of(s) + s->start_off + s->carved;
+        head = b;
         for (uint32_t i = 1; i < n; i++, b += bs)
             *block_link(b) = b + bs;
         *block_link(b) = NULL;
-        s->bump += (size_t)n * bs;
+        __atomic_store_n(&s->carved, s->carved + (uint32_t)(n * bs), __ATOMIC_RELAXED);
     }
-    s->used += n;
+    s->used = (uint16_t)(s->used + n);
     *count = n;
     return head;
 }

@@ -3,10 +3,10 @@
  * Owns: the layout of a slab segment (header with one metadata line and one remote-queue line per
  * slab, then the slabs) and the per-slab block bookkeeping. A slab serves one size class; its
  * blocks are, at every instant, in exactly one of: a caller's hands, the owner's thread cache, the
- * slab's free list, the slab's remote queue, or the never-carved tail [bump, end).
+ * slab's free list, the slab's remote queue, or the never-carved tail of the slab.
  * Promises: slab_of_address() finds a block's slab from its address alone; the remote-queue line
  * is separate from the owner's line so remote frees do not slow the owner's fast path.
- * Must never: let a thread other than the owner touch `free`, `bump`, `used` or the lists. */
+ * Must never: let a thread other than the owner touch `free`, `carved`, `used` or the lists. */
 #ifndef HAK_SLAB_H
 #define HAK_SLAB_H
 
@@ -21,17 +21,20 @@
 enum slab_list_id { SLAB_LIST_NONE = 0, SLAB_LIST_PARTIAL, SLAB_LIST_FULL, SLAB_LIST_ORPHAN };
 
 struct slab {
-    uintptr_t owner; /* atomic: owning heap's id, or SLAB_OWNER_* */
-    void *free;      /* owner's free list */
-    char *bump;      /* next never-carved block */
-    char *end;       /* end of the carvable area */
+    uintptr_t owner;   /* atomic: owning heap's id, or SLAB_OWNER_* */
+    void *free;        /* owner's free list */
+    uint64_t magic;    /* ceil(2^64 / block_size): block-start test without a division */
+    struct slab *next; /* owner's (or the orphan pool's) list */
+    struct slab *prev;
+    uint32_t start_off; /* first block, as an offset from the segment base */
+    uint32_t carved;    /* atomic: bytes carved so far; [start+carved, start+limit) never used */
+    uint32_t limit;     /* carvable bytes (capacity * block_size) */
     uint32_t block_size;
     uint16_t cls;
     uint8_t list;        /* enum slab_list_id */
     uint8_t notified;    /* a notification for this slab is in (or entering) the pending stack */
-    uint32_t used;       /* carved blocks not on the free list */
-    uint32_t free_count; /* blocks on the free list */
-    struct slab *next, *prev;
+    uint16_t used;       /* carved blocks not on the free list */
+    uint16_t free_count; /* blocks on the free list */
 };
 
 struct slab_remote {
@@ -40,16 +43,16 @@ struct slab_remote {
     char pad[HAK_CACHE_LINE - sizeof(remote_queue_t) - sizeof(struct slab *)];
 } __attribute__((aligned(HAK_CACHE_LINE)));
 
+/* The slab lines come first, so a slab's address is segment + index * 64. */
 struct slab_segment {
-    struct segment_head head;
+    struct slab slabs[HAK_MAX_SLABS_PER_SEGMENT];
+    struct slab_remote remote[HAK_MAX_SLABS_PER_SEGMENT];
     uint8_t slab_shift;
     uint8_t nslabs;
     uint8_t free_slabs;             /* slab pool lock */
     uint64_t free_mask;             /* slab pool lock: slabs in the pool */
     struct slab_segment *pool_next; /* slab pool lock: segments with pooled slabs */
     struct slab_segment *pool_prev;
-    struct slab slabs[HAK_MAX_SLABS_PER_SEGMENT] __attribute__((aligned(HAK_CACHE_LINE)));
-    struct slab_remote remote[HAK_MAX_SLABS_PER_SEGMENT];
 };
 
 /* Slab 0 starts after the header, at a page boundary so page-aligned classes stay aligned. */
@@ -121,6 +124,38 @@ HAK_INLINE void slab_put_block(struct slab *s, void *block)
     s->used--;
 }
 
-HAK_INLINE int slab_has_free(const struct slab *s) { return s->free != NULL || s->bump < s->end; }
+/* ceil(2^64 / block_size) (exact for powers of two): off * magic mod 2^64 is below 2^31 exactly
+ * when off is a multiple of block_size (for off below the slab size). */
+HAK_INLINE uint64_t slab_block_magic(uint32_t block_size) { return UINT64_MAX / block_size + 1; }
+
+HAK_INLINE int slab_has_free(const struct slab *s)
+{
+    return s->free != NULL || s->carved < s->limit;
+}
+
+HAK_INLINE uint32_t slab_carved(const struct slab *s)
+{
+    return __atomic_load_n(&s->carved, __ATOMIC_RELAXED);
+}
+
+/* Owner only (plain loads, so they fold into compares): is a a carved block start of s? */
+HAK_INLINE int slab_owner_is_block_start(const struct slab *s, uintptr_t a)
+{
+    uint32_t off = (uint32_t)(a & HAK_SEGMENT_MASK) - s->start_off;
+    return off < s->carved && (uint64_t)off * s->magic < ((uint64_t)1 << 31);
+}
+
+/* Is a (an address in s's segment) the start of a block carved from s? Says nothing about
+ * whether the block is live. Offsets below the first block wrap around and fail the bound. */
+HAK_INLINE int slab_is_block_start(const struct slab *s, uintptr_t a)
+{
+    /* Atomic loads (plain moves on x86): a stale pointer may race with the slab's reformatting. */
+    uint32_t off =
+        (uint32_t)(a & HAK_SEGMENT_MASK) - __atomic_load_n(&s->start_off, __ATOMIC_RELAXED);
+    /* off * ceil(2^64/bs) mod 2^64 is below the slab size for multiples of bs and at least
+     * 2^64/bs >= 2^49 otherwise. */
+    return off < slab_carved(s) &&
+           (uint64_t)off * __atomic_load_n(&s->magic, __ATOMIC_RELAXED) < ((uint64_t)1 << 31);
+}
 
 #endif

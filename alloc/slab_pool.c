@@ -70,7 +70,7 @@ static struct slab_segment *new_slab_segment(unsigned slab_shift)
         struct slab *s = &seg->slabs[i];
         s->owner = SLAB_OWNER_FREE;
         s->free = NULL;
-        s->bump = s->end = NULL;
+        s->carved = s->limit = 0;
         s->block_size = 0;
         s->used = s->free_count = 0;
         s->list = SLAB_LIST_NONE;
@@ -118,7 +118,8 @@ void slab_pool_put(struct slab *s)
     s->list = SLAB_LIST_NONE;
     s->free = NULL;
     s->used = s->free_count = 0;
-    s->bump = s->end = NULL;
+    __atomic_store_n(&s->carved, 0, __ATOMIC_RELAXED);
+    s->limit = 0;
     struct slab_segment *release = NULL;
     hak_lock(&p->lock);
     if (seg->free_slabs++ == 0)

@@ -55,8 +55,16 @@ HAK_EXPORT void hak_stats(struct hak_stats *out)
     out->slabs_adopted = oc.adopted;
     out->slabs_reclaimed = oc.reclaimed;
     heap_count_threads(&out->threads_started, &out->threads_exited);
-    out->external_guard_hits = external_guard_hits();
-    out->invalid_frees = misuse_count();
+    struct external_guard_counters gc;
+    external_guard_counters(&gc);
+    out->external_guard_frees = gc.frees;
+    out->external_guard_reallocs = gc.reallocs;
+    out->external_guard_size_queries = gc.size_queries;
+    out->external_guard_hits = gc.frees + gc.reallocs;
+    out->double_frees = misuse_count(MISUSE_DOUBLE_FREE);
+    out->interior_frees = misuse_count(MISUSE_INTERIOR);
+    out->unallocated_frees = misuse_count(MISUSE_NOT_ALLOCATED);
+    out->invalid_frees = out->double_frees + out->interior_frees + out->unallocated_frees;
 }
 
 /* Formats into a stack buffer and writes it: printing must not allocate. */
@@ -118,7 +126,11 @@ HAK_EXPORT void hak_stats_print(int fd)
         (unsigned long long)s.threads_started, (unsigned long long)s.threads_exited,
         (unsigned long long)s.slabs_orphaned, (unsigned long long)s.slabs_adopted,
         (unsigned long long)s.slabs_reclaimed);
-    say(fd, "live bytes %llu; external guard hits %llu; invalid frees %llu\n",
-        (unsigned long long)s.live_bytes, (unsigned long long)s.external_guard_hits,
-        (unsigned long long)s.invalid_frees);
+    say(fd, "live bytes %llu\n", (unsigned long long)s.live_bytes);
+    say(fd, "external guard: %llu frees, %llu reallocs contained; %llu size queries\n",
+        (unsigned long long)s.external_guard_frees, (unsigned long long)s.external_guard_reallocs,
+        (unsigned long long)s.external_guard_size_queries);
+    say(fd, "invalid frees: %llu double, %llu interior, %llu not allocated\n",
+        (unsigned long long)s.double_frees, (unsigned long long)s.interior_frees,
+        (unsigned long long)s.unallocated_frees);
 }

@@ -26,7 +26,7 @@ void *cache_refill(size_t size)
     /* The class is computed here, after initialization: the caller's lookup may predate it. */
     unsigned cls = size_class_of(size);
     struct cache_bin *b = &tc->bins[cls];
-    void *p = cache_pop(b);
+    void *p = cache_pop(cls);
     if (p != NULL)
         return p;
     uint32_t n;
@@ -34,6 +34,7 @@ void *cache_refill(size_t size)
     p = heap_alloc_chain(h, cls, hak_class_info[cls].batch, &n);
     if (p != NULL) {
         b->head = *block_link(p);
+        block_mark_live(p);
         b->room = (int32_t)(b->cap - (n - 1));
         b->allocs++;
         counter_add(&h->counters[cls].refilled, n);

@@ -9,6 +9,7 @@
 #define HAK_THREAD_CACHE_H
 
 #include "config.h"
+#include "free_mark.h"
 #include "remote_queue.h"
 #include "size_class.h"
 
@@ -40,23 +41,44 @@ HAK_HIDDEN void *cache_refill(size_t size);   /* the bin of size's class was emp
 HAK_HIDDEN void cache_overflow(unsigned cls); /* the bin of cls went over its cap */
 HAK_HIDDEN void cache_flush_all(struct thread_cache *tc);
 
-HAK_INLINE void *cache_pop(struct cache_bin *b)
+/* The calling thread's cache in the %fs address space: its offset from the thread pointer is a
+ * link-time constant of the initial-exec TLS model, read from the GOT exactly as the compiler
+ * would, but every access then addresses %fs directly instead of first materializing the thread
+ * pointer (two instructions fewer on each fast path). */
+#if defined(__clang__)
+#define HAK_FS_SPACE __attribute__((address_space(257)))
+#else
+#define HAK_FS_SPACE __seg_fs
+#endif
+typedef struct thread_cache HAK_FS_SPACE fs_thread_cache;
+
+HAK_INLINE fs_thread_cache *my_cache(void)
 {
-    void *p = b->head;
+    uintptr_t off;
+    __asm__("movq hak_thread_cache@gottpoff(%%rip), %0" : "=r"(off));
+    return (fs_thread_cache *)off;
+}
+
+HAK_INLINE void *cache_pop(unsigned cls)
+{
+    fs_thread_cache *tc = my_cache();
+    void *p = tc->bins[cls].head;
     if (HAK_LIKELY(p != NULL)) {
-        b->head = *block_link(p);
-        b->room++;
-        b->allocs++;
+        tc->bins[cls].head = *block_link(p);
+        tc->bins[cls].room++;
+        tc->bins[cls].allocs++;
+        block_mark_live(p);
     }
     return p;
 }
 
 /* Push a block of one of this thread's slabs; false when the bin went over its cap. */
-HAK_INLINE int cache_push(struct cache_bin *b, void *p)
+HAK_INLINE int cache_push(unsigned cls, void *p)
 {
-    *block_link(p) = b->head;
-    b->head = p;
-    return --b->room >= 0;
+    fs_thread_cache *tc = my_cache();
+    *block_link(p) = tc->bins[cls].head;
+    tc->bins[cls].head = p;
+    return --tc->bins[cls].room >= 0;
 }
 
 #endif

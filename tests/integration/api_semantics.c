@@ -31,13 +31,13 @@ TEST(malloc_zero_returns_a_unique_freeable_pointer)
     hak_free(a);
 }
 
-TEST(every_pointer_is_16_byte_aligned_or_8_for_tiny_requests)
+TEST(every_pointer_is_16_byte_aligned)
 {
     for (size_t i = 0; i < NEDGE; i++) {
         size_t n = edge_sizes[i];
         void *p = malloc(n);
         CHECK(p != NULL);
-        CHECKF(aligned(p, n <= 8 ? 8 : 16), "malloc(%zu) = %p", n, p);
+        CHECKF(aligned(p, 16), "malloc(%zu) = %p", n, p);
         CHECKF(malloc_usable_size(p) >= n, "usable %zu < %zu", malloc_usable_size(p), n);
         memset(p, 0xab, n);
         free(p);

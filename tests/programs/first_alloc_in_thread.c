@@ -8,16 +8,14 @@
 
 #include "hakmem.h"
 
-/* Stored through a volatile pointer so the compiler cannot elide the malloc/free pairs. */
-static char *volatile sink;
-
 static void *first(void *arg)
 {
     (void)arg;
     for (int i = 0; i < 1000; i++) {
-        sink = malloc(32 + (size_t)i);
-        memset(sink, 1, 32);
-        free(sink);
+        /* A volatile pointer, so the compiler cannot elide the malloc/free pair. */
+        char *volatile p = malloc(32 + (size_t)i);
+        memset(p, 1, 32);
+        free(p);
     }
     return NULL;
 }
@@ -27,11 +25,10 @@ int main(void)
     pthread_t t[4];
     for (int i = 0; i < 4; i++)
         pthread_create(&t[i], NULL, first, NULL);
-    char *p = malloc(100);
-    sink = p;
+    char *volatile p = malloc(100);
     for (int i = 0; i < 4; i++)
         pthread_join(t[i], NULL);
-    free(sink);
+    free(p);
     struct hak_stats s;
     hak_stats(&s);
     printf("%s %llu\n", s.allocs >= 4000 ? "ok" : "not-hakmem", (unsigned long long)s.allocs);

@@ -1,0 +1,20 @@
+/* diag.h — one-line diagnostics on stderr.
+ *
+ * Owns: formatting and writing allocator messages, and naming a code address. Promises: never
+ * allocates (formats into a stack buffer, one write(2) per line), so it is safe inside malloc and
+ * free. Must never: be used on a fast path. */
+#ifndef HAK_DIAG_H
+#define HAK_DIAG_H
+
+#include <stddef.h>
+
+#include "config.h"
+
+HAK_HIDDEN void diag_print(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "module(symbol+0xoff)" or "module+0xoff" for a code address, into buf. */
+HAK_HIDDEN const char *diag_name_address(const void *addr, char *buf, size_t len);
+
+/* " class N (B-byte blocks)" into buf. */
+HAK_HIDDEN void diag_name_class(char *buf, size_t len, int cls, size_t block_size);
+
+#endif

@@ -1,0 +1,24 @@
+/* free_mark.h — the key word that marks a slab block as free.
+ *
+ * Owns: the second word of every free slab block (the first is the free-list link). A free block
+ * carries a per-process random key there; handing a block out clears it. Promises: a free of a
+ * block that still carries the key is a double free, except with probability 2^-64 per free when
+ * user data happens to equal the key (the owner's path then confirms by searching). Must never:
+ * be applied to memory outside slabs (blocks are at least 16 bytes there). */
+#ifndef HAK_FREE_MARK_H
+#define HAK_FREE_MARK_H
+
+#include "config.h"
+
+extern uint64_t hak_free_key HAK_HIDDEN;
+
+HAK_HIDDEN void free_mark_init(void);
+
+HAK_INLINE int block_is_marked_free(const void *p)
+{
+    return ((const uint64_t *)p)[1] == hak_free_key;
+}
+HAK_INLINE void block_mark_free(void *p) { ((uint64_t *)p)[1] = hak_free_key; }
+HAK_INLINE void block_mark_live(void *p) { ((uint64_t *)p)[1] = 0; }
+
+#endif
