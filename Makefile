@@ -82,13 +82,18 @@ $(BUILD)/tests/programs/%_static: tests/programs/%.c $(BUILD)/libhakmem.a
 	@mkdir -p $(dir $@)
 	@echo "  CC $@"
 	@$(CC) -std=gnu11 $(WARN) -O2 -pthread -Ialloc $< $(BUILD)/libhakmem.a -o $@ -ldl
+$(BUILD)/tests/programs/%_core: tests/programs/%.c $(BUILD)/libhakmem_core.a
+	@mkdir -p $(dir $@)
+	@echo "  CC $@"
+	@$(CC) -std=gnu11 $(WARN) -O2 -g -pthread -Ialloc $< $(BUILD)/libhakmem_core.a -o $@ -ldl
 $(BUILD)/tests/programs/%_cxx: tests/programs/%.cc
 	@mkdir -p $(dir $@)
 	@echo "  CXX $@"
 	@g++ -std=gnu++17 $(WARN) -O2 -pthread $< -o $@
 
 PROGRAMS := $(BUILD)/tests/programs/first_alloc_in_thread_static \
-            $(BUILD)/tests/programs/first_alloc_dlsym $(BUILD)/tests/programs/map_threads_cxx
+            $(BUILD)/tests/programs/first_alloc_dlsym $(BUILD)/tests/programs/map_threads_cxx \
+            $(BUILD)/tests/programs/misuse_case_core $(BUILD)/tests/programs/guard_case_core
 
 test: lib $(TEST_BINS) $(PROGRAMS) compilers-check
 	@tests/run_tests.sh $(BUILD) $(TEST_BINS) -- tests/preload/run.sh $(BUILD)

@@ -181,7 +181,7 @@ uint32_t heap_return_chain(struct heap *h, void *chain)
     while (chain != NULL) {
         void *b = chain;
         chain = *block_link(b);
-        struct slab *s = slab_of_address((uintptr_t)b, slab_segment_of(b)->slab_shift);
+        struct slab *s = slab_of_address((uintptr_t)b, slab_segment_of(b)->slab_shift - 6u);
         slab_put_block(s, b);
         n++;
         if (s->list == SLAB_LIST_FULL)

@@ -6,8 +6,9 @@
 #include "diag.h"
 #include "options.h"
 
-#define REPORT_FIRST 16 /* under the report policy: every event up to this many, then powers of 2  \
-                         */
+#define REPORT_FIRST                                                                               \
+    16 /* under the report policy: every event up to this many, then powers of 2                   \
+        */
 
 static uint64_t counts[MISUSE_KINDS];
 

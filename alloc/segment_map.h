@@ -13,15 +13,16 @@
 
 #define HAK_MAP_ENTRIES ((size_t)1 << (HAK_ADDRESS_BITS - HAK_SEGMENT_SHIFT))
 
-/* The slab kinds store their slab shift, so the free fast path needs no header load to find the
- * slab, and one compare (kind >= HAK_MAP_SLAB_MIN) to recognise them. */
+/* The slab kinds store their slab shift minus 6 (log2 of the 64-byte slab line), so the free
+ * fast path finds the slab line as segment + ((offset >> kind) & ~63) with no header load, and
+ * recognises slab memory with one compare (kind >= HAK_MAP_SLAB_MIN). */
 enum hak_map_kind {
     HAK_MAP_NONE = 0,
     HAK_MAP_LARGE = 1,    /* may hold Large mappings (sticky; check the Large registry) */
     HAK_MAP_PAGE_RUN = 2, /* an L25 page-run segment */
     HAK_MAP_IDLE = 3,     /* a warm segment in the segment cache: ours, no live blocks */
-    HAK_MAP_SLAB_SMALL = HAK_SMALL_SLAB_SHIFT,
-    HAK_MAP_SLAB_MEDIUM = HAK_MEDIUM_SLAB_SHIFT,
+    HAK_MAP_SLAB_SMALL = HAK_SMALL_SLAB_SHIFT - 6,
+    HAK_MAP_SLAB_MEDIUM = HAK_MEDIUM_SLAB_SHIFT - 6,
 };
 #define HAK_MAP_SLAB_MIN HAK_MAP_SLAB_SMALL
 

@@ -66,11 +66,11 @@ HAK_INLINE struct slab_segment *slab_segment_of(const void *p)
     return (struct slab_segment *)((uintptr_t)p & ~HAK_SEGMENT_MASK);
 }
 
-/* The slab holding address a, in a segment whose map kind (== slab shift) is `shift`. */
-HAK_INLINE struct slab *slab_of_address(uintptr_t a, unsigned shift)
+/* The slab holding address a, in a slab segment of map kind `kind` (slab shift - 6). */
+HAK_INLINE struct slab *slab_of_address(uintptr_t a, unsigned kind)
 {
-    struct slab_segment *seg = (struct slab_segment *)(a & ~HAK_SEGMENT_MASK);
-    return &seg->slabs[(a & HAK_SEGMENT_MASK) >> shift];
+    return (struct slab *)((a & ~HAK_SEGMENT_MASK) +
+                           (((a & HAK_SEGMENT_MASK) >> kind) & ~(uintptr_t)(HAK_CACHE_LINE - 1)));
 }
 
 HAK_INLINE unsigned slab_index(const struct slab *s)

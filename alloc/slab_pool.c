@@ -57,7 +57,7 @@ static struct slab *take_locked(struct slab_pool *p)
 
 static struct slab_segment *new_slab_segment(unsigned slab_shift)
 {
-    struct slab_segment *seg = segment_acquire(slab_shift);
+    struct slab_segment *seg = segment_acquire(slab_shift - 6); /* the map kind */
     if (seg == NULL)
         return NULL;
     unsigned n = (unsigned)(HAK_SEGMENT_SIZE >> slab_shift);

@@ -7,6 +7,7 @@
 #include "external_guard.h"
 #include "hakmem.h"
 #include "heap.h"
+#include "init.h"
 #include "large.h"
 #include "misuse.h"
 #include "orphan_pool.h"
@@ -16,6 +17,7 @@
 HAK_EXPORT void hak_stats(struct hak_stats *out)
 {
     memset(out, 0, sizeof *out);
+    hak_ensure_init();
     heap_sum_counters(out);
     for (unsigned c = 0; c < HAK_CLASS_COUNT; c++) {
         const struct hak_class_stats *s = &out->cls[c];
