@@ -1,45 +1,96 @@
-# hakmem — one entry point for the allocator, its tests, and (as they land) the fuzzing, stress,
-# Larson and benchmark suites. Outputs go to build/<variant>/.
+# hakmem — one entry point for the allocator, its tests and its variants (and, as they land,
+# fuzzing, stress, Larson and benchmarks). Outputs go to build/<variant>/.
 #
-#   make                  release library: build/release/libhakmem.{so,a}
-#   make test             build and run every test; ends with "N passed, N failed"
-#   make VARIANT=<v> ...  choose the build variant (release)
+#   make                    release library: build/release/libhakmem.{so,a}, libhakmem_core.a
+#   make test               build and run the tests; ends with "N passed, N failed"
+#   make VARIANT=<v> test   the same in one variant (see VARIANTS)
+#   make variants           build every variant;  make variants-test  run their tests and checks
+#   make valgrind-test      the tests under memcheck;  make coverage  line/branch coverage of alloc/
+#   make hooks-check        callgrind: release fast paths are identical with the tracking hooks removed
 
+VARIANTS := release debug asan tsan valgrind fuzz afl cov
 VARIANT ?= release
 BUILD := build/$(VARIANT)
 NPROC := $(shell nproc 2>/dev/null || echo 2)
 
-CORE_SRCS := $(filter-out alloc/interpose.c,$(sort $(wildcard alloc/*.c)))
-HEADERS := $(wildcard alloc/*.h)
-
 WARN := -Wall -Wextra -Werror
 BASE_CFLAGS := -std=gnu11 $(WARN) -pthread -fPIC -fvisibility=hidden -g
+SAN_UB := -fsanitize=undefined -fno-sanitize-recover=undefined
 
+# Per variant: compiler, flags, and whether the malloc family is interposed (sanitizer runtimes own
+# malloc, so their builds exercise hakmem through the hak_* API only).
 ifeq ($(VARIANT),release)
   CC := gcc
-  OPT := -O2 -DNDEBUG -fno-semantic-interposition
+  OPT := -O2 -DNDEBUG -fno-semantic-interposition -DHAK_TAILCALL_CALLER
+  INTERPOSE := yes
+else ifeq ($(VARIANT),debug)
+  CC := gcc
+  OPT := -O0 -DHAK_DEBUG
+  INTERPOSE := yes
+else ifeq ($(VARIANT),asan)
+  CC := clang
+  OPT := -O1 -fno-omit-frame-pointer -fsanitize=address $(SAN_UB) -DHAK_TRACK_ASAN
+  SANLD := -fsanitize=address $(SAN_UB)
+  INTERPOSE := no
+else ifeq ($(VARIANT),tsan)
+  CC := clang
+  OPT := -O1 -fno-omit-frame-pointer -fsanitize=thread
+  SANLD := -fsanitize=thread
+  INTERPOSE := no
+else ifeq ($(VARIANT),valgrind)
+  CC := gcc
+  OPT := -O1 -DHAK_TRACK_VALGRIND
+  INTERPOSE := yes
+else ifeq ($(VARIANT),fuzz)
+  CC := clang
+  OPT := -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address $(SAN_UB) -DHAK_TRACK_ASAN
+  SANLD := -fsanitize=address $(SAN_UB)
+  INTERPOSE := no
+else ifeq ($(VARIANT),afl)
+  CC := afl-clang-fast
+  OPT := -O1 -fno-omit-frame-pointer -DHAK_TRACK_ASAN
+  SANLD := -fsanitize=address
+  INTERPOSE := no
+  export AFL_USE_ASAN := 1
+  export AFL_QUIET := 1
+else ifeq ($(VARIANT),cov)
+  CC := clang
+  OPT := -O0 -fprofile-instr-generate -fcoverage-mapping
+  SANLD := -fprofile-instr-generate
+  INTERPOSE := yes
 else
-  $(error unknown VARIANT '$(VARIANT)'; known: release)
+  $(error unknown VARIANT '$(VARIANT)'; known: $(VARIANTS))
 endif
 
 CFLAGS_ALL := $(BASE_CFLAGS) $(OPT) $(EXTRA_CFLAGS)
+LDFLAGS_ALL := -pthread $(SANLD) -ldl -lm
+
+CORE_SRCS := $(filter-out alloc/interpose.c,$(sort $(wildcard alloc/*.c)))
+HEADERS := $(wildcard alloc/*.h)
 CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/obj/%.o)
 INTERPOSE_OBJ := $(BUILD)/obj/alloc/interpose.o
 
-.PHONY: all lib test fuzz clean format format-check compilers-check
+ifeq ($(INTERPOSE),yes)
+  LIBS := $(BUILD)/libhakmem.so $(BUILD)/libhakmem.a $(BUILD)/libhakmem_core.a
+else
+  LIBS := $(BUILD)/libhakmem_core.a
+endif
+
+.PHONY: all lib tests test fuzz clean format format-check compilers-check variants \
+        variants-test valgrind-test coverage hooks-check ensure-afl
 .DEFAULT_GOAL := all
 
 all: lib
 
-lib: $(BUILD)/libhakmem.so $(BUILD)/libhakmem.a $(BUILD)/libhakmem_core.a
+lib: $(LIBS)
 
 $(BUILD)/obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
-	@echo "  CC $<"
+	@echo "  CC $<  [$(VARIANT)]"
 	@$(CC) $(CFLAGS_ALL) -c $< -o $@
 
-# libhakmem_core.a: the hak_* API only (for programs that keep libc's malloc, and for harnesses
-# built with sanitizers). libhakmem.a / .so: the API plus the malloc family.
+# libhakmem_core.a: the hak_* API only (libc's malloc stays). libhakmem.a / .so: plus the malloc
+# family.
 $(BUILD)/libhakmem_core.a: $(CORE_OBJS)
 	@echo "  AR $@"
 	@rm -f $@ && ar rcs $@ $^
@@ -50,67 +101,136 @@ $(BUILD)/libhakmem.a: $(CORE_OBJS) $(INTERPOSE_OBJ)
 
 $(BUILD)/libhakmem.so: $(CORE_OBJS) $(INTERPOSE_OBJ)
 	@echo "  LD $@"
-	@$(CC) $(CFLAGS_ALL) -shared -Wl,-soname,libhakmem.so -Wl,-z,now $^ -o $@
+	@$(CC) $(CFLAGS_ALL) -shared -Wl,-soname,libhakmem.so -Wl,-z,now $^ -o $@ $(LDFLAGS_ALL)
 
-# ---- tests -------------------------------------------------------------------------------------
-# tests/unit: one module at a time (may use internal headers); tests/integration: the public API
-# and whole-process behaviour. Each test binary links the whole library (malloc included) unless
-# its name ends in _core, which keeps libc's malloc so foreign pointers can be made.
+# ---- tests --------------------------------------------------------------------------------------
+# tests/unit: one module at a time (internal headers allowed); tests/integration: whole-API
+# behaviour. Every test links the hak_* API only (libhakmem_core.a) and so runs in every variant,
+# except *_interposed tests, which link the malloc family too and run where it is interposed.
+# tests/variants/<variant>_*.c: checks that a variant's tool sees hakmem memory.
 
-TEST_SRCS := $(sort $(wildcard tests/unit/*.c tests/integration/*.c))
+ALL_TEST_SRCS := $(sort $(wildcard tests/unit/*.c tests/integration/*.c))
+ifeq ($(INTERPOSE),yes)
+  TEST_SRCS := $(ALL_TEST_SRCS)
+else
+  TEST_SRCS := $(filter-out %_interposed.c,$(ALL_TEST_SRCS))
+endif
+TEST_SRCS += $(sort $(wildcard tests/variants/$(VARIANT)_*.c))
 TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
-TEST_LIB_SRCS := tests/harness/test_main.c
+HARNESS := tests/harness/test_main.c
 TEST_CFLAGS := $(CFLAGS_ALL) -Ialloc -Itests/harness
 
-$(BUILD)/tests/%_core: tests/%_core.c $(TEST_LIB_SRCS) tests/harness/test.h $(BUILD)/libhakmem_core.a
+$(BUILD)/tests/%_interposed: tests/%_interposed.c $(HARNESS) tests/harness/test.h $(BUILD)/libhakmem.a
 	@mkdir -p $(dir $@)
 	@echo "  CC $@"
-	@$(CC) $(TEST_CFLAGS) $< $(TEST_LIB_SRCS) $(BUILD)/libhakmem_core.a -o $@ -lm
+	@$(CC) $(TEST_CFLAGS) $< $(HARNESS) -Wl,--whole-archive $(BUILD)/libhakmem.a \
+	    -Wl,--no-whole-archive -o $@ $(LDFLAGS_ALL)
 
-$(BUILD)/tests/%: tests/%.c $(TEST_LIB_SRCS) tests/harness/test.h $(BUILD)/libhakmem.a
+$(BUILD)/tests/%: tests/%.c $(HARNESS) tests/harness/test.h $(BUILD)/libhakmem_core.a
 	@mkdir -p $(dir $@)
 	@echo "  CC $@"
-	@$(CC) $(TEST_CFLAGS) $< $(TEST_LIB_SRCS) -Wl,--whole-archive $(BUILD)/libhakmem.a \
-	    -Wl,--no-whole-archive -o $@ -lm
+	@$(CC) $(TEST_CFLAGS) $< $(HARNESS) $(BUILD)/libhakmem_core.a -o $@ $(LDFLAGS_ALL)
 
-# Helper programs for the whole-process tests (LD_PRELOAD, static linking, C++).
-$(BUILD)/tests/programs/%: tests/programs/%.c $(BUILD)/libhakmem.a
+# Helper programs run by the tests: misuse_case and guard_case link the hak_* API (any variant);
+# the rest exercise interposition (LD_PRELOAD, static linking, C++).
+PROGRAMS := $(BUILD)/tests/programs/misuse_case $(BUILD)/tests/programs/guard_case
+ifeq ($(INTERPOSE),yes)
+  PROGRAMS += $(BUILD)/tests/programs/first_alloc_in_thread_static \
+              $(BUILD)/tests/programs/first_alloc_dlsym $(BUILD)/tests/programs/map_threads_cxx
+endif
+
+$(BUILD)/tests/programs/%: tests/programs/%.c $(BUILD)/libhakmem_core.a
 	@mkdir -p $(dir $@)
 	@echo "  CC $@"
-	@$(CC) -std=gnu11 $(WARN) -O2 -pthread -Ialloc $< -o $@ -ldl
+	@$(CC) $(CFLAGS_ALL) -Ialloc $< $(BUILD)/libhakmem_core.a -o $@ $(LDFLAGS_ALL)
+$(BUILD)/tests/programs/first_alloc_dlsym: tests/programs/first_alloc_dlsym.c
+	@mkdir -p $(dir $@)
+	@echo "  CC $@"
+	@$(CC) -std=gnu11 $(WARN) -O2 $< -o $@ -ldl
 $(BUILD)/tests/programs/%_static: tests/programs/%.c $(BUILD)/libhakmem.a
 	@mkdir -p $(dir $@)
 	@echo "  CC $@"
-	@$(CC) -std=gnu11 $(WARN) -O2 -pthread -Ialloc $< $(BUILD)/libhakmem.a -o $@ -ldl
-$(BUILD)/tests/programs/%_core: tests/programs/%.c $(BUILD)/libhakmem_core.a
-	@mkdir -p $(dir $@)
-	@echo "  CC $@"
-	@$(CC) -std=gnu11 $(WARN) -O2 -g -pthread -Ialloc $< $(BUILD)/libhakmem_core.a -o $@ -ldl
+	@$(CC) $(CFLAGS_ALL) -Ialloc $< $(BUILD)/libhakmem.a -o $@ $(LDFLAGS_ALL)
 $(BUILD)/tests/programs/%_cxx: tests/programs/%.cc
 	@mkdir -p $(dir $@)
 	@echo "  CXX $@"
 	@g++ -std=gnu++17 $(WARN) -O2 -pthread $< -o $@
 
-PROGRAMS := $(BUILD)/tests/programs/first_alloc_in_thread_static \
-            $(BUILD)/tests/programs/first_alloc_dlsym $(BUILD)/tests/programs/map_threads_cxx \
-            $(BUILD)/tests/programs/misuse_case_core $(BUILD)/tests/programs/guard_case_core
+ifeq ($(VARIANT),release)
+  WHOLE_PROGRAM_TESTS := tests/preload/run.sh $(BUILD)
+endif
 
-test: lib $(TEST_BINS) $(PROGRAMS) compilers-check
-	@tests/run_tests.sh $(BUILD) $(TEST_BINS) -- tests/preload/run.sh $(BUILD)
+tests: lib $(TEST_BINS) $(PROGRAMS)
 
-# Every file must build warning-free with both gcc and clang.
+# `make test` (release) also proves the other compiler builds the library warning-free.
+ifeq ($(VARIANT),release)
+test: compilers-check
+endif
+test: tests
+	@tests/run_tests.sh $(BUILD) $(TEST_BINS) -- $(WHOLE_PROGRAM_TESTS)
+
 compilers-check:
 	@$(MAKE) --no-print-directory -s lib BUILD=build/release-clang CC=clang \
 	    OPT="-O2 -DNDEBUG" >/dev/null && echo "clang build: ok"
+
+# ---- variants -----------------------------------------------------------------------------------
+
+ensure-afl:
+	@command -v afl-clang-fast >/dev/null 2>&1 || { \
+	    echo "installing afl++ (Debian package)"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq afl++) \
+	        >/dev/null || { echo "could not install afl++"; exit 1; }; }
+
+variants: ensure-afl
+	@for v in $(VARIANTS); do $(MAKE) --no-print-directory VARIANT=$$v tests || exit 1; done
+
+variants-test: ensure-afl
+	@fail=0; for v in $(VARIANTS); do echo "=== $$v"; \
+	    $(MAKE) --no-print-directory VARIANT=$$v test || fail=1; done; \
+	    $(MAKE) --no-print-directory valgrind-test || fail=1; \
+	    $(MAKE) --no-print-directory hooks-check || fail=1; exit $$fail
+
+# Every test under memcheck (the valgrind variant's client requests make hakmem blocks visible);
+# any memcheck error or definite leak fails the run.
+VALGRIND := valgrind --quiet --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
+            --show-leak-kinds=definite
+valgrind-test:
+	@$(MAKE) --no-print-directory VARIANT=valgrind tests
+	@TEST_SECONDS=2 TEST_CHURN_THREADS=400 VALGRIND_RUN="$(VALGRIND)" \
+	    tests/run_tests.sh build/valgrind $(patsubst tests/%.c,build/valgrind/tests/%,\
+	    $(filter-out tests/variants/%,$(ALL_TEST_SRCS)))
+
+COV_DIR := build/cov
+coverage:
+	@$(MAKE) --no-print-directory VARIANT=cov tests
+	@rm -rf $(COV_DIR)/profiles && mkdir -p $(COV_DIR)/profiles
+	@LLVM_PROFILE_FILE=$(abspath $(COV_DIR))/profiles/%p.profraw TEST_SECONDS=2 \
+	    TEST_CHURN_THREADS=1000 tests/run_tests.sh $(COV_DIR) \
+	    $(patsubst tests/%.c,$(COV_DIR)/tests/%,$(ALL_TEST_SRCS)) >/dev/null || true
+	@llvm-profdata merge -sparse $(COV_DIR)/profiles/*.profraw -o $(COV_DIR)/hakmem.profdata
+	@objs=$$(for t in $(patsubst tests/%.c,$(COV_DIR)/tests/%,$(ALL_TEST_SRCS)) \
+	    $(COV_DIR)/tests/programs/misuse_case $(COV_DIR)/tests/programs/guard_case; do \
+	    echo "-object $$t"; done); \
+	    llvm-cov report $$objs -instr-profile=$(COV_DIR)/hakmem.profdata alloc/*.c alloc/*.h \
+	        | tee $(COV_DIR)/report.txt | tail -1 | awk '{ printf "coverage of alloc/: lines %s, branches %s, functions %s\n", $$10, $$13, $$7 }'; \
+	    llvm-cov show $$objs -instr-profile=$(COV_DIR)/hakmem.profdata -format=html \
+	        -output-dir=$(COV_DIR)/html alloc/*.c alloc/*.h >/dev/null && \
+	    echo "per-file table: $(COV_DIR)/report.txt; HTML: $(COV_DIR)/html/index.html"
+
+# The release fast paths must not change when the tracking hooks are removed altogether.
+hooks-check: lib
+	@$(MAKE) --no-print-directory -s lib BUILD=build/release-nohooks \
+	    EXTRA_CFLAGS=-DHAK_NO_TRACK_HOOKS >/dev/null
+	@tests/hooks_check.sh build/release/libhakmem.so build/release-nohooks/libhakmem.so
 
 fuzz:
 	@echo "make fuzz: the op-sequence fuzzing harness is coming (issue 5)"; exit 2
 
 format:
-	clang-format -i alloc/*.[ch] tests/*/*.[ch] tests/programs/*.cc
+	clang-format -i alloc/*.[ch] tests/*/*.[ch] tests/programs/*.cc bench/*.[ch]
 
 format-check:
-	@clang-format --dry-run --Werror alloc/*.[ch] tests/*/*.[ch] tests/programs/*.cc
+	@clang-format --dry-run --Werror alloc/*.[ch] tests/*/*.[ch] tests/programs/*.cc bench/*.[ch]
 
 clean:
 	rm -rf build

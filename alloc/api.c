@@ -11,6 +11,7 @@
 #include "large.h"
 #include "misuse.h"
 #include "page_run.h"
+#include "track.h"
 
 /* Alignments above this go to dedicated mappings rather than fragmenting page-run segments. */
 #define PAGE_RUN_MAX_ALIGN ((size_t)256 << 10)
@@ -59,11 +60,11 @@ static int slab_verdict(const struct slab *s, const void *p)
     return block_is_marked_free(p) ? MISUSE_DOUBLE_FREE : -1;
 }
 
-void free_other(void *p, unsigned kind)
+void free_other(void *p, unsigned kind, const void *caller)
 {
     if (p == NULL)
         return;
-    const void *caller = __builtin_return_address(0);
+    caller = SLOW_PATH_CALLER(caller);
     int verdict;
     switch (kind) {
     case HAK_MAP_PAGE_RUN:
@@ -87,29 +88,30 @@ void free_other(void *p, unsigned kind)
     }
 }
 
-void free_not_owner(struct slab *s, void *p)
+void free_not_owner(struct slab *s, void *p, const void *caller)
 {
-    const void *caller = __builtin_return_address(0);
+    caller = SLOW_PATH_CALLER(caller);
     int verdict = slab_verdict(s, p);
     if (verdict >= 0) {
         misuse_report((enum misuse_kind)verdict, "free", p, slab_site(s), caller);
         return;
     }
+    track_free(p, s->block_size);
     block_mark_free(p);
     heap_free_remote(s, p);
 }
 
 static int chain_contains(const void *chain, const void *p)
 {
-    for (const void *b = chain; b != NULL; b = *(void *const *)b)
+    for (const void *b = chain; b != NULL; b = block_next(b))
         if (b == p)
             return 1;
     return 0;
 }
 
-void free_suspect(struct slab *s, void *p)
+void free_suspect(struct slab *s, void *p, const void *caller)
 {
-    const void *caller = __builtin_return_address(0);
+    caller = SLOW_PATH_CALLER(caller);
     int verdict = slab_verdict(s, p);
     if (verdict == MISUSE_DOUBLE_FREE) {
         /* The owner can confirm: a free block of its slab is in its bin, on the slab's free list
@@ -126,18 +128,22 @@ void free_suspect(struct slab *s, void *p)
         misuse_report((enum misuse_kind)verdict, "free", p, slab_site(s), caller);
         return;
     }
+    track_free(p, s->block_size);
     block_mark_free(p);
     if (!cache_push(s->cls, p))
         cache_overflow(s->cls);
 }
 
 /* Allocate from class cls exactly (used by aligned allocation). */
-static void *alloc_class(unsigned cls)
+static void *alloc_class(unsigned cls, size_t size)
 {
+    size_t bs = hak_class_info[cls].block_size;
     void *p = cache_pop(cls);
+    if (p == NULL)
+        p = cache_refill(bs);
     if (p != NULL)
-        return p;
-    return cache_refill(hak_class_info[cls].block_size);
+        track_alloc(p, size, bs);
+    return p;
 }
 
 static void *aligned_alloc_internal(size_t align, size_t size)
@@ -159,7 +165,7 @@ static void *aligned_alloc_internal(size_t align, size_t size)
                 return NULL;
             for (unsigned c = size_class_of(n); c < HAK_CLASS_COUNT; c++)
                 if (hak_class_info[c].block_size % align == 0)
-                    return alloc_class(c);
+                    return alloc_class(c, size);
         }
     }
     return alloc_big(size != 0 ? size : 1, align, 0);
@@ -172,7 +178,7 @@ HAK_HIDDEN void *hak_aligned_internal(size_t align, size_t size)
 
 HAK_EXPORT void *hak_malloc(size_t size) { return alloc_inline(size); }
 
-HAK_EXPORT void hak_free(void *ptr) { free_inline(ptr); }
+HAK_EXPORT void hak_free(void *ptr) { free_inline(ptr, ENTRY_CALLER); }
 
 HAK_EXPORT void *hak_calloc(size_t count, size_t size)
 {
@@ -206,12 +212,13 @@ HAK_EXPORT size_t hak_usable_size(const void *ptr)
     unsigned kind = segment_map_kind((uintptr_t)ptr);
     if (kind >= HAK_MAP_SLAB_MIN) {
         struct slab *s = slab_of_address((uintptr_t)ptr, kind);
-        return slab_verdict(s, ptr) < 0 ? s->block_size : 0;
+        return slab_verdict(s, ptr) < 0 ? track_requested(ptr, s->block_size) : 0;
     }
+    /* Under a sanitizer, the usable size is what the program may touch: the requested size. */
     if (kind == HAK_MAP_PAGE_RUN)
-        return page_run_usable(ptr);
+        return track_requested(ptr, page_run_usable(ptr));
     if (kind == HAK_MAP_LARGE)
-        return large_usable(ptr);
+        return track_requested(ptr, large_usable(ptr));
     if (kind == HAK_MAP_IDLE)
         return 0;
     return external_guard_usable_size(ptr);
@@ -230,7 +237,7 @@ static void *realloc_internal(void *ptr, size_t size, const void *caller)
     if (ptr == NULL)
         return alloc_inline(size);
     if (size == 0) {
-        free_inline(ptr);
+        free_inline(ptr, caller);
         return NULL;
     }
     if (size > HAK_MAX_REQUEST) {
@@ -245,11 +252,16 @@ static void *realloc_internal(void *ptr, size_t size, const void *caller)
         if ((verdict = slab_verdict(s, ptr)) >= 0)
             return realloc_misuse(verdict, ptr, slab_site(s), caller);
         old = s->block_size;
-        if (size <= old && (size * 2 >= old || old <= 32))
+        if (size <= old && (size * 2 >= old || old <= 32)) {
+            track_resize(ptr, size, old);
             return ptr;
+        }
     } else if (kind == HAK_MAP_PAGE_RUN) {
-        if (size > HAK_MID_MAX && size <= HAK_PAGE_RUN_MAX && page_run_resize(ptr, size) > 0)
+        if (size > HAK_MID_MAX && size <= HAK_PAGE_RUN_MAX && page_run_resize(ptr, size) > 0) {
+            if (HAK_TRACKING)
+                track_resize(ptr, size, page_run_usable(ptr));
             return ptr;
+        }
         if ((verdict = page_run_classify(ptr)) >= 0)
             return realloc_misuse(verdict, ptr, page_run_site, caller);
         old = page_run_usable(ptr);
@@ -257,6 +269,8 @@ static void *realloc_internal(void *ptr, size_t size, const void *caller)
         void *out;
         switch (large_realloc(ptr, size, &out, &old)) {
         case LARGE_DONE:
+            if (HAK_TRACKING)
+                track_resize(out, size, large_usable(out));
             return out;
         case LARGE_FAILED:
             return NULL;
@@ -275,8 +289,9 @@ static void *realloc_internal(void *ptr, size_t size, const void *caller)
     void *q = alloc_inline(size);
     if (q == NULL)
         return NULL;
+    old = track_requested(ptr, old); /* copy only what the program may read */
     memcpy(q, ptr, old < size ? old : size);
-    free_inline(ptr);
+    free_inline(ptr, caller);
     return q;
 }
 

@@ -44,3 +44,13 @@ void diag_name_class(char *buf, size_t len, int cls, size_t block_size)
 {
     snprintf(buf, len, " class %d (%zu-byte blocks)", cls, block_size);
 }
+
+#ifdef HAK_DEBUG
+#include <stdlib.h>
+
+void hak_assert_fail(const char *expr, const char *file, int line)
+{
+    diag_print("hakmem: internal assertion failed: %s (%s:%d)\n", expr, file, line);
+    abort();
+}
+#endif

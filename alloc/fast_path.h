@@ -11,18 +11,26 @@
 #include "size_class.h"
 #include "slab.h"
 #include "thread_cache.h"
+#include "track.h"
 
 /* Requests above the Mid tier: page runs or Large; align 0 means the default. */
 HAK_HIDDEN void *alloc_big(size_t size, size_t align, int zero);
-/* The free slow paths below are reached by tail calls from the exported entry points, so their
- * own return address is the caller of free()/hak_free(), named in diagnostics. */
+/* Diagnostics name the caller of free()/hak_free(). In release the free slow paths are reached
+ * by tail calls (-O2), so each reads its own return address and the fast path passes NULL; in
+ * other builds the entry point passes its return address down. */
+#ifdef HAK_TAILCALL_CALLER
+#define ENTRY_CALLER NULL
+#else
+#define ENTRY_CALLER __builtin_return_address(0)
+#endif
+#define SLOW_PATH_CALLER(c) ((c) != NULL ? (c) : __builtin_return_address(0))
 
 /* Frees that are not a slab block: NULL, page runs, Large, idle and foreign pointers. */
-HAK_HIDDEN HAK_NOINLINE void free_other(void *p, unsigned kind);
+HAK_HIDDEN HAK_NOINLINE void free_other(void *p, unsigned kind, const void *caller);
 /* A slab block whose slab the calling thread does not own: remote free or misuse. */
-HAK_HIDDEN HAK_NOINLINE void free_not_owner(struct slab *s, void *p);
+HAK_HIDDEN HAK_NOINLINE void free_not_owner(struct slab *s, void *p, const void *caller);
 /* The owner's free of p failed a cheap check: not a block start, or already marked free. */
-HAK_HIDDEN HAK_NOINLINE void free_suspect(struct slab *s, void *p);
+HAK_HIDDEN HAK_NOINLINE void free_suspect(struct slab *s, void *p, const void *caller);
 
 HAK_INLINE void *alloc_inline(size_t size)
 {
@@ -35,12 +43,14 @@ HAK_INLINE void *alloc_inline(size_t size)
     else
         return alloc_big(size, 0, 0);
     void *p = cache_pop(cls);
-    if (HAK_LIKELY(p != NULL))
+    if (HAK_LIKELY(p != NULL)) {
+        track_alloc(p, size, size_class_block_size(cls));
         return p;
+    }
     return cache_refill(size);
 }
 
-HAK_INLINE void free_inline(void *p)
+HAK_INLINE void free_inline(void *p, const void *caller)
 {
     uintptr_t a = (uintptr_t)p;
     unsigned kind = segment_map_kind(a);
@@ -48,9 +58,10 @@ HAK_INLINE void free_inline(void *p)
         struct slab *s = slab_of_address(a, kind);
         if (HAK_LIKELY(slab_owner(s) == my_cache()->id)) {
             if (HAK_UNLIKELY(!slab_owner_is_block_start(s, a) || block_is_marked_free(p))) {
-                free_suspect(s, p);
+                free_suspect(s, p, caller);
                 return;
             }
+            track_free(p, s->block_size);
             block_mark_free(p);
             unsigned cls = s->cls;
             if (HAK_LIKELY(cache_push(cls, p)))
@@ -58,10 +69,10 @@ HAK_INLINE void free_inline(void *p)
             cache_overflow(cls);
             return;
         }
-        free_not_owner(s, p);
+        free_not_owner(s, p, caller);
         return;
     }
-    free_other(p, kind);
+    free_other(p, kind, caller);
 }
 
 #endif

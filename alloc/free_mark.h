@@ -9,16 +9,14 @@
 #define HAK_FREE_MARK_H
 
 #include "config.h"
+#include "track.h"
 
 extern uint64_t hak_free_key HAK_HIDDEN;
 
 HAK_HIDDEN void free_mark_init(void);
 
-HAK_INLINE int block_is_marked_free(const void *p)
-{
-    return ((const uint64_t *)p)[1] == hak_free_key;
-}
-HAK_INLINE void block_mark_free(void *p) { ((uint64_t *)p)[1] = hak_free_key; }
-HAK_INLINE void block_mark_live(void *p) { ((uint64_t *)p)[1] = 0; }
+HAK_INLINE int block_is_marked_free(const void *p) { return block_mark_word(p) == hak_free_key; }
+HAK_INLINE void block_mark_free(void *p) { block_set_mark_word(p, hak_free_key); }
+HAK_INLINE void block_mark_live(void *p) { block_set_mark_word(p, 0); }
 
 #endif

@@ -71,6 +71,13 @@ void hak_stats(struct hak_stats *out);
 /* Print the snapshot in the HAKMEM_STATS=1 format to the given file descriptor. */
 void hak_stats_print(int fd);
 
+/* Full heap-invariant check: every slab block is in exactly one place (a caller's hands, one
+ * thread cache, its slab's free list, its slab's remote queue, or never carved), the counts add
+ * up, free-list and remote-queue links are in range, aligned and acyclic, and slab and list
+ * states agree. Each violation is printed to stderr; returns their number. Call it only while no
+ * other thread is inside the allocator (for example between a fuzz driver's steps). */
+int hak_debug_check_heap(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -39,6 +39,7 @@ static void list_push(struct slab_list *l, struct slab *s, uint8_t id)
 
 static void list_remove(struct slab_list *l, struct slab *s)
 {
+    HAK_ASSERT(l->count > 0 && s->list != SLAB_LIST_NONE);
     if (s->prev)
         s->prev->next = s->next;
     else
@@ -91,6 +92,7 @@ static int can_release(const struct heap *h, const struct slab *s)
 
 static void release_slab(struct heap *h, struct slab *s)
 {
+    HAK_ASSERT(s->used == 0 && !s->notified && s->free_count * s->block_size == s->carved);
     list_remove(&h->partial[s->cls], s);
     remote_queue_wait_quiet(&slab_remote(s)->queue);
     slab_pool_put(s);
@@ -118,6 +120,7 @@ static void collect_pending(struct heap *h)
  * Fails when the queue is not idle: blocks arrived, or a notification is finishing. */
 static int park_full(struct heap *h, struct slab *s)
 {
+    HAK_ASSERT(!slab_has_free(s) && s->list == SLAB_LIST_PARTIAL);
     if (!s->notified && !remote_queue_arm(&slab_remote(s)->queue))
         return 0;
     list_remove(&h->partial[s->cls], s);
@@ -180,8 +183,9 @@ uint32_t heap_return_chain(struct heap *h, void *chain)
     uint32_t n = 0;
     while (chain != NULL) {
         void *b = chain;
-        chain = *block_link(b);
+        chain = block_next(b);
         struct slab *s = slab_of_address((uintptr_t)b, slab_segment_of(b)->slab_shift - 6u);
+        HAK_ASSERT(slab_owner(s) == h->id);
         slab_put_block(s, b);
         n++;
         if (s->list == SLAB_LIST_FULL)
@@ -407,6 +411,15 @@ void heap_sum_counters(struct hak_stats *out)
         o->flushes = a->flushes;
         o->live_blocks = o->allocs > o->frees ? o->allocs - o->frees : 0;
     }
+}
+
+void heap_for_each(void (*fn)(struct heap *, void *), void *arg)
+{
+    hak_lock(&registry_lock);
+    for (struct heap *h = registry; h != NULL; h = h->reg_next)
+        fn(h, arg);
+    fn(&hak_exit_heap, arg);
+    hak_unlock(&registry_lock);
 }
 
 void heap_count_threads(uint64_t *started, uint64_t *exited_out)

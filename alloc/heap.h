@@ -69,6 +69,9 @@ HAK_INLINE void counter_add(uint64_t *c, uint64_t v)
     __atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + v, __ATOMIC_RELAXED);
 }
 
+/* Call fn on every heap (the exit heap included) with the registry lock held. */
+HAK_HIDDEN void heap_for_each(void (*fn)(struct heap *, void *), void *arg);
+
 /* Per-class totals over all heaps, live and exited, for hak_stats(). */
 HAK_HIDDEN void heap_sum_counters(struct hak_stats *out);
 HAK_HIDDEN void heap_count_threads(uint64_t *started, uint64_t *exited);

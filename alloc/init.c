@@ -1,6 +1,8 @@
 /* init.c — one-time setup, fork handling, statistics at exit. */
 #include "init.h"
 
+#include <unistd.h>
+
 #include "external_guard.h"
 #include "free_mark.h"
 #include "heap.h"
@@ -12,7 +14,8 @@
 #include "size_class.h"
 #include "slab_pool.h"
 
-int hak_init_state;
+/* 0: not started; 2: ready; (pid << 2) | 1: being initialized by a thread of process pid. */
+long hak_init_state;
 pthread_key_t hak_thread_key;
 
 /* Prepare takes every lock in the global order; the child reinitializes them, then tears down the
@@ -52,8 +55,8 @@ static void fork_child(void)
 
 bool hak_init_slow(void)
 {
-    int expected = 0;
-    if (__atomic_compare_exchange_n(&hak_init_state, &expected, 1, 0, __ATOMIC_ACQ_REL,
+    long expected = 0, running = ((long)getpid() << 2) | 1;
+    if (__atomic_compare_exchange_n(&hak_init_state, &expected, running, 0, __ATOMIC_ACQ_REL,
                                     __ATOMIC_ACQUIRE)) {
         /* Nothing here may allocate: a recursive malloc would find the state "running". */
         options_init();
@@ -66,8 +69,19 @@ bool hak_init_slow(void)
         pthread_atfork(fork_prepare, fork_parent, fork_child);
         return true;
     }
-    while (__atomic_load_n(&hak_init_state, __ATOMIC_ACQUIRE) != 2)
+    long seen;
+    while ((seen = __atomic_load_n(&hak_init_state, __ATOMIC_ACQUIRE)) != 2) {
+        /* A fork during another thread's initialization leaves the child "running" with no
+         * thread to finish it: the child starts over (the fork handlers are not registered). */
+        if (seen != 0 && (seen >> 2) != (long)getpid()) {
+            __atomic_compare_exchange_n(&hak_init_state, &seen, 0, 0, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE);
+            return hak_init_slow();
+        }
+        if (seen == 0)
+            return hak_init_slow();
         cpu_relax();
+    }
     return true;
 }
 

@@ -13,7 +13,7 @@
 
 #include "config.h"
 
-extern int hak_init_state HAK_HIDDEN; /* 0 none, 1 running, 2 ready */
+extern long hak_init_state HAK_HIDDEN; /* 2 when ready (see init.c) */
 extern pthread_key_t hak_thread_key HAK_HIDDEN;
 
 HAK_HIDDEN bool hak_init_slow(void);

@@ -15,7 +15,7 @@ HAK_HIDDEN void *hak_realloc_from(void *ptr, size_t size, const void *caller);
 
 HAK_EXPORT void *malloc(size_t size) { return alloc_inline(size); }
 
-HAK_EXPORT void free(void *ptr) { free_inline(ptr); }
+HAK_EXPORT void free(void *ptr) { free_inline(ptr, ENTRY_CALLER); }
 
 HAK_EXPORT void *calloc(size_t count, size_t size) { return hak_calloc(count, size); }
 
@@ -80,4 +80,4 @@ HAK_EXPORT void *pvalloc(size_t size)
 HAK_EXPORT size_t malloc_usable_size(void *ptr) { return hak_usable_size(ptr); }
 
 /* Obsolete alias some old programs still call. */
-HAK_EXPORT void cfree(void *ptr) { free_inline(ptr); }
+HAK_EXPORT void cfree(void *ptr) { free_inline(ptr, ENTRY_CALLER); }

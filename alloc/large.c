@@ -10,6 +10,7 @@
 #include "os_memory.h"
 #include "segment.h"
 #include "segment_map.h"
+#include "track.h"
 
 #define CACHE_SLOTS 16
 #define RECENT_SLOTS 64 /* addresses of recently unmapped blocks, to recognise double frees */
@@ -108,6 +109,7 @@ static void forget_recent(uintptr_t addr, size_t size)
 
 static void unmap_block(uintptr_t addr, size_t size)
 {
+    track_unmapped((void *)addr, size);
     os_unmap((void *)addr, size);
     segment_note_mapped(-(long)size);
 }
@@ -135,6 +137,7 @@ void *large_alloc(size_t size, size_t align, int zero)
             cache_hits++;
             live_bytes += e.size;
             hak_unlock(&lock);
+            track_alloc((void *)e.addr, size, e.size);
             if (zero)
                 memset((void *)e.addr, 0, size);
             return (void *)e.addr;
@@ -159,6 +162,7 @@ void *large_alloc(size_t size, size_t align, int zero)
         errno = ENOMEM;
         return NULL;
     }
+    track_alloc(p, size, need); /* fresh mappings read as zero: no memset for calloc */
     return p;
 }
 
@@ -173,6 +177,7 @@ int large_free(void *p)
         return 0;
     }
     struct entry e = table[i];
+    track_free(p, e.size);
     erase((size_t)i);
     n_frees++;
     live_bytes -= e.size;
@@ -244,6 +249,11 @@ enum large_realloc_result large_realloc(void *p, size_t size, void **out, size_t
         hak_unlock(&lock);
         *out = p;
         return LARGE_DONE;
+    }
+    if (HAK_TRACKING) {
+        /* Sanitizer and memcheck block bookkeeping does not follow mremap: copy instead. */
+        hak_unlock(&lock);
+        return LARGE_MOVE;
     }
     /* The lock stays held across mremap: once the old range is released another thread may
      * map a block there, and the registry must not hold the stale entry by then. */

@@ -12,6 +12,7 @@
 #include "misuse.h"
 #include "segment.h"
 #include "segment_map.h"
+#include "track.h"
 
 #define SEG_PAGES (HAK_SEGMENT_SIZE >> HAK_PAGE_SHIFT)
 #define BIN_COUNT 257 /* exact bins for 1..255 pages, bin 256 for longer runs */
@@ -121,6 +122,7 @@ static struct run_segment *add_segment(struct arena *a, unsigned index)
     a->nsegments++;
     set_run(seg, FIRST_PAGE, USABLE_PAGES, MARK_FREE);
     bin_insert(a, &seg->pages[FIRST_PAGE]);
+    track_noaccess((char *)seg + (FIRST_PAGE << HAK_PAGE_SHIFT), USABLE_PAGES << HAK_PAGE_SHIFT);
     return seg;
 }
 
@@ -168,6 +170,7 @@ static struct run_page *find(struct arena *a, size_t pages, size_t align, long *
 /* Carve [start, start+pages) out of the free run at pg; leftovers become free runs. */
 static void carve(struct arena *a, struct run_page *pg, size_t start, size_t pages)
 {
+    HAK_ASSERT(pg->head == MARK_FREE && start + pages <= page_no(pg) + pg->len);
     struct run_segment *seg = segment_of_page(pg);
     size_t first = page_no(pg), len = pg->len;
     bin_remove(a, pg);
@@ -189,6 +192,7 @@ static void carve(struct arena *a, struct run_page *pg, size_t start, size_t pag
 static void release_run(struct arena *a, struct run_segment *seg, size_t i)
 {
     size_t len = seg->pages[i].len;
+    HAK_ASSERT(seg->pages[i].head == MARK_USED && seg->pages[i + len - 1].tail == MARK_USED);
     seg->pages[i].freed = 1;
     seg->free_pages += (uint32_t)len;
     clear_marks(seg, i, len);
@@ -232,6 +236,7 @@ void *page_run_alloc(size_t size, size_t align, int zero, unsigned arena_hint)
     a->live_bytes += pages << HAK_PAGE_SHIFT;
     hak_unlock(&a->lock);
     char *p = (char *)segment_of_page(pg) + ((size_t)start << HAK_PAGE_SHIFT);
+    track_alloc(p, size, pages << HAK_PAGE_SHIFT);
     if (zero)
         memset(p, 0, size);
     return p;
@@ -283,6 +288,7 @@ int page_run_free(void *p)
     }
     a->frees++;
     a->live_bytes -= (size_t)seg->pages[i].len << HAK_PAGE_SHIFT;
+    track_free(p, (size_t)seg->pages[i].len << HAK_PAGE_SHIFT);
     release_run(a, seg, i);
     int give_back = seg->free_pages == USABLE_PAGES && a->nsegments > 1;
     if (give_back)
@@ -334,6 +340,7 @@ int page_run_resize(void *p, size_t size)
             clear_marks(seg, i, len);
             set_run(seg, i, want, MARK_USED);
             set_run(seg, i + want, len - want, MARK_USED);
+            track_free((char *)p + (want << HAK_PAGE_SHIFT), (len - want) << HAK_PAGE_SHIFT);
             release_run(a, seg, i + want);
             a->live_bytes -= (len - want) << HAK_PAGE_SHIFT;
             done = 1;

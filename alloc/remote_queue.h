@@ -18,6 +18,7 @@
 
 #include "config.h"
 #include "lock.h"
+#include "track.h"
 
 #define REMOTE_ARMED ((uintptr_t)1)
 #define REMOTE_NOTIFYING ((uintptr_t)2)
@@ -25,15 +26,13 @@
 
 typedef uintptr_t remote_queue_t;
 
-HAK_INLINE void **block_link(void *block) { return (void **)block; }
-
 /* Push a freed block. True when the caller consumed the arm and must notify the owner. */
 HAK_INLINE bool remote_queue_push(remote_queue_t *q, void *block)
 {
     uintptr_t old = __atomic_load_n(q, __ATOMIC_RELAXED);
     uintptr_t next;
     do {
-        *block_link(block) = (void *)(old & ~REMOTE_BITS);
+        block_set_next(block, (void *)(old & ~REMOTE_BITS));
         next = (uintptr_t)block | (old & REMOTE_NOTIFYING);
         if (old & REMOTE_ARMED)
             next |= REMOTE_NOTIFYING;

@@ -4,6 +4,7 @@
 #include "options.h"
 #include "os_memory.h"
 #include "segment_map.h"
+#include "track.h"
 
 #define SEGMENT_CACHE_SLOTS 64
 
@@ -62,6 +63,7 @@ void segment_release(void *seg)
     hak_unlock(&cache_lock);
     if (seg != NULL) {
         segment_map_set((uintptr_t)seg, HAK_MAP_NONE);
+        track_unmapped(seg, HAK_SEGMENT_SIZE);
         os_unmap(seg, HAK_SEGMENT_SIZE);
         segment_note_mapped(-(long)HAK_SEGMENT_SIZE);
         __atomic_sub_fetch(&live_segments, 1, __ATOMIC_RELAXED);
@@ -79,6 +81,7 @@ void segment_cache_drop(void)
         if (seg == NULL)
             return;
         segment_map_set((uintptr_t)seg, HAK_MAP_NONE);
+        track_unmapped(seg, HAK_SEGMENT_SIZE);
         os_unmap(seg, HAK_SEGMENT_SIZE);
         segment_note_mapped(-(long)HAK_SEGMENT_SIZE);
         __atomic_sub_fetch(&live_segments, 1, __ATOMIC_RELAXED);

@@ -18,6 +18,7 @@ void slab_format(struct slab *s, unsigned cls)
                      __ATOMIC_RELAXED);
     __atomic_store_n(&s->carved, 0, __ATOMIC_RELAXED);
     s->limit = (uint32_t)(capacity * bs);
+    track_noaccess(start, s->limit); /* never-carved memory */
     s->notified = 0;
     s->list = SLAB_LIST_NONE;
     s->next = s->prev = NULL;
@@ -30,11 +31,12 @@ uint32_t slab_drain(struct slab *s)
         return 0;
     uint32_t n = 1;
     void *tail = chain;
-    while (*block_link(tail) != NULL) {
-        tail = *block_link(tail);
+    while (block_next(tail) != NULL) {
+        tail = block_next(tail);
         n++;
     }
-    *block_link(tail) = s->free;
+    HAK_ASSERT(n <= s->used);
+    block_set_next(tail, s->free);
     s->free = chain;
     s->free_count = (uint16_t)(s->free_count + n);
     s->used = (uint16_t)(s->used - n);
@@ -54,9 +56,9 @@ void *slab_take(struct slab *s, uint32_t max, uint32_t *count)
             head = s->free;
             void *last = head;
             for (n = 1; n < max; n++)
-                last = *block_link(last);
-            s->free = *block_link(last);
-            *block_link(last) = NULL;
+                last = block_next(last);
+            s->free = block_next(last);
+            block_set_next(last, NULL);
         }
         s->free_count = (uint16_t)(s->free_count - n);
     } else if (s->carved < s->limit) {
@@ -67,11 +69,12 @@ void *slab_take(struct slab *s, uint32_t max, uint32_t *count)
         char *b = (char *)slab_segment_of(s) + s->start_off + s->carved;
         head = b;
         for (uint32_t i = 1; i < n; i++, b += bs)
-            *block_link(b) = b + bs;
-        *block_link(b) = NULL;
+            block_set_next(b, b + bs);
+        block_set_next(b, NULL);
         __atomic_store_n(&s->carved, s->carved + (uint32_t)(n * bs), __ATOMIC_RELAXED);
     }
     s->used = (uint16_t)(s->used + n);
+    HAK_ASSERT(n <= max && (uint32_t)s->used * s->block_size <= s->carved);
     *count = n;
     return head;
 }

@@ -53,6 +53,8 @@ struct slab_segment {
     uint64_t free_mask;             /* slab pool lock: slabs in the pool */
     struct slab_segment *pool_next; /* slab pool lock: segments with pooled slabs */
     struct slab_segment *pool_prev;
+    struct slab_segment *all_next; /* slab pool lock: every live slab segment */
+    struct slab_segment *all_prev;
 };
 
 /* Slab 0 starts after the header, at a page boundary so page-aligned classes stay aligned. */
@@ -115,19 +117,6 @@ HAK_HIDDEN uint32_t slab_drain(struct slab *s);
  * then by carving; *count receives how many. */
 HAK_HIDDEN void *slab_take(struct slab *s, uint32_t max, uint32_t *count);
 
-/* Owner: put one block back on the free list. */
-HAK_INLINE void slab_put_block(struct slab *s, void *block)
-{
-    *block_link(block) = s->free;
-    s->free = block;
-    s->free_count++;
-    s->used--;
-}
-
-/* ceil(2^64 / block_size) (exact for powers of two): off * magic mod 2^64 is below 2^31 exactly
- * when off is a multiple of block_size (for off below the slab size). */
-HAK_INLINE uint64_t slab_block_magic(uint32_t block_size) { return UINT64_MAX / block_size + 1; }
-
 HAK_INLINE int slab_has_free(const struct slab *s)
 {
     return s->free != NULL || s->carved < s->limit;
@@ -157,5 +146,19 @@ HAK_INLINE int slab_is_block_start(const struct slab *s, uintptr_t a)
     return off < slab_carved(s) &&
            (uint64_t)off * __atomic_load_n(&s->magic, __ATOMIC_RELAXED) < ((uint64_t)1 << 31);
 }
+
+/* Owner: put one block back on the free list. */
+HAK_INLINE void slab_put_block(struct slab *s, void *block)
+{
+    HAK_ASSERT(s->used > 0 && slab_owner_is_block_start(s, (uintptr_t)block));
+    block_set_next(block, s->free);
+    s->free = block;
+    s->free_count++;
+    s->used--;
+}
+
+/* ceil(2^64 / block_size) (exact for powers of two): off * magic mod 2^64 is below 2^31 exactly
+ * when off is a multiple of block_size (for off below the slab size). */
+HAK_INLINE uint64_t slab_block_magic(uint32_t block_size) { return UINT64_MAX / block_size + 1; }
 
 #endif

@@ -11,10 +11,11 @@ struct slab_pool {
     hak_lock_t lock;
     struct slab_segment *segments; /* with at least one pooled slab */
     unsigned empty_segments;       /* segments whose slabs are all pooled */
+    struct slab_segment *all;      /* every segment of this geometry */
 };
 
-static struct slab_pool pools[2] = {{HAK_LOCK_INITIALIZER, NULL, 0},
-                                    {HAK_LOCK_INITIALIZER, NULL, 0}};
+static struct slab_pool pools[2] = {{HAK_LOCK_INITIALIZER, NULL, 0, NULL},
+                                    {HAK_LOCK_INITIALIZER, NULL, 0, NULL}};
 
 static struct slab_pool *pool_for(unsigned slab_shift)
 {
@@ -104,6 +105,11 @@ struct slab *slab_pool_take(unsigned slab_shift)
     hak_lock(&p->lock);
     pool_link(p, seg);
     p->empty_segments++;
+    seg->all_prev = NULL;
+    seg->all_next = p->all;
+    if (p->all)
+        p->all->all_prev = seg;
+    p->all = seg;
     s = take_locked(p);
     hak_unlock(&p->lock);
     return s;
@@ -129,6 +135,12 @@ void slab_pool_put(struct slab *s)
         /* Keep one wholly-empty segment per geometry to absorb alloc/free oscillation. */
         if (p->empty_segments >= 1) {
             pool_unlink(p, seg);
+            if (seg->all_prev)
+                seg->all_prev->all_next = seg->all_next;
+            else
+                p->all = seg->all_next;
+            if (seg->all_next)
+                seg->all_next->all_prev = seg->all_prev;
             release = seg;
         } else {
             p->empty_segments++;
@@ -137,6 +149,17 @@ void slab_pool_put(struct slab *s)
     hak_unlock(&p->lock);
     if (release != NULL)
         segment_release(release);
+}
+
+void slab_pool_for_each_segment(void (*fn)(struct slab_segment *, void *), void *arg)
+{
+    hak_lock(&pools[0].lock);
+    hak_lock(&pools[1].lock);
+    for (int k = 0; k < 2; k++)
+        for (struct slab_segment *seg = pools[k].all; seg != NULL; seg = seg->all_next)
+            fn(seg, arg);
+    hak_unlock(&pools[1].lock);
+    hak_unlock(&pools[0].lock);
 }
 
 void slab_pool_fork_prepare(void)

@@ -15,6 +15,9 @@ HAK_HIDDEN struct slab *slab_pool_take(unsigned slab_shift);
 /* Give back a slab with no live blocks (its remote queue quiet). */
 HAK_HIDDEN void slab_pool_put(struct slab *s);
 
+/* Call fn on every slab segment (both geometries), with the pool locks held. */
+HAK_HIDDEN void slab_pool_for_each_segment(void (*fn)(struct slab_segment *, void *), void *arg);
+
 HAK_HIDDEN void slab_pool_fork_prepare(void);
 HAK_HIDDEN void slab_pool_fork_parent(void);
 HAK_HIDDEN void slab_pool_fork_child(void);

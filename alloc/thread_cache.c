@@ -4,6 +4,7 @@
 #include <errno.h>
 
 #include "heap.h"
+#include "track.h"
 
 HAK_TLS struct thread_cache hak_thread_cache;
 
@@ -13,7 +14,18 @@ static void publish(struct heap *h, unsigned cls, const struct cache_bin *b)
     __atomic_store_n(&h->counters[cls].cached, cache_bin_count(b), __ATOMIC_RELAXED);
 }
 
+static void *refill(size_t size);
+
+/* The block handed out here is tracked as `size` requested bytes. */
 void *cache_refill(size_t size)
+{
+    void *p = refill(size);
+    if (p != NULL)
+        track_alloc(p, size, size_class_block_size(size_class_of(size)));
+    return p;
+}
+
+static void *refill(size_t size)
 {
     struct thread_cache *tc = &hak_thread_cache;
     struct heap *h = tc->heap;
@@ -33,7 +45,7 @@ void *cache_refill(size_t size)
     heap_lock(h);
     p = heap_alloc_chain(h, cls, hak_class_info[cls].batch, &n);
     if (p != NULL) {
-        b->head = *block_link(p);
+        b->head = block_next(p);
         block_mark_live(p);
         b->room = (int32_t)(b->cap - (n - 1));
         b->allocs++;
@@ -54,9 +66,9 @@ void cache_overflow(unsigned cls)
     uint32_t keep = hak_class_info[cls].batch;
     void *last = b->head;
     for (uint32_t i = 1; i < keep; i++)
-        last = *block_link(last);
-    void *rest = *block_link(last);
-    *block_link(last) = NULL;
+        last = block_next(last);
+    void *rest = block_next(last);
+    block_set_next(last, NULL);
     b->room = (int32_t)(b->cap - keep);
     heap_lock(h);
     uint32_t n = heap_return_chain(h, rest);

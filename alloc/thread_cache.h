@@ -64,7 +64,7 @@ HAK_INLINE void *cache_pop(unsigned cls)
     fs_thread_cache *tc = my_cache();
     void *p = tc->bins[cls].head;
     if (HAK_LIKELY(p != NULL)) {
-        tc->bins[cls].head = *block_link(p);
+        tc->bins[cls].head = block_next(p);
         tc->bins[cls].room++;
         tc->bins[cls].allocs++;
         block_mark_live(p);
@@ -76,7 +76,7 @@ HAK_INLINE void *cache_pop(unsigned cls)
 HAK_INLINE int cache_push(unsigned cls, void *p)
 {
     fs_thread_cache *tc = my_cache();
-    *block_link(p) = tc->bins[cls].head;
+    block_set_next(p, tc->bins[cls].head);
     tc->bins[cls].head = p;
     return --tc->bins[cls].room >= 0;
 }

@@ -2,6 +2,7 @@
 # Run test binaries and whole-process test scripts; every line starting with PASS or FAIL is a
 # test case. Prints the failing cases again at the end and a final "N passed, N failed" line.
 # usage: run_tests.sh BUILD_DIR test-binary... [-- script args...]
+# VALGRIND_RUN, if set, is a command prefix for every test binary (make valgrind-test).
 set -u
 build=$1; shift
 log=$(mktemp)
@@ -11,7 +12,7 @@ while [ $# -gt 0 ] && [ "$1" != "--" ]; do bins+=("$1"); shift; done
 [ "${1:-}" = "--" ] && shift
 for b in "${bins[@]}"; do
     echo "== ${b#$build/}"
-    out=$("$b" 2>&1); rc=$?
+    out=$(${VALGRIND_RUN:-} "$b" 2>&1); rc=$?
     printf '%s\n' "$out" | tee -a "$log"
     if [ $rc -ne 0 ] && ! printf '%s\n' "$out" | grep -q '^FAIL '; then
         echo "FAIL ${b#$build/}: exited with status $rc without reporting a case" | tee -a "$log"

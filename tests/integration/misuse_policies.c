@@ -112,7 +112,7 @@ static void check_matrix(const char *env, const char *via)
                         !strcmp(kinds[k], "double-other-twice")))
                 continue;
             const char *args[] = {kinds[k], tiers[t], via, NULL};
-            struct outcome o = run("misuse_case_core", args, env);
+            struct outcome o = run("misuse_case", args, env);
             const char *op = via ? "realloc()" : "free()";
             if (abort_policy) {
                 CHECKF(WIFSIGNALED(o.status) && WTERMSIG(o.status) == SIGABRT,
@@ -154,7 +154,7 @@ TEST_TIMEOUT(foreign_pointers_are_contained_silently_by_default, 60)
     for (size_t s = 0; s < 4; s++)
         for (size_t k = 0; k < 3; k++) {
             const char *args[] = {sources[s], ops[k], "3", NULL};
-            struct outcome o = run("guard_case_core", args, NULL);
+            struct outcome o = run("guard_case", args, NULL);
             CHECKF(WIFEXITED(o.status) && WEXITSTATUS(o.status) == 0 && strstr(o.out, "contained"),
                    "%s %s: status %#x: %s", sources[s], ops[k], o.status, o.err);
             CHECKF(o.err[0] == '\0', "%s %s printed: %s", sources[s], ops[k], o.err);
@@ -172,14 +172,14 @@ static int count_lines(const char *text, const char *needle)
 TEST_TIMEOUT(log_policy_names_pointer_and_caller_and_is_rate_limited, 60)
 {
     const char *args[] = {"mmap", "free", "1000", NULL};
-    struct outcome o = run("guard_case_core", args, "HAKMEM_EXTERNAL_GUARD=log");
+    struct outcome o = run("guard_case", args, "HAKMEM_EXTERNAL_GUARD=log");
     CHECKF(WIFEXITED(o.status) && WEXITSTATUS(o.status) == 0, "status %#x: %s", o.status, o.err);
     int lines = count_lines(o.err, "ExternalGuard: free(0x");
     /* The first 16, then the 32nd, 64th, ... 512th: 16 + 5. */
     CHECKF(lines == 21, "%d log lines", lines);
-    CHECK(strstr(o.err, "called from") && strstr(o.err, "guard_case_core"));
+    CHECK(strstr(o.err, "called from") && strstr(o.err, "guard_case"));
     const char *rargs[] = {"stack", "realloc", "2", NULL};
-    o = run("guard_case_core", rargs, "HAKMEM_EXTERNAL_GUARD=log");
+    o = run("guard_case", rargs, "HAKMEM_EXTERNAL_GUARD=log");
     CHECKF(count_lines(o.err, "ExternalGuard: realloc(0x") == 2, "%s", o.err);
 }
 
@@ -187,7 +187,7 @@ TEST_TIMEOUT(abort_policy_aborts_on_the_first_foreign_free_with_a_diagnostic, 60
 {
     for (size_t s = 0; s < 4; s++) {
         const char *args[] = {sources[s], "free", "5", NULL};
-        struct outcome o = run("guard_case_core", args, "HAKMEM_EXTERNAL_GUARD=abort");
+        struct outcome o = run("guard_case", args, "HAKMEM_EXTERNAL_GUARD=abort");
         CHECKF(WIFSIGNALED(o.status) && WTERMSIG(o.status) == SIGABRT, "%s: status %#x", sources[s],
                o.status);
         CHECKF(count_lines(o.err, "ExternalGuard: free(0x") == 1 && strstr(o.err, "aborting"),
@@ -198,12 +198,12 @@ TEST_TIMEOUT(abort_policy_aborts_on_the_first_foreign_free_with_a_diagnostic, 60
 TEST_TIMEOUT(report_is_printed_once_past_the_threshold_with_the_top_call_sites, 60)
 {
     const char *args[] = {"libc", "free", "300", NULL};
-    struct outcome o = run("guard_case_core", args, "HAKMEM_EXTERNAL_GUARD_REPORT=50");
+    struct outcome o = run("guard_case", args, "HAKMEM_EXTERNAL_GUARD_REPORT=50");
     CHECKF(WIFEXITED(o.status) && WEXITSTATUS(o.status) == 0, "status %#x: %s", o.status, o.err);
     CHECKF(count_lines(o.err, "ExternalGuard report: 50 ") == 1, "%s", o.err);
     CHECKF(count_lines(o.err, "top call sites") == 1, "%s", o.err);
     /* Two distinct call sites, 2:1. */
-    CHECKF(count_lines(o.err, "guard_case_core") == 2, "%s", o.err);
-    o = run("guard_case_core", args, "HAKMEM_EXTERNAL_GUARD_REPORT=0");
+    CHECKF(count_lines(o.err, "guard_case") == 2, "%s", o.err);
+    o = run("guard_case", args, "HAKMEM_EXTERNAL_GUARD_REPORT=0");
     CHECK(strstr(o.err, "report") == NULL);
 }

@@ -16,9 +16,9 @@ TEST(map_recognises_slab_memory_and_rejects_foreign_addresses)
     CHECK(segment_map_kind((uintptr_t)r) == HAK_MAP_PAGE_RUN);
     int local;
     CHECK(segment_map_kind((uintptr_t)&local) == HAK_MAP_NONE);
-    CHECK(segment_map_kind(0) == HAK_MAP_NONE);
-    CHECK(segment_map_kind(~(uintptr_t)0) == HAK_MAP_NONE);
-    CHECK(segment_map_kind((uintptr_t)1 << 47) == HAK_MAP_NONE);
+    CHECK(segment_map_kind(LAUNDER((uintptr_t)0)) == HAK_MAP_NONE);
+    CHECK(segment_map_kind(LAUNDER(~(uintptr_t)0)) == HAK_MAP_NONE);
+    CHECK(segment_map_kind(LAUNDER((uintptr_t)1 << 47)) == HAK_MAP_NONE);
     void *mapped = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     CHECK(segment_map_kind((uintptr_t)mapped) == HAK_MAP_NONE ||
           segment_map_kind((uintptr_t)mapped) == HAK_MAP_LARGE);

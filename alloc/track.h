@@ -1,0 +1,186 @@
+/* track.h — every sanitizer and Valgrind hook of the allocator, in one place.
+ *
+ * Owns: telling AddressSanitizer and Valgrind's memcheck which bytes of hakmem memory a program
+ * may touch (a block's requested bytes while it is live; nothing of free blocks, block tails,
+ * uncarved slab memory or free page runs), and the allocator's own access to the words it keeps
+ * inside free blocks (the free-list link and the free mark).
+ * Promises: with neither HAK_TRACK_ASAN nor HAK_TRACK_VALGRIND defined every hook is an empty
+ * inline function and every accessor a plain load or store, so release code is unchanged
+ * (`make hooks-check` compares callgrind instruction counts with the hooks removed entirely).
+ * Must never: allocate, lock, or be called with a pointer that is not block-aligned. */
+#ifndef HAK_TRACK_H
+#define HAK_TRACK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+#if defined(HAK_TRACK_ASAN) || defined(HAK_TRACK_VALGRIND)
+#define HAK_TRACKING 1
+#else
+#define HAK_TRACKING 0
+#endif
+
+#if defined(HAK_TRACK_ASAN)
+
+#include <sanitizer/asan_interface.h>
+#include <string.h>
+
+/* ASan's own shadow values, so reports name the error as for its own heap. */
+#define ASAN_HEAP_REDZONE 0xfa
+#define ASAN_HEAP_FREED 0xfd
+
+HAK_INLINE uint8_t *asan_shadow(const void *p)
+{
+    size_t scale, offset;
+    __asan_get_shadow_mapping(&scale, &offset);
+    return (uint8_t *)(((uintptr_t)p >> scale) + offset);
+}
+
+/* [p, p+len) both 8-byte aligned. */
+HAK_INLINE void asan_fill(const void *p, size_t len, uint8_t value)
+{
+    memset(asan_shadow(p), value, len >> 3);
+}
+
+HAK_INLINE void track_alloc(void *p, size_t size, size_t usable)
+{
+    size_t whole = (size + 7) & ~(size_t)7;
+    asan_fill(p, whole, 0);
+    if (size & 7)
+        *asan_shadow((char *)p + (size & ~(size_t)7)) = (uint8_t)(size & 7);
+    if (usable > whole)
+        asan_fill((char *)p + whole, usable - whole, ASAN_HEAP_REDZONE);
+}
+HAK_INLINE void track_free(void *p, size_t usable) { asan_fill(p, usable, ASAN_HEAP_FREED); }
+HAK_INLINE void track_resize(void *p, size_t size, size_t usable) { track_alloc(p, size, usable); }
+HAK_INLINE void track_noaccess(void *p, size_t len) { asan_fill(p, len, ASAN_HEAP_REDZONE); }
+/* Memory going back to the OS: whoever maps it next must find a clean shadow. */
+HAK_INLINE void track_unmapped(void *p, size_t len) { asan_fill(p, len, 0); }
+HAK_INLINE size_t track_requested(const void *p, size_t usable)
+{
+    char *bad = __asan_region_is_poisoned((void *)p, usable);
+    return bad ? (size_t)(bad - (const char *)p) : usable;
+}
+
+#define HAK_BLOCK_ACCESS static __attribute__((noinline, no_sanitize("address"), unused))
+
+HAK_BLOCK_ACCESS void *block_next(const void *b) { return *(void *const *)b; }
+HAK_BLOCK_ACCESS void block_set_next(void *b, void *next) { *(void **)b = next; }
+HAK_BLOCK_ACCESS uint64_t block_mark_word(const void *b) { return ((const uint64_t *)b)[1]; }
+HAK_BLOCK_ACCESS void block_set_mark_word(void *b, uint64_t v) { ((uint64_t *)b)[1] = v; }
+
+#elif defined(HAK_TRACK_VALGRIND)
+
+#include <valgrind/memcheck.h>
+
+HAK_INLINE void track_alloc(void *p, size_t size, size_t usable)
+{
+    (void)usable;
+    VALGRIND_MALLOCLIKE_BLOCK(p, size, 0, 0);
+}
+HAK_INLINE void track_free(void *p, size_t usable)
+{
+    VALGRIND_FREELIKE_BLOCK(p, 0);
+    VALGRIND_MAKE_MEM_NOACCESS(p, usable);
+}
+HAK_INLINE void track_noaccess(void *p, size_t len) { VALGRIND_MAKE_MEM_NOACCESS(p, len); }
+HAK_INLINE void track_unmapped(void *p, size_t len) { (void)p, (void)len; }
+
+/* The bytes memcheck lets the program address: a binary search with GET_VBITS, which reports
+ * unaddressable memory by its result instead of as an error. */
+HAK_INLINE size_t track_requested(const void *p, size_t usable)
+{
+    if (!RUNNING_ON_VALGRIND)
+        return usable;
+    unsigned char vbits[64];
+    size_t lo = 0, hi = usable; /* [0, lo) addressable; [hi, usable) not */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo + 1) / 2, from = mid - 1;
+        if (VALGRIND_GET_VBITS((const char *)p + from, vbits, 1) == 3)
+            hi = mid - 1;
+        else
+            lo = mid;
+    }
+    return lo;
+}
+HAK_INLINE void track_resize(void *p, size_t size, size_t usable)
+{
+    VALGRIND_RESIZEINPLACE_BLOCK(p, track_requested(p, usable), size, 0);
+}
+
+/* The allocator's words in free blocks are made accessible just for the access. */
+#define HAK_BLOCK_ACCESS static inline __attribute__((unused))
+
+HAK_BLOCK_ACCESS void *block_next(const void *b)
+{
+    VALGRIND_MAKE_MEM_DEFINED(b, sizeof(void *));
+    void *n = *(void *const *)b;
+    VALGRIND_MAKE_MEM_NOACCESS(b, sizeof(void *));
+    return n;
+}
+HAK_BLOCK_ACCESS void block_set_next(void *b, void *next)
+{
+    VALGRIND_MAKE_MEM_UNDEFINED(b, sizeof(void *));
+    *(void **)b = next;
+    VALGRIND_MAKE_MEM_NOACCESS(b, sizeof(void *));
+}
+/* The mark word is also read on live blocks (the double-free check): keep their state. */
+HAK_BLOCK_ACCESS uint64_t block_mark_word(const void *b)
+{
+    unsigned char vbits[8];
+    const uint64_t *w = (const uint64_t *)b + 1;
+    int saved = VALGRIND_GET_VBITS(w, vbits, 8) == 1;
+    VALGRIND_MAKE_MEM_DEFINED(w, 8);
+    uint64_t v = *w;
+    if (saved)
+        VALGRIND_SET_VBITS(w, vbits, 8);
+    else
+        VALGRIND_MAKE_MEM_NOACCESS(w, 8);
+    return v;
+}
+HAK_BLOCK_ACCESS void block_set_mark_word(void *b, uint64_t v)
+{
+    uint64_t *w = (uint64_t *)b + 1;
+    VALGRIND_MAKE_MEM_UNDEFINED(w, 8);
+    *w = v;
+    VALGRIND_MAKE_MEM_NOACCESS(w, 8);
+}
+
+#else
+
+HAK_INLINE void track_alloc(void *p, size_t size, size_t usable)
+{
+    (void)p, (void)size, (void)usable;
+}
+HAK_INLINE void track_free(void *p, size_t usable) { (void)p, (void)usable; }
+HAK_INLINE void track_resize(void *p, size_t size, size_t usable)
+{
+    (void)p, (void)size, (void)usable;
+}
+HAK_INLINE void track_noaccess(void *p, size_t len) { (void)p, (void)len; }
+HAK_INLINE void track_unmapped(void *p, size_t len) { (void)p, (void)len; }
+HAK_INLINE size_t track_requested(const void *p, size_t usable)
+{
+    (void)p;
+    return usable;
+}
+
+HAK_INLINE void *block_next(const void *b) { return *(void *const *)b; }
+HAK_INLINE void block_set_next(void *b, void *next) { *(void **)b = next; }
+HAK_INLINE uint64_t block_mark_word(const void *b) { return ((const uint64_t *)b)[1]; }
+HAK_INLINE void block_set_mark_word(void *b, uint64_t v) { ((uint64_t *)b)[1] = v; }
+
+#endif
+
+/* `make hooks-check` builds release once more with the hook calls removed by the preprocessor. */
+#if defined(HAK_NO_TRACK_HOOKS)
+#define track_alloc(p, size, usable) ((void)sizeof(p), (void)sizeof(size), (void)sizeof(usable))
+#define track_free(p, usable) ((void)sizeof(p), (void)sizeof(usable))
+#define track_resize(p, size, usable) ((void)sizeof(p), (void)sizeof(size), (void)sizeof(usable))
+#define track_noaccess(p, len) ((void)sizeof(p), (void)sizeof(len))
+#define track_unmapped(p, len) ((void)sizeof(p), (void)sizeof(len))
+#endif
+
+#endif
