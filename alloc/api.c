@@ -140,9 +140,8 @@ static void *alloc_class(unsigned cls, size_t size)
     size_t bs = hak_class_info[cls].block_size;
     void *p = cache_pop(cls);
     if (p == NULL)
-        p = cache_refill(bs);
-    if (p != NULL)
-        track_alloc(p, size, bs);
+        return cache_refill_as(bs, size);
+    track_alloc(p, size, bs);
     return p;
 }
 
@@ -253,24 +252,28 @@ static void *realloc_internal(void *ptr, size_t size, const void *caller)
             return realloc_misuse(verdict, ptr, slab_site(s), caller);
         old = s->block_size;
         if (size <= old && (size * 2 >= old || old <= 32)) {
-            track_resize(ptr, size, old);
+            track_resize(ptr, track_requested(ptr, old), size, old);
             return ptr;
         }
     } else if (kind == HAK_MAP_PAGE_RUN) {
-        if (size > HAK_MID_MAX && size <= HAK_PAGE_RUN_MAX && page_run_resize(ptr, size) > 0) {
-            if (HAK_TRACKING)
-                track_resize(ptr, size, page_run_usable(ptr));
-            return ptr;
+        if (size > HAK_MID_MAX && size <= HAK_PAGE_RUN_MAX) {
+            size_t before = HAK_TRACKING ? track_requested(ptr, page_run_usable(ptr)) : 0;
+            if (page_run_resize(ptr, size) > 0) {
+                if (HAK_TRACKING)
+                    track_resize(ptr, before, size, page_run_usable(ptr));
+                return ptr;
+            }
         }
         if ((verdict = page_run_classify(ptr)) >= 0)
             return realloc_misuse(verdict, ptr, page_run_site, caller);
         old = page_run_usable(ptr);
     } else if (kind == HAK_MAP_LARGE) {
         void *out;
+        size_t before = HAK_TRACKING ? track_requested(ptr, large_usable(ptr)) : 0;
         switch (large_realloc(ptr, size, &out, &old)) {
-        case LARGE_DONE:
+        case LARGE_DONE: /* in place: tracking builds never remap */
             if (HAK_TRACKING)
-                track_resize(out, size, large_usable(out));
+                track_resize(out, before, size, large_usable(out));
             return out;
         case LARGE_FAILED:
             return NULL;

@@ -162,7 +162,7 @@ void *large_alloc(size_t size, size_t align, int zero)
         errno = ENOMEM;
         return NULL;
     }
-    track_alloc(p, size, need); /* fresh mappings read as zero: no memset for calloc */
+    track_alloc_zeroed(p, size, need); /* fresh mappings read as zero: no memset for calloc */
     return p;
 }
 

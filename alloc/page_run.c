@@ -340,7 +340,7 @@ int page_run_resize(void *p, size_t size)
             clear_marks(seg, i, len);
             set_run(seg, i, want, MARK_USED);
             set_run(seg, i + want, len - want, MARK_USED);
-            track_free((char *)p + (want << HAK_PAGE_SHIFT), (len - want) << HAK_PAGE_SHIFT);
+            track_noaccess((char *)p + (want << HAK_PAGE_SHIFT), (len - want) << HAK_PAGE_SHIFT);
             release_run(a, seg, i + want);
             a->live_bytes -= (len - want) << HAK_PAGE_SHIFT;
             done = 1;

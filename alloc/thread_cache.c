@@ -16,14 +16,15 @@ static void publish(struct heap *h, unsigned cls, const struct cache_bin *b)
 
 static void *refill(size_t size);
 
-/* The block handed out here is tracked as `size` requested bytes. */
-void *cache_refill(size_t size)
+void *cache_refill_as(size_t class_size, size_t requested)
 {
-    void *p = refill(size);
+    void *p = refill(class_size);
     if (p != NULL)
-        track_alloc(p, size, size_class_block_size(size_class_of(size)));
+        track_alloc(p, requested, size_class_block_size(size_class_of(class_size)));
     return p;
 }
+
+void *cache_refill(size_t size) { return cache_refill_as(size, size); }
 
 static void *refill(size_t size)
 {

@@ -37,7 +37,9 @@ struct thread_cache {
 extern HAK_TLS struct thread_cache hak_thread_cache HAK_HIDDEN;
 
 /* Slow paths. */
-HAK_HIDDEN void *cache_refill(size_t size);   /* the bin of size's class was empty */
+HAK_HIDDEN void *cache_refill(size_t size); /* the bin of size's class was empty */
+/* The same for the class of `class_size`, handing out a block of `requested` bytes. */
+HAK_HIDDEN void *cache_refill_as(size_t class_size, size_t requested);
 HAK_HIDDEN void cache_overflow(unsigned cls); /* the bin of cls went over its cap */
 HAK_HIDDEN void cache_flush_all(struct thread_cache *tc);
 

@@ -25,7 +25,6 @@
 #if defined(HAK_TRACK_ASAN)
 
 #include <sanitizer/asan_interface.h>
-#include <string.h>
 
 /* ASan's own shadow values, so reports name the error as for its own heap. */
 #define ASAN_HEAP_REDZONE 0xfa
@@ -38,23 +37,48 @@ HAK_INLINE uint8_t *asan_shadow(const void *p)
     return (uint8_t *)(((uintptr_t)p >> scale) + offset);
 }
 
-/* [p, p+len) both 8-byte aligned. */
-HAK_INLINE void asan_fill(const void *p, size_t len, uint8_t value)
+/* Set the shadow of [p, p+len) (both 8-byte aligned). Volatile stores: a memset here would be
+ * ASan's checked memset, which refuses to write shadow memory. */
+static __attribute__((unused, no_sanitize("address"))) void asan_fill(const void *p, size_t len,
+                                                                      uint8_t value)
 {
-    memset(asan_shadow(p), value, len >> 3);
+    volatile uint8_t *s = asan_shadow(p);
+    size_t n = len >> 3, i = 0;
+    uint64_t word = value * 0x0101010101010101ull;
+    for (; i < n && ((uintptr_t)(s + i) & 7); i++)
+        s[i] = value;
+    for (; i + 8 <= n; i += 8)
+        *(volatile uint64_t *)(s + i) = word;
+    for (; i < n; i++)
+        s[i] = value;
 }
 
-HAK_INLINE void track_alloc(void *p, size_t size, size_t usable)
+/* [p, p+size) addressable (the last granule partly, as ASan encodes it), the rest of the block
+ * a heap redzone. */
+static __attribute__((unused, no_sanitize("address"))) void track_alloc(void *p, size_t size,
+                                                                        size_t usable)
 {
-    size_t whole = (size + 7) & ~(size_t)7;
+    size_t whole = size & ~(size_t)7;
     asan_fill(p, whole, 0);
-    if (size & 7)
-        *asan_shadow((char *)p + (size & ~(size_t)7)) = (uint8_t)(size & 7);
-    if (usable > whole)
-        asan_fill((char *)p + whole, usable - whole, ASAN_HEAP_REDZONE);
+    size_t rest = whole;
+    if (size & 7) {
+        *(volatile uint8_t *)asan_shadow((char *)p + whole) = (uint8_t)(size & 7);
+        rest += 8;
+    }
+    if (usable > rest)
+        asan_fill((char *)p + rest, usable - rest, ASAN_HEAP_REDZONE);
+}
+HAK_INLINE void track_alloc_zeroed(void *p, size_t size, size_t usable)
+{
+    track_alloc(p, size, usable);
 }
 HAK_INLINE void track_free(void *p, size_t usable) { asan_fill(p, usable, ASAN_HEAP_FREED); }
-HAK_INLINE void track_resize(void *p, size_t size, size_t usable) { track_alloc(p, size, usable); }
+/* An in-place realloc from old_size to size requested bytes (usable: the block's bytes now). */
+HAK_INLINE void track_resize(void *p, size_t old_size, size_t size, size_t usable)
+{
+    (void)old_size;
+    track_alloc(p, size, usable);
+}
 HAK_INLINE void track_noaccess(void *p, size_t len) { asan_fill(p, len, ASAN_HEAP_REDZONE); }
 /* Memory going back to the OS: whoever maps it next must find a clean shadow. */
 HAK_INLINE void track_unmapped(void *p, size_t len) { asan_fill(p, len, 0); }
@@ -79,6 +103,12 @@ HAK_INLINE void track_alloc(void *p, size_t size, size_t usable)
 {
     (void)usable;
     VALGRIND_MALLOCLIKE_BLOCK(p, size, 0, 0);
+}
+/* Memory known to read as zero (a fresh mapping): defined, not undefined. */
+HAK_INLINE void track_alloc_zeroed(void *p, size_t size, size_t usable)
+{
+    (void)usable;
+    VALGRIND_MALLOCLIKE_BLOCK(p, size, 0, 1);
 }
 HAK_INLINE void track_free(void *p, size_t usable)
 {
@@ -105,9 +135,10 @@ HAK_INLINE size_t track_requested(const void *p, size_t usable)
     }
     return lo;
 }
-HAK_INLINE void track_resize(void *p, size_t size, size_t usable)
+HAK_INLINE void track_resize(void *p, size_t old_size, size_t size, size_t usable)
 {
-    VALGRIND_RESIZEINPLACE_BLOCK(p, track_requested(p, usable), size, 0);
+    (void)usable;
+    VALGRIND_RESIZEINPLACE_BLOCK(p, old_size, size, 0);
 }
 
 /* The allocator's words in free blocks are made accessible just for the access. */
@@ -126,18 +157,23 @@ HAK_BLOCK_ACCESS void block_set_next(void *b, void *next)
     *(void **)b = next;
     VALGRIND_MAKE_MEM_NOACCESS(b, sizeof(void *));
 }
-/* The mark word is also read on live blocks (the double-free check): keep their state. */
+/* The mark word is also read on live blocks (the double-free check), which may be addressable
+ * only in part (a 9-byte request in a 16-byte block): save and restore each byte's state. */
 HAK_BLOCK_ACCESS uint64_t block_mark_word(const void *b)
 {
     unsigned char vbits[8];
-    const uint64_t *w = (const uint64_t *)b + 1;
-    int saved = VALGRIND_GET_VBITS(w, vbits, 8) == 1;
+    int addressable[8];
+    const char *w = (const char *)b + 8;
+    for (int i = 0; i < 8; i++)
+        addressable[i] = VALGRIND_GET_VBITS(w + i, &vbits[i], 1) == 1;
     VALGRIND_MAKE_MEM_DEFINED(w, 8);
-    uint64_t v = *w;
-    if (saved)
-        VALGRIND_SET_VBITS(w, vbits, 8);
-    else
-        VALGRIND_MAKE_MEM_NOACCESS(w, 8);
+    uint64_t v = *(const uint64_t *)w;
+    for (int i = 0; i < 8; i++) {
+        if (addressable[i])
+            VALGRIND_SET_VBITS(w + i, &vbits[i], 1);
+        else
+            VALGRIND_MAKE_MEM_NOACCESS(w + i, 1);
+    }
     return v;
 }
 HAK_BLOCK_ACCESS void block_set_mark_word(void *b, uint64_t v)
@@ -154,10 +190,14 @@ HAK_INLINE void track_alloc(void *p, size_t size, size_t usable)
 {
     (void)p, (void)size, (void)usable;
 }
-HAK_INLINE void track_free(void *p, size_t usable) { (void)p, (void)usable; }
-HAK_INLINE void track_resize(void *p, size_t size, size_t usable)
+HAK_INLINE void track_alloc_zeroed(void *p, size_t size, size_t usable)
 {
     (void)p, (void)size, (void)usable;
+}
+HAK_INLINE void track_free(void *p, size_t usable) { (void)p, (void)usable; }
+HAK_INLINE void track_resize(void *p, size_t old_size, size_t size, size_t usable)
+{
+    (void)p, (void)old_size, (void)size, (void)usable;
 }
 HAK_INLINE void track_noaccess(void *p, size_t len) { (void)p, (void)len; }
 HAK_INLINE void track_unmapped(void *p, size_t len) { (void)p, (void)len; }
@@ -177,8 +217,11 @@ HAK_INLINE void block_set_mark_word(void *b, uint64_t v) { ((uint64_t *)b)[1] = 
 /* `make hooks-check` builds release once more with the hook calls removed by the preprocessor. */
 #if defined(HAK_NO_TRACK_HOOKS)
 #define track_alloc(p, size, usable) ((void)sizeof(p), (void)sizeof(size), (void)sizeof(usable))
+#define track_alloc_zeroed(p, size, usable)                                                        \
+    ((void)sizeof(p), (void)sizeof(size), (void)sizeof(usable))
 #define track_free(p, usable) ((void)sizeof(p), (void)sizeof(usable))
-#define track_resize(p, size, usable) ((void)sizeof(p), (void)sizeof(size), (void)sizeof(usable))
+#define track_resize(p, old_size, size, usable)                                                    \
+    ((void)sizeof(p), (void)sizeof(old_size), (void)sizeof(size), (void)sizeof(usable))
 #define track_noaccess(p, len) ((void)sizeof(p), (void)sizeof(len))
 #define track_unmapped(p, len) ((void)sizeof(p), (void)sizeof(len))
 #endif

@@ -47,6 +47,28 @@ void test_fail(const char *file, int line, const char *fmt, ...)
         launder_v_;                                                                                \
     })
 
+/* Sanitizer runtimes add shadow memory to RSS: memory bounds are checked only without them. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define TEST_UNDER_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define TEST_UNDER_SANITIZER 1
+#endif
+#endif
+#ifndef TEST_UNDER_SANITIZER
+#define TEST_UNDER_SANITIZER 0
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define TEST_UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TEST_UNDER_TSAN 1
+#endif
+#endif
+#ifndef TEST_UNDER_TSAN
+#define TEST_UNDER_TSAN 0
+#endif
+
 /* Resident set size of this process, in KiB (from /proc/self/status). */
 long test_rss_kb(void);
 long test_peak_rss_kb(void);

@@ -65,6 +65,8 @@ TEST(remotely_freed_blocks_are_drained_and_reused_by_the_owner)
         CHECKF(again[i] != again[i - 1], "block %p handed out twice", again[i]);
     for (int i = 0; i < N; i++)
         hak_free(again[i]);
+    free(again);
+    free(freed);
 }
 
 static void *owner_blocks[64];

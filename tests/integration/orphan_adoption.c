@@ -82,6 +82,7 @@ TEST(orphaned_slabs_keep_remote_frees_and_are_adopted_by_the_next_thread)
         hak_free(made[i]);
     for (int i = 0; i < adopted_count; i++)
         hak_free(adopted[i]);
+    free(freed);
     hak_thread_flush();
     struct hak_stats end;
     hak_stats(&end);

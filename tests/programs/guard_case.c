@@ -72,6 +72,10 @@ int main(int argc, char **argv)
             return 1;
         }
     }
+    if (!strcmp(source, "libc"))
+        free(p); /* the program's own block, which hakmem refused to free */
+    else if (!strcmp(source, "mmap"))
+        munmap(p, len);
     printf("contained\n");
     return 0;
 }
