@@ -58,6 +58,7 @@ else ifeq ($(VARIANT),cov)
   OPT := -O0 -fprofile-instr-generate -fcoverage-mapping
   SANLD := -fprofile-instr-generate
   INTERPOSE := yes
+  export LLVM_PROFILE_FILE := $(abspath build/cov)/profiles/%p.profraw
 else
   $(error unknown VARIANT '$(VARIANT)'; known: $(VARIANTS))
 endif
@@ -76,7 +77,7 @@ else
   LIBS := $(BUILD)/libhakmem_core.a
 endif
 
-.PHONY: all lib tests test fuzz clean format format-check compilers-check variants \
+.PHONY: all lib tests check test fuzz clean format format-check compilers-check variants \
         variants-test valgrind-test coverage hooks-check ensure-afl
 .DEFAULT_GOAL := all
 
@@ -134,6 +135,9 @@ $(BUILD)/tests/%: tests/%.c $(HARNESS) tests/harness/test.h $(BUILD)/libhakmem_c
 # Helper programs run by the tests: misuse_case and guard_case link the hak_* API (any variant);
 # the rest exercise interposition (LD_PRELOAD, static linking, C++).
 PROGRAMS := $(BUILD)/tests/programs/misuse_case $(BUILD)/tests/programs/guard_case
+ifeq ($(VARIANT),valgrind)
+  PROGRAMS += $(BUILD)/tests/programs/memcheck_case
+endif
 ifeq ($(INTERPOSE),yes)
   PROGRAMS += $(BUILD)/tests/programs/first_alloc_in_thread_static \
               $(BUILD)/tests/programs/first_alloc_dlsym $(BUILD)/tests/programs/map_threads_cxx
@@ -162,16 +166,23 @@ endif
 
 tests: lib $(TEST_BINS) $(PROGRAMS)
 
-# `make test` (release) also proves the other compiler builds the library warning-free.
-ifeq ($(VARIANT),release)
-test: compilers-check
-endif
-test: tests
+# `make check`: build and run this variant's tests. `make test` in release runs the release
+# suite, the ASan, TSan and valgrind-variant suites (shorter timed tests there) and the compiler
+# check, and ends with one total; in other variants it is `make check`.
+check: tests
 	@tests/run_tests.sh $(BUILD) $(TEST_BINS) -- $(WHOLE_PROGRAM_TESTS)
 
+ifeq ($(VARIANT),release)
+test:
+	@tests/test_all.sh
+else
+test: check
+endif
+
 compilers-check:
-	@$(MAKE) --no-print-directory -s lib BUILD=build/release-clang CC=clang \
-	    OPT="-O2 -DNDEBUG" >/dev/null && echo "clang build: ok"
+	@if $(MAKE) --no-print-directory -s lib BUILD=build/release-clang CC=clang \
+	    OPT="-O2 -DNDEBUG" >/dev/null; then echo "PASS library_builds_warning_free_with_clang"; \
+	    else echo "FAIL library_builds_warning_free_with_clang"; exit 1; fi
 
 # ---- variants -----------------------------------------------------------------------------------
 
@@ -186,7 +197,7 @@ variants: ensure-afl
 
 variants-test: ensure-afl
 	@fail=0; for v in $(VARIANTS); do echo "=== $$v"; \
-	    $(MAKE) --no-print-directory VARIANT=$$v test || fail=1; done; \
+	    $(MAKE) --no-print-directory VARIANT=$$v check || fail=1; done; \
 	    $(MAKE) --no-print-directory valgrind-test || fail=1; \
 	    $(MAKE) --no-print-directory hooks-check || fail=1; exit $$fail
 
@@ -202,8 +213,7 @@ valgrind-test:
 	@$(MAKE) --no-print-directory VARIANT=valgrind tests
 	@TEST_SECONDS=2 TEST_CHURN_THREADS=400 VALGRIND_RUN="$(VALGRIND)" \
 	    tests/run_tests.sh build/valgrind $(patsubst tests/%.c,build/valgrind/tests/%,\
-	    $(VALGRIND_TESTS)) $(patsubst tests/%.c,build/valgrind/tests/%,\
-	    $(wildcard tests/variants/valgrind_*.c))
+	    $(VALGRIND_TESTS))
 
 COV_DIR := build/cov
 coverage:
@@ -213,13 +223,14 @@ coverage:
 	    TEST_CHURN_THREADS=1000 tests/run_tests.sh $(COV_DIR) \
 	    $(patsubst tests/%.c,$(COV_DIR)/tests/%,$(ALL_TEST_SRCS)) >/dev/null || true
 	@llvm-profdata merge -sparse $(COV_DIR)/profiles/*.profraw -o $(COV_DIR)/hakmem.profdata
-	@objs=$$(for t in $(patsubst tests/%.c,$(COV_DIR)/tests/%,$(ALL_TEST_SRCS)) \
-	    $(COV_DIR)/tests/programs/misuse_case $(COV_DIR)/tests/programs/guard_case; do \
-	    echo "-object $$t"; done); \
-	    llvm-cov report $$objs -instr-profile=$(COV_DIR)/hakmem.profdata alloc/*.c alloc/*.h \
-	        | tee $(COV_DIR)/report.txt | tail -1 | awk '{ printf "coverage of alloc/: lines %s, branches %s, functions %s\n", $$10, $$13, $$7 }'; \
-	    llvm-cov show $$objs -instr-profile=$(COV_DIR)/hakmem.profdata -format=html \
-	        -output-dir=$(COV_DIR)/html alloc/*.c alloc/*.h >/dev/null && \
+	@set -e; bins="$(patsubst tests/%.c,$(COV_DIR)/tests/%,$(ALL_TEST_SRCS)) \
+	    $(COV_DIR)/tests/programs/misuse_case $(COV_DIR)/tests/programs/guard_case"; \
+	    first=$${bins%% *}; objs=$$(for t in $${bins#* }; do echo "-object $$t"; done); \
+	    llvm-cov report $$first $$objs -instr-profile=$(COV_DIR)/hakmem.profdata \
+	        -show-branch-summary alloc/*.c alloc/*.h >$(COV_DIR)/report.txt; \
+	    llvm-cov show $$first $$objs -instr-profile=$(COV_DIR)/hakmem.profdata -format=html \
+	        -show-branches=count -output-dir=$(COV_DIR)/html alloc/*.c alloc/*.h >/dev/null; \
+	    tail -1 $(COV_DIR)/report.txt | awk '{ printf "coverage of alloc/: lines %s, branches %s, functions %s, regions %s\n", $$10, $$13, $$7, $$4 }'; \
 	    echo "per-file table: $(COV_DIR)/report.txt; HTML: $(COV_DIR)/html/index.html"
 
 # The release fast paths must not change when the tracking hooks are removed altogether.

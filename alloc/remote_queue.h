@@ -42,6 +42,17 @@ HAK_INLINE bool remote_queue_push(remote_queue_t *q, void *block)
     return (old & REMOTE_ARMED) != 0;
 }
 
+#ifdef HAK_RACY_REMOTE_PUSH_FOR_TEST
+/* A deliberately broken push (plain load and store, no compare-and-swap), compiled only into the
+ * test that shows ThreadSanitizer reports it. Never used by the allocator. */
+HAK_INLINE void remote_queue_push_racy(remote_queue_t *q, void *block)
+{
+    uintptr_t old = *(volatile remote_queue_t *)q;
+    block_set_next(block, (void *)(old & ~REMOTE_BITS));
+    *(volatile remote_queue_t *)q = (uintptr_t)block | (old & REMOTE_BITS);
+}
+#endif
+
 HAK_INLINE void remote_queue_notify_done(remote_queue_t *q)
 {
     __atomic_fetch_and(q, ~REMOTE_NOTIFYING, __ATOMIC_RELEASE);

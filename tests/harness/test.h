@@ -74,7 +74,12 @@ long test_rss_kb(void);
 long test_peak_rss_kb(void);
 /* Seconds since an arbitrary start, monotonic. */
 double test_now(void);
-/* Run a whole child process; returns its wait status. */
-int test_run_child(void (*fn)(void *), void *arg);
+/* Run fn(arg) in a child process; returns its wait status. If `err` is not NULL, the child's
+ * stderr is captured there (NUL-terminated, truncated to len). */
+int test_run_child(void (*fn)(void *), void *arg, char *err, size_t len);
+/* Run a program (argv[0] a path) in a child; returns its wait status, output captured as above. */
+int test_run_program(char *const argv[], char *out, size_t len);
+/* The path of a helper program built next to the tests: <build>/tests/programs/<name>. */
+void test_program_path(char *buf, size_t len, const char *name);
 
 #endif

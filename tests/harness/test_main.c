@@ -65,17 +65,78 @@ double test_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-int test_run_child(void (*fn)(void *), void *arg)
+static void read_all(int fd, char *buf, size_t len)
 {
+    size_t used = 0;
+    ssize_t n;
+    char sink[4096];
+    while ((n = read(fd, used + 1 < len ? buf + used : sink,
+                     used + 1 < len ? len - 1 - used : sizeof sink)) > 0)
+        if (used + 1 < len)
+            used += (size_t)n;
+    if (len > 0)
+        buf[used < len ? used : len - 1] = '\0';
+}
+
+int test_run_child(void (*fn)(void *), void *arg, char *err, size_t len)
+{
+    int pipefd[2] = {-1, -1};
+    if (err != NULL && pipe(pipefd) != 0)
+        return -1;
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {
+        if (err != NULL) {
+            dup2(pipefd[1], 2);
+            close(pipefd[0]);
+        }
         fn(arg);
         _exit(0);
+    }
+    if (err != NULL) {
+        close(pipefd[1]);
+        read_all(pipefd[0], err, len);
+        close(pipefd[0]);
     }
     int status = 0;
     waitpid(pid, &status, 0);
     return status;
+}
+
+int test_run_program(char *const argv[], char *out, size_t len)
+{
+    int pipefd[2];
+    if (pipe(pipefd) != 0)
+        return -1;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(pipefd[1], 1);
+        dup2(pipefd[1], 2);
+        close(pipefd[0]);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    close(pipefd[1]);
+    read_all(pipefd[0], out, len);
+    close(pipefd[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return status;
+}
+
+void test_program_path(char *buf, size_t len, const char *name)
+{
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    self[n > 0 ? n : 0] = '\0';
+    /* <build>/tests/<dir>/<binary> -> <build>/tests/programs/<name> */
+    for (int cut = 0; cut < 2; cut++) {
+        char *slash = strrchr(self, '/');
+        if (slash)
+            *slash = '\0';
+    }
+    snprintf(buf, len, "%s/programs/%s", self, name);
 }
 
 static int run_case(const struct test_case *t)
@@ -91,8 +152,7 @@ static int run_case(const struct test_case *t)
     if (pid == 0) {
         alarm(t->timeout_s);
         t->fn();
-        fflush(NULL);
-        _exit(0);
+        exit(0); /* not _exit: coverage and sanitizer runtimes write their results at exit */
     }
     int status = 0;
     waitpid(pid, &status, 0);

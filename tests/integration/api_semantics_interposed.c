@@ -101,7 +101,7 @@ TEST(posix_memalign_rejects_bad_alignments_with_einval)
         CHECK(p == (void *)0x1); /* untouched */
     }
     errno = 0;
-    CHECK(aligned_alloc(24, 48) == NULL && errno == EINVAL);
+    CHECK(aligned_alloc(LAUNDER((size_t)24), 48) == NULL && errno == EINVAL);
     errno = 0;
     CHECK(hak_aligned_alloc(0, 48) == NULL && errno == EINVAL);
     CHECK(posix_memalign(&p, 64, SIZE_MAX) == ENOMEM);
@@ -147,10 +147,10 @@ TEST(valloc_and_pvalloc_are_page_aligned_and_pvalloc_rounds_up)
 
 TEST(memalign_rounds_a_non_power_of_two_alignment_up)
 {
-    void *p = memalign(24, 100);
+    void *p = memalign(LAUNDER((size_t)24), 100);
     CHECK(p && aligned(p, 32));
     free(p);
-    void *q = memalign(3000, 10);
+    void *q = memalign(LAUNDER((size_t)3000), 10);
     CHECK(q && aligned(q, 4096));
     free(q);
 }
