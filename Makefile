@@ -43,7 +43,8 @@ else ifeq ($(VARIANT),valgrind)
   INTERPOSE := yes
 else ifeq ($(VARIANT),fuzz)
   CC := clang
-  OPT := -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address $(SAN_UB) -DHAK_TRACK_ASAN
+  OPT := -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address $(SAN_UB) -DHAK_TRACK_ASAN \
+         -fsanitize-coverage-ignorelist=fuzz/coverage_ignore.txt
   SANLD := -fsanitize=address $(SAN_UB)
   INTERPOSE := no
 else ifeq ($(VARIANT),afl)
@@ -77,7 +78,7 @@ else
   LIBS := $(BUILD)/libhakmem_core.a
 endif
 
-.PHONY: all lib tests check test fuzz clean format format-check compilers-check variants \
+.PHONY: all lib tests check test clean format format-check compilers-check variants \
         variants-test valgrind-test coverage hooks-check ensure-afl
 .DEFAULT_GOAL := all
 
@@ -239,14 +240,108 @@ hooks-check: lib
 	    EXTRA_CFLAGS=-DHAK_NO_TRACK_HOOKS >/dev/null
 	@tests/hooks_check.sh build/release/libhakmem.so build/release-nohooks/libhakmem.so
 
-fuzz:
-	@echo "make fuzz: the op-sequence fuzzing harness is coming (issue 5)"; exit 2
+# ---- fuzzing -------------------------------------------------------------------------------------
+# One op-sequence interpreter (fuzz/interpreter.c) with three drivers: libFuzzer (build/fuzz/
+# fuzz_ops), AFL++ persistent mode (build/afl/afl_ops) and replay (build/<variant>/replay). Seeds
+# are the text programs in corpus/ops and corpus/regress, compiled into build/fuzz/seeds.
 
+FUZZ_SECONDS ?= 300
+JOBS ?= $(NPROC)
+INTERP_SRCS := fuzz/interpreter.c fuzz/ops_format.c
+INTERP_HDRS := fuzz/interpreter.h fuzz/ops_format.h
+CORPUS_TEXT := $(sort $(wildcard corpus/ops/*.txt corpus/regress/*.txt))
+
+$(BUILD)/replay: fuzz/replay.c $(INTERP_SRCS) $(INTERP_HDRS) $(BUILD)/libhakmem_core.a
+	@echo "  CC $@"
+	@$(CC) $(CFLAGS_ALL) -DHAK_FUZZ_HEAP_CHECK -Ialloc -Ifuzz fuzz/replay.c $(INTERP_SRCS) \
+	    $(BUILD)/libhakmem_core.a -o $@ $(LDFLAGS_ALL)
+
+build/opsc: fuzz/opsc.c fuzz/ops_format.c fuzz/ops_format.h
+	@mkdir -p build
+	@echo "  CC $@"
+	@gcc -std=gnu11 $(WARN) -O2 fuzz/opsc.c fuzz/ops_format.c -o $@
+
+# Binary seeds for the fuzzers, compiled from the text corpora.
+build/fuzz/seeds/.stamp: build/opsc $(CORPUS_TEXT)
+	@rm -rf build/fuzz/seeds && mkdir -p build/fuzz/seeds
+	@for f in $(CORPUS_TEXT); do \
+	    build/opsc compile $$f build/fuzz/seeds/$$(basename $$(dirname $$f))-$$(basename $$f .txt) \
+	    || exit 1; done
+	@touch $@
+
+ifeq ($(VARIANT),fuzz)
+# The interpreter itself is not coverage-instrumented: libFuzzer's signal is the allocator's code.
+$(BUILD)/fuzz_ops: fuzz/driver_libfuzzer.c $(INTERP_SRCS) $(INTERP_HDRS) $(BUILD)/libhakmem_core.a
+	@echo "  CC $@"
+	@mkdir -p $(BUILD)/obj/fuzz
+	@for f in $(INTERP_SRCS); do clang $(BASE_CFLAGS) -O1 -fno-omit-frame-pointer \
+	    -fsanitize=address $(SAN_UB) -DHAK_FUZZ_HEAP_CHECK -Ialloc -Ifuzz -c $$f \
+	    -o $(BUILD)/obj/$${f%.c}.o || exit 1; done
+	@clang $(BASE_CFLAGS) -O1 -fsanitize=fuzzer,address $(SAN_UB) -Ialloc -Ifuzz $< \
+	    $(patsubst %.c,$(BUILD)/obj/%.o,$(INTERP_SRCS)) $(BUILD)/libhakmem_core.a -o $@ \
+	    $(LDFLAGS_ALL)
+endif
+ifeq ($(VARIANT),afl)
+$(BUILD)/afl_ops: fuzz/driver_afl.c $(INTERP_SRCS) $(INTERP_HDRS) $(BUILD)/libhakmem_core.a
+	@echo "  CC $@"
+	@$(CC) $(CFLAGS_ALL) -DHAK_FUZZ_HEAP_CHECK -Ialloc -Ifuzz $< $(INTERP_SRCS) \
+	    $(BUILD)/libhakmem_core.a -o $@ $(LDFLAGS_ALL)
+endif
+
+.PHONY: fuzz afl replay minimize corpus-merge
+fuzz: build/fuzz/seeds/.stamp
+	@$(MAKE) --no-print-directory VARIANT=fuzz build/fuzz/fuzz_ops
+	@fuzz/run_libfuzzer.sh build/fuzz/fuzz_ops $(FUZZ_SECONDS) $(JOBS)
+
+afl: ensure-afl build/fuzz/seeds/.stamp
+	@$(MAKE) --no-print-directory VARIANT=afl build/afl/afl_ops
+	@rm -rf build/afl/seeds && mkdir -p build/afl && cp -r build/fuzz/seeds build/afl/seeds \
+	    && rm -f build/afl/seeds/.stamp
+	@fuzz/run_afl.sh build/afl/afl_ops $(FUZZ_SECONDS) $(JOBS)
+
+# Every corpus program in release, ASan, TSan and (a sample, under memcheck) the valgrind build.
+REPLAY_VALGRIND_SAMPLE ?= 4
+replay:
+	@fail=0; for v in release asan tsan; do \
+	    $(MAKE) --no-print-directory -s VARIANT=$$v build/$$v/replay || exit 1; \
+	    echo "== replay ($$v)"; build/$$v/replay corpus/ops corpus/regress || fail=1; done; \
+	    $(MAKE) --no-print-directory -s VARIANT=valgrind build/valgrind/replay || exit 1; \
+	    echo "== replay (valgrind, every $(REPLAY_VALGRIND_SAMPLE)th program, under memcheck)"; \
+	    $(VALGRIND) build/valgrind/replay --sample $(REPLAY_VALGRIND_SAMPLE) corpus/ops \
+	        corpus/regress || fail=1; exit $$fail
+
+# make minimize CRASH=<file> NAME=<what-broke>: the smallest program that still crashes, in the
+# text form, as corpus/regress/NAME.txt (replayed by make replay from then on).
+minimize: build/opsc
+	@test -n "$(CRASH)" -a -n "$(NAME)" || { echo "usage: make minimize CRASH=<file> NAME=<what-broke>"; exit 2; }
+	@$(MAKE) --no-print-directory VARIANT=fuzz build/fuzz/fuzz_ops
+	@mkdir -p build/fuzz/minimized
+	@ASAN_OPTIONS=abort_on_error=1:detect_leaks=0 build/fuzz/fuzz_ops -minimize_crash=1 \
+	    -runs=$${MINIMIZE_RUNS:-30000} -timeout=20 \
+	    -exact_artifact_path=build/fuzz/minimized/$(NAME) $(CRASH) >build/fuzz/minimize.log 2>&1; \
+	    test -s build/fuzz/minimized/$(NAME) || { echo "minimization failed: build/fuzz/minimize.log"; exit 1; }
+	@{ echo "# hakmem ops v1"; echo "# regression: $(NAME) (minimized from $(notdir $(CRASH)))"; \
+	    build/opsc decompile build/fuzz/minimized/$(NAME) | sed 1d; } >corpus/regress/$(NAME).txt
+	@echo "corpus/regress/$(NAME).txt ($$(grep -vc '^#' corpus/regress/$(NAME).txt) ops, from \
+	    $$(stat -c %s $(CRASH)) bytes):"; cat corpus/regress/$(NAME).txt
+
+# Fold inputs from the working corpus that add coverage into corpus/ops, as text programs.
+corpus-merge: build/fuzz/seeds/.stamp
+	@$(MAKE) --no-print-directory VARIANT=fuzz build/fuzz/fuzz_ops
+	@rm -rf build/fuzz/merge && cp -r build/fuzz/seeds build/fuzz/merge && rm -f build/fuzz/merge/.stamp
+	@ls build/fuzz/merge | sort >build/fuzz/merge.before
+	@ASAN_OPTIONS=detect_leaks=0 build/fuzz/fuzz_ops -merge=1 -timeout=20 build/fuzz/merge \
+	    build/fuzz/corpus >build/fuzz/merge.log 2>&1 || { tail build/fuzz/merge.log; exit 1; }
+	@n=0; for f in $$(ls build/fuzz/merge | sort | comm -13 build/fuzz/merge.before -); do \
+	    build/opsc decompile build/fuzz/merge/$$f >corpus/ops/merged-$$f.txt && n=$$((n + 1)); \
+	    done; echo "corpus-merge: $$n new program(s) in corpus/ops"
+
+FORMATTED := alloc/*.[ch] tests/*/*.[ch] tests/programs/*.cc bench/*.[ch] fuzz/*.[ch]
 format:
-	clang-format -i alloc/*.[ch] tests/*/*.[ch] tests/programs/*.cc bench/*.[ch]
+	clang-format -i $(FORMATTED)
 
 format-check:
-	@clang-format --dry-run --Werror alloc/*.[ch] tests/*/*.[ch] tests/programs/*.cc bench/*.[ch]
+	@clang-format --dry-run --Werror $(FORMATTED)
 
 clean:
 	rm -rf build

@@ -82,10 +82,21 @@ HAK_INLINE void track_resize(void *p, size_t old_size, size_t size, size_t usabl
 HAK_INLINE void track_noaccess(void *p, size_t len) { asan_fill(p, len, ASAN_HEAP_REDZONE); }
 /* Memory going back to the OS: whoever maps it next must find a clean shadow. */
 HAK_INLINE void track_unmapped(void *p, size_t len) { asan_fill(p, len, 0); }
-HAK_INLINE size_t track_requested(const void *p, size_t usable)
+/* A cached segment taken for a new use: its old poisoning means nothing any more. */
+HAK_INLINE void track_reset(void *p, size_t len) { asan_fill(p, len, 0); }
+/* The requested size, read back from the shadow: walk back over the tail's redzone granules
+ * (the tail is short: under a page for runs and Large blocks, under a quarter of a slab block). */
+static __attribute__((unused, no_sanitize("address", "coverage"))) size_t
+track_requested(const void *p, size_t usable)
 {
-    char *bad = __asan_region_is_poisoned((void *)p, usable);
-    return bad ? (size_t)(bad - (const char *)p) : usable;
+    const volatile uint8_t *first = asan_shadow(p);
+    size_t g = usable >> 3;
+    while (g > 0 && first[g - 1] == ASAN_HEAP_REDZONE)
+        g--;
+    if (g == 0)
+        return 0;
+    uint8_t last = first[g - 1];
+    return last >= 1 && last <= 7 ? (g - 1) * 8 + last : g * 8;
 }
 
 #define HAK_BLOCK_ACCESS static __attribute__((noinline, no_sanitize("address"), unused))
@@ -117,6 +128,7 @@ HAK_INLINE void track_free(void *p, size_t usable)
 }
 HAK_INLINE void track_noaccess(void *p, size_t len) { VALGRIND_MAKE_MEM_NOACCESS(p, len); }
 HAK_INLINE void track_unmapped(void *p, size_t len) { (void)p, (void)len; }
+HAK_INLINE void track_reset(void *p, size_t len) { VALGRIND_MAKE_MEM_UNDEFINED(p, len); }
 
 /* The bytes memcheck lets the program address: a binary search with GET_VBITS, which reports
  * unaddressable memory by its result instead of as an error. */
@@ -201,6 +213,7 @@ HAK_INLINE void track_resize(void *p, size_t old_size, size_t size, size_t usabl
 }
 HAK_INLINE void track_noaccess(void *p, size_t len) { (void)p, (void)len; }
 HAK_INLINE void track_unmapped(void *p, size_t len) { (void)p, (void)len; }
+HAK_INLINE void track_reset(void *p, size_t len) { (void)p, (void)len; }
 HAK_INLINE size_t track_requested(const void *p, size_t usable)
 {
     (void)p;
@@ -224,6 +237,7 @@ HAK_INLINE void block_set_mark_word(void *b, uint64_t v) { ((uint64_t *)b)[1] = 
     ((void)sizeof(p), (void)sizeof(old_size), (void)sizeof(size), (void)sizeof(usable))
 #define track_noaccess(p, len) ((void)sizeof(p), (void)sizeof(len))
 #define track_unmapped(p, len) ((void)sizeof(p), (void)sizeof(len))
+#define track_reset(p, len) ((void)sizeof(p), (void)sizeof(len))
 #endif
 
 #endif

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make test: the release suite (with whole programs under LD_PRELOAD and the clang build check),
-# then the ASan, TSan and valgrind-variant suites; prints one "N passed, N failed" at the end.
+# the ASan, TSan and valgrind-variant suites, a replay of every corpus program (release, ASan,
+# TSan, memcheck) and a short libFuzzer run; prints one "N passed, N failed" at the end.
 set -u
 cd "$(dirname "$0")/.."
 log=$(mktemp)
@@ -18,10 +19,12 @@ export TEST_SECONDS=${TEST_SECONDS_SANITIZED:-3}
 run make --no-print-directory VARIANT=asan check
 run make --no-print-directory VARIANT=tsan check
 run make --no-print-directory VARIANT=valgrind check
+run make --no-print-directory replay
+run make --no-print-directory fuzz FUZZ_SECONDS="${TEST_FUZZ_SECONDS:-20}" JOBS=2
 passed=$(grep -c '^PASS ' "$log")
 failed=$(grep -c '^FAIL ' "$log")
 echo
-echo "all variants (release, asan, tsan, valgrind):"
+echo "all of make test (release, asan, tsan and valgrind suites, replay, fuzz):"
 grep '^FAIL ' "$log" | sort -u
 echo "$passed passed, $failed failed"
 [ "$status" -eq 0 ] && [ "$failed" -eq 0 ]

@@ -1,0 +1,497 @@
+/* interpreter.c — the op-sequence interpreter and its shadow model. */
+#define _GNU_SOURCE
+#include "interpreter.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "hakmem.h"
+#include "ops_format.h"
+
+/* A full sweep of every live block's contents every this many ops, and (in the fuzz, afl and
+ * debug builds, where HAK_FUZZ_HEAP_CHECK is defined) the heap-invariant checker. */
+#define SWEEP_EVERY 32
+#define HEAP_CHECK_EVERY 32
+#define MAX_PROGRAM 65536 /* ops beyond this are ignored: keeps one run bounded */
+
+int interp_trace;
+
+struct block {
+    uint8_t *p;
+    size_t size;
+    uint32_t seed;
+    uint8_t thread; /* 0: main, 1..: the worker that allocated it */
+};
+
+static struct block slots[OPS_SLOTS];
+static uint32_t next_seed = 1;
+static unsigned op_index;
+static char op_text[256];
+
+/* ---- failure ---- */
+
+__attribute__((noreturn, format(printf, 1, 2))) static void fail(const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "hakmem ops: check failed at op %u (%s): %s\n", op_index, op_text, msg);
+    fflush(stderr);
+    abort();
+}
+
+/* ---- contents ---- */
+
+static uint8_t pattern(uint32_t seed, size_t i)
+{
+    return (uint8_t)(seed * 131u + i * 7u + (i >> 8));
+}
+
+/* Blocks above 64 KiB are filled and checked sparsely (their first and last 4 KiB and a line
+ * per 64 KiB), so a program with Large blocks stays fast. */
+#define DENSE_LIMIT 65536
+
+static void fill(struct block *b)
+{
+    if (b->size <= DENSE_LIMIT) {
+        for (size_t i = 0; i < b->size; i++)
+            b->p[i] = pattern(b->seed, i);
+        return;
+    }
+    for (size_t i = 0; i < 4096; i++) {
+        b->p[i] = pattern(b->seed, i);
+        b->p[b->size - 4096 + i] = pattern(b->seed, b->size - 4096 + i);
+    }
+    for (size_t off = 65536; off + 64 < b->size; off += 65536)
+        for (size_t i = off; i < off + 64; i++)
+            b->p[i] = pattern(b->seed, i);
+}
+
+/* First offset (below `limit`) whose byte differs from the pattern, or SIZE_MAX. */
+static size_t first_damage(const struct block *b, size_t limit)
+{
+    size_t n = b->size < limit ? b->size : limit;
+    if (b->size <= DENSE_LIMIT) { /* filled densely */
+        for (size_t i = 0; i < n; i++)
+            if (b->p[i] != pattern(b->seed, i))
+                return i;
+        return SIZE_MAX;
+    }
+    for (size_t i = 0; i < 4096 && i < n; i++)
+        if (b->p[i] != pattern(b->seed, i))
+            return i;
+    for (size_t off = 65536; off + 64 < n && off + 64 < b->size; off += 65536)
+        for (size_t i = off; i < off + 64; i++)
+            if (b->p[i] != pattern(b->seed, i))
+                return i;
+    if (n == b->size)
+        for (size_t i = b->size - 4096; i < b->size; i++)
+            if (b->p[i] != pattern(b->seed, i))
+                return i;
+    return SIZE_MAX;
+}
+
+static void check_intact(unsigned slot, const char *when)
+{
+    const struct block *b = &slots[slot];
+    size_t at = first_damage(b, SIZE_MAX);
+    if (at != SIZE_MAX)
+        fail("slot %u (%p, %zu bytes) damaged %s: byte %zu is %#x, expected %#x", slot,
+             (void *)b->p, b->size, when, at, b->p[at], pattern(b->seed, at));
+}
+
+/* A new block must be aligned, hold its size, and overlap no other live block. */
+static void check_new(unsigned slot, size_t align)
+{
+    const struct block *b = &slots[slot];
+    if (((uintptr_t)b->p & 15) != 0 || ((uintptr_t)b->p & (align - 1)) != 0)
+        fail("slot %u: %p is not aligned to %zu", slot, (void *)b->p, align < 16 ? 16 : align);
+    size_t usable = hak_usable_size(b->p);
+    if (usable < b->size)
+        fail("slot %u: usable size %zu < requested %zu", slot, usable, b->size);
+    uintptr_t lo = (uintptr_t)b->p, hi = lo + (b->size ? b->size : 1);
+    for (unsigned k = 0; k < OPS_SLOTS; k++) {
+        const struct block *o = &slots[k];
+        if (k == slot || o->p == NULL)
+            continue;
+        uintptr_t olo = (uintptr_t)o->p, ohi = olo + (o->size ? o->size : 1);
+        if (lo < ohi && olo < hi)
+            fail("slot %u [%p, +%zu) overlaps live slot %u [%p, +%zu)", slot, (void *)b->p, b->size,
+                 k, (void *)o->p, o->size);
+    }
+}
+
+/* ---- workers ---- */
+
+enum worker_op { W_NONE, W_FREE, W_ALLOC, W_CHURN, W_FLUSH, W_EXIT };
+
+struct worker {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int running;
+    enum worker_op op;
+    void *ptr;
+    size_t size;
+    unsigned cls, count;
+    int done;
+};
+
+static struct worker workers[OPS_WORKERS];
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    for (;;) {
+        pthread_mutex_lock(&w->lock);
+        while (w->op == W_NONE)
+            pthread_cond_wait(&w->cond, &w->lock);
+        enum worker_op op = w->op;
+        pthread_mutex_unlock(&w->lock);
+        switch (op) {
+        case W_FREE:
+            hak_free(w->ptr);
+            break;
+        case W_ALLOC:
+            w->ptr = hak_malloc(w->size);
+            break;
+        case W_CHURN: {
+            /* Allocate a run of blocks in one class and free them again: refills, drains of this
+             * worker's slabs, and bin overflows. */
+            void *held[128];
+            for (unsigned i = 0; i < w->count; i++)
+                held[i] = hak_malloc(w->size);
+            for (unsigned i = 0; i < w->count; i++)
+                hak_free(held[i]);
+            break;
+        }
+        case W_FLUSH:
+            hak_thread_flush();
+            break;
+        default:
+            break;
+        }
+        pthread_mutex_lock(&w->lock);
+        w->op = W_NONE;
+        w->done = 1;
+        pthread_cond_broadcast(&w->cond);
+        pthread_mutex_unlock(&w->lock);
+        if (op == W_EXIT)
+            return NULL;
+    }
+}
+
+static struct worker *worker(unsigned k)
+{
+    struct worker *w = &workers[k];
+    if (!w->running) {
+        pthread_mutex_init(&w->lock, NULL);
+        pthread_cond_init(&w->cond, NULL);
+        w->op = W_NONE;
+        if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
+            fail("cannot start worker %u", k);
+        w->running = 1;
+    }
+    return w;
+}
+
+/* Hand an op to worker k and wait until it is done: the run stays sequential. */
+static void ask(unsigned k, enum worker_op op)
+{
+    struct worker *w = worker(k);
+    pthread_mutex_lock(&w->lock);
+    w->op = op;
+    w->done = 0;
+    pthread_cond_broadcast(&w->cond);
+    while (!w->done)
+        pthread_cond_wait(&w->cond, &w->lock);
+    pthread_mutex_unlock(&w->lock);
+}
+
+static void end_worker(unsigned k)
+{
+    if (!workers[k].running)
+        return;
+    ask(k, W_EXIT);
+    pthread_join(workers[k].thread, NULL);
+    pthread_mutex_destroy(&workers[k].lock);
+    pthread_cond_destroy(&workers[k].cond);
+    workers[k].running = 0;
+}
+
+/* ---- foreign memory ---- */
+
+static void *foreign_libc;
+static void *foreign_mapping;
+
+static void *foreign_pointer(unsigned kind, unsigned slot, uint8_t *stack_area)
+{
+    switch (kind) {
+    case FOREIGN_LIBC:
+        return foreign_libc;
+    case FOREIGN_STACK:
+        return stack_area + 16;
+    case FOREIGN_MAPPING:
+        return (char *)foreign_mapping + 64;
+    default: /* interior of a live block of ours (NULL if the slot is empty or tiny) */
+        return slots[slot].p != NULL && slots[slot].size > 16 ? slots[slot].p + 16 : NULL;
+    }
+}
+
+static void check_foreign(const struct op *op)
+{
+    uint8_t stack_area[64];
+    memset(stack_area, 0x3c, sizeof stack_area);
+    void *p = foreign_pointer(op->kind, op->slot, stack_area);
+    if (p == NULL)
+        return;
+    struct hak_stats before, after;
+    hak_stats(&before);
+    if (op->code == OP_FOREIGN_FREE) {
+        hak_free(p);
+    } else {
+        errno = 0;
+        if (hak_realloc(p, 100) != NULL || errno != EINVAL)
+            fail("realloc of a foreign pointer did not return NULL with EINVAL");
+    }
+    hak_stats(&after);
+    int interior = op->kind == FOREIGN_INTERIOR;
+    uint64_t moved = interior ? after.interior_frees - before.interior_frees
+                     : op->code == OP_FOREIGN_FREE
+                         ? after.external_guard_frees - before.external_guard_frees
+                         : after.external_guard_reallocs - before.external_guard_reallocs;
+    if (moved != 1)
+        fail("%s counter moved by %llu, expected 1", interior ? "interior-free" : "ExternalGuard",
+             (unsigned long long)moved);
+    if (after.live_bytes != before.live_bytes || after.allocs != before.allocs ||
+        after.frees != before.frees)
+        fail("a contained free changed the allocator: live %llu -> %llu",
+             (unsigned long long)before.live_bytes, (unsigned long long)after.live_bytes);
+    for (size_t i = 0; i < sizeof stack_area; i++)
+        if (stack_area[i] != 0x3c)
+            fail("foreign stack memory was written");
+    if (interior)
+        check_intact(op->slot, "after a free of its interior was contained");
+}
+
+/* ---- ops ---- */
+
+static void release(unsigned slot)
+{
+    struct block *b = &slots[slot];
+    if (b->p == NULL)
+        return;
+    check_intact(slot, "when freed");
+    hak_free(b->p);
+    b->p = NULL;
+}
+
+static void place(unsigned slot, void *p, size_t size, unsigned thread, size_t align)
+{
+    if (p == NULL)
+        fail("allocation of %zu bytes failed (errno %d)", size, errno);
+    struct block *b = &slots[slot];
+    b->p = p;
+    b->size = size;
+    b->seed = next_seed++;
+    b->thread = (uint8_t)thread;
+    check_new(slot, align);
+    fill(b);
+}
+
+static void sweep(void)
+{
+    for (unsigned k = 0; k < OPS_SLOTS; k++)
+        if (slots[k].p != NULL)
+            check_intact(k, "in a sweep");
+}
+
+static void heap_check(void)
+{
+    int errors = hak_debug_check_heap();
+    if (errors != 0)
+        fail("heap-invariant checker found %d violation(s)", errors);
+}
+
+static void flush_all(void)
+{
+    hak_thread_flush();
+    for (unsigned k = 0; k < OPS_WORKERS; k++)
+        if (workers[k].running)
+            ask(k, W_FLUSH);
+}
+
+static void execute(const struct op *op)
+{
+    struct block *b = &slots[op->slot];
+    switch (op->code) {
+    case OP_MALLOC:
+        release(op->slot);
+        place(op->slot, hak_malloc(op->size), op->size, 0, 1);
+        break;
+    case OP_CALLOC: {
+        release(op->slot);
+        uint8_t *p = hak_calloc(1, op->size);
+        if (p == NULL)
+            fail("calloc of %zu bytes failed", op->size);
+        for (size_t i = 0; i < op->size; i += (op->size > DENSE_LIMIT ? 4093 : 1))
+            if (p[i] != 0)
+                fail("calloc(%zu) byte %zu is %#x, not zero", op->size, i, p[i]);
+        place(op->slot, p, op->size, 0, 1);
+        break;
+    }
+    case OP_REALLOC: {
+        if (b->p == NULL) {
+            place(op->slot, hak_realloc(NULL, op->size), op->size, 0, 1);
+            break;
+        }
+        check_intact(op->slot, "before realloc");
+        if (op->size == 0) { /* frees, like glibc */
+            if (hak_realloc(b->p, 0) != NULL)
+                fail("realloc(p, 0) did not return NULL");
+            b->p = NULL;
+            break;
+        }
+        struct block old = *b;
+        uint8_t *q = hak_realloc(b->p, op->size);
+        if (q == NULL)
+            fail("realloc to %zu bytes failed", op->size);
+        b->p = q;
+        size_t keep = old.size < op->size ? old.size : op->size;
+        struct block view = {q, old.size, old.seed, 0};
+        size_t at = first_damage(&view, keep);
+        if (at != SIZE_MAX)
+            fail("realloc %zu -> %zu lost the prefix at byte %zu", old.size, op->size, at);
+        b->size = op->size;
+        b->seed = next_seed++;
+        check_new(op->slot, 1);
+        fill(b);
+        break;
+    }
+    case OP_ALIGNED:
+        release(op->slot);
+        place(op->slot, hak_aligned_alloc(op->align, op->size), op->size, 0, op->align);
+        break;
+    case OP_FREE:
+        release(op->slot);
+        break;
+    case OP_FREE_ON:
+        if (b->p != NULL) {
+            check_intact(op->slot, "when handed to a worker to free");
+            worker(op->worker)->ptr = b->p;
+            ask(op->worker, W_FREE);
+            b->p = NULL;
+        }
+        break;
+    case OP_ALLOC_ON:
+        release(op->slot);
+        worker(op->worker)->size = op->size;
+        ask(op->worker, W_ALLOC);
+        place(op->slot, workers[op->worker].ptr, op->size, op->worker + 1, 1);
+        break;
+    case OP_CHURN_ON:
+        worker(op->worker)->size = ops_class_size(op->cls);
+        workers[op->worker].count = op->count;
+        ask(op->worker, W_CHURN);
+        break;
+    case OP_END_WORKER:
+        end_worker(op->worker); /* its blocks stay live: their slabs are orphaned */
+        break;
+    case OP_FLUSH:
+        if (op->thread == 0)
+            hak_thread_flush();
+        else if (workers[op->thread - 1].running)
+            ask(op->thread - 1, W_FLUSH);
+        break;
+    case OP_FOREIGN_FREE:
+    case OP_FOREIGN_REALLOC:
+        check_foreign(op);
+        break;
+    case OP_SWEEP:
+        sweep();
+        break;
+    case OP_CHECK_HEAP:
+        heap_check();
+        break;
+    case OP_USABLE:
+        if (b->p != NULL && hak_usable_size(b->p) < b->size)
+            fail("usable size %zu < %zu", hak_usable_size(b->p), b->size);
+        break;
+    case OP_COUNT:
+        break;
+    }
+}
+
+void interp_setup(void)
+{
+    /* Misuse committed on purpose must be counted, not fatal; foreign frees are contained. */
+    setenv("HAKMEM_INVALID_FREE", "report", 1);
+    setenv("HAKMEM_EXTERNAL_GUARD", "contain", 1);
+    setenv("HAKMEM_EXTERNAL_GUARD_REPORT", "0", 1);
+    foreign_libc = malloc(256);
+    foreign_mapping = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+}
+
+void interp_run(const uint8_t *data, size_t len, int accept_text)
+{
+    static uint8_t compiled[1 << 20];
+    if (len > 0 && data[0] != OPS_VERSION_BYTE) {
+        if (!accept_text || (data[0] != '#' && !(data[0] >= 'a' && data[0] <= 'z')))
+            return; /* not a program of this version */
+        char *text = malloc(len + 1), err[256];
+        memcpy(text, data, len);
+        text[len] = '\0';
+        long n = ops_compile(text, compiled, sizeof compiled, err, sizeof err);
+        free(text);
+        if (n < 0) {
+            fprintf(stderr, "hakmem ops: cannot compile the text program: %s\n", err);
+            abort();
+        }
+        data = compiled;
+        len = (size_t)n;
+    }
+    if (len == 0)
+        return;
+    if (foreign_libc == NULL)
+        interp_setup();
+    flush_all();
+    struct hak_stats start;
+    hak_stats(&start);
+    size_t pos = 1;
+    struct op op;
+    op_index = 0;
+    while (op_index < MAX_PROGRAM && ops_next(data, len, &pos, &op)) {
+        ops_format(&op, op_text, sizeof op_text);
+        if (interp_trace)
+            fprintf(stderr, "%5u  %s\n", op_index, op_text);
+        execute(&op);
+        op_index++;
+        if (op_index % SWEEP_EVERY == 0)
+            sweep();
+#ifdef HAK_FUZZ_HEAP_CHECK
+        if (op_index % HEAP_CHECK_EVERY == 0)
+            heap_check();
+#endif
+    }
+    snprintf(op_text, sizeof op_text, "end of program");
+    /* Everything back: the allocator itself must hold no live byte more than before. */
+    for (unsigned k = 0; k < OPS_SLOTS; k++)
+        release(k);
+    flush_all();
+#ifdef HAK_FUZZ_HEAP_CHECK
+    heap_check();
+#endif
+    struct hak_stats end;
+    hak_stats(&end);
+    if (end.live_bytes != start.live_bytes)
+        fail("live bytes %llu after freeing everything, %llu at the start",
+             (unsigned long long)end.live_bytes, (unsigned long long)start.live_bytes);
+}

@@ -1,0 +1,90 @@
+/* ops_format.h — the op-sequence input format, version 1.
+ *
+ * Owns: the binary encoding of an allocator program (what every fuzzer mutates), its readable text
+ * form (one op per line), and the decoding of operands into slots, threads, sizes and alignments.
+ * Promises: every byte string decodes to a program (an opcode byte is taken modulo the number of
+ * ops; a truncated last op is dropped), so mutations stay meaningful; text -> binary -> text is the
+ * identity on canonical text. Must never: depend on the allocator (opsc links only this file).
+ *
+ * Binary: byte 0 is OPS_VERSION_BYTE (0xA1 for version 1); then ops, each an opcode byte and a
+ * fixed number of operand bytes:
+ *
+ *   op            operands                     text form
+ *   malloc        slot size3                   malloc slot=S size=Z
+ *   calloc        slot size3                   calloc slot=S size=Z
+ *   realloc       slot size3                   realloc slot=S size=Z
+ *   aligned       slot align size3             aligned slot=S align=A size=Z
+ *   free          slot                         free slot=S
+ *   free_on       slot worker                  free_on slot=S worker=W
+ *   alloc_on      slot worker size3            alloc_on slot=S worker=W size=Z
+ *   churn_on      worker class count           churn_on worker=W class=C count=N
+ *   end_worker    worker                       end_worker worker=W
+ *   flush         thread                       flush thread=T     (0: main, 1..4: workers)
+ *   foreign_free  kind slot                    foreign_free kind=K slot=S
+ *   foreign_realloc kind slot                  foreign_realloc kind=K slot=S
+ *   sweep         -                            sweep
+ *   check_heap    -                            check_heap
+ *   usable        slot                         usable slot=S
+ *
+ * slot = byte % 64; worker = byte % 4; thread = byte % 5; class = byte % 40; count = byte % 128 +
+ * 1; align = 2^(byte % 22) (1 B .. 2 MiB); kind = byte % 4 (libc, stack, mapping, interior). size3
+ * = [mode, lo, hi], v = lo | hi << 8, by mode % 4: 0 exact     size = v text: 1234 1 class class v
+ * % 40's block size + (v/40 % 3) - 1   text: class:C:-1|0|+1 2 edge      tier edge (v % 8) + (v/8 %
+ * 3) - 1            text: edge:E:-1|0|+1 3 large     1 MiB + (v % 64) * 64 KiB (up to 5 MiB) text:
+ * large:K  */
+#ifndef HAK_OPS_FORMAT_H
+#define HAK_OPS_FORMAT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define OPS_VERSION 1
+#define OPS_VERSION_BYTE (0xA0 | OPS_VERSION)
+#define OPS_SLOTS 64
+#define OPS_WORKERS 4
+#define OPS_CLASSES 40
+#define OPS_MAX_ALIGN_LOG2 21
+
+enum op_code {
+    OP_MALLOC,
+    OP_CALLOC,
+    OP_REALLOC,
+    OP_ALIGNED,
+    OP_FREE,
+    OP_FREE_ON,
+    OP_ALLOC_ON,
+    OP_CHURN_ON,
+    OP_END_WORKER,
+    OP_FLUSH,
+    OP_FOREIGN_FREE,
+    OP_FOREIGN_REALLOC,
+    OP_SWEEP,
+    OP_CHECK_HEAP,
+    OP_USABLE,
+    OP_COUNT
+};
+
+enum foreign_kind { FOREIGN_LIBC, FOREIGN_STACK, FOREIGN_MAPPING, FOREIGN_INTERIOR, FOREIGN_KINDS };
+
+/* A decoded op. */
+struct op {
+    enum op_code code;
+    unsigned slot, worker, thread, cls, count, kind;
+    size_t size, align;
+    uint8_t size_bytes[3]; /* the encoding, for the text form */
+};
+
+/* Size of a class's blocks, as the allocator defines them (16..128 by 16, 4 per doubling). */
+size_t ops_class_size(unsigned cls);
+
+/* Decode the op at data[*pos]; returns 0 at the end of input (or a truncated op). */
+int ops_next(const uint8_t *data, size_t len, size_t *pos, struct op *out);
+
+/* Text form of one op (no newline) into buf. */
+void ops_format(const struct op *op, char *buf, size_t len);
+
+/* Compile text (NUL-terminated) to binary; returns the binary length, or -1 with a message in
+ * err (line number and reason). */
+long ops_compile(const char *text, uint8_t *out, size_t cap, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,138 @@
+/* replay — run op-sequence programs (files, or every file in the given directories) in any build
+ * and give a verdict per file. Each program runs in its own child process, so a crash is a
+ * verdict, not the end of the run. Binary and text programs are accepted. Each program runs twice
+ * in its process, as libFuzzer runs a single input (its leak check executes it again): a crash
+ * that libFuzzer minimized may need the allocator state the first run leaves behind.
+ *
+ *   replay [--trace] [--sample N] PATH...      exit status 1 if any program failed */
+#include <dirent.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "interpreter.h"
+
+static int passed, failed;
+static long sample = -1; /* every Nth file only, for slow builds */
+static long seen;
+
+static int read_file(const char *path, uint8_t **data, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    size_t cap = 4096, n = 0, r;
+    uint8_t *buf = malloc(cap);
+    while ((r = fread(buf + n, 1, cap - n, f)) > 0) {
+        n += r;
+        if (n == cap)
+            buf = realloc(buf, cap *= 2);
+    }
+    fclose(f);
+    *data = buf;
+    *len = n;
+    return 1;
+}
+
+static void replay_file(const char *path)
+{
+    if (sample > 1 && seen++ % sample != 0)
+        return;
+    uint8_t *data;
+    size_t len;
+    if (!read_file(path, &data, &len)) {
+        printf("FAIL %s: cannot read\n", path);
+        failed++;
+        return;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        interp_run(data, len, 1);
+        interp_run(data, len, 1);
+        exit(0);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    free(data);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        printf("PASS %s\n", path);
+        passed++;
+    } else {
+        if (WIFSIGNALED(status))
+            printf("FAIL %s: killed by signal %d\n", path, WTERMSIG(status));
+        else
+            printf("FAIL %s: exit status %d\n", path, WEXITSTATUS(status));
+        failed++;
+    }
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void replay_path(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        printf("FAIL %s: no such file or directory\n", path);
+        failed++;
+        return;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        replay_file(path);
+        return;
+    }
+    DIR *d = opendir(path);
+    if (!d)
+        return;
+    char **names = NULL;
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.' || !strcmp(e->d_name, "README.md"))
+            continue;
+        names = realloc(names, (n + 1) * sizeof *names);
+        size_t len = strlen(path) + strlen(e->d_name) + 2;
+        names[n] = malloc(len);
+        snprintf(names[n++], len, "%s/%s", path, e->d_name);
+    }
+    closedir(d);
+    if (n > 1)
+        qsort(names, n, sizeof *names, by_name);
+    for (size_t i = 0; i < n; i++) {
+        replay_path(names[i]);
+        free(names[i]);
+    }
+    free(names);
+}
+
+int main(int argc, char **argv)
+{
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (!strcmp(argv[i], "--trace"))
+            interp_trace = 1;
+        else if (!strcmp(argv[i], "--sample") && i + 1 < argc)
+            sample = atol(argv[++i]);
+        else {
+            fprintf(stderr, "usage: replay [--trace] [--sample N] PATH...\n");
+            return 2;
+        }
+    }
+    if (i == argc) {
+        fprintf(stderr, "usage: replay [--trace] [--sample N] PATH...\n");
+        return 2;
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    interp_setup();
+    for (; i < argc; i++)
+        replay_path(argv[i]);
+    printf("replay: %d passed, %d failed\n", passed, failed);
+    return failed != 0;
+}
