@@ -216,15 +216,20 @@ valgrind-test:
 	    tests/run_tests.sh build/valgrind $(patsubst tests/%.c,build/valgrind/tests/%,\
 	    $(VALGRIND_TESTS))
 
+# Coverage of alloc/ by the test suite and a replay of every corpus program (COVERAGE_TESTS=0:
+# the corpus replay alone).
 COV_DIR := build/cov
+COVERAGE_TESTS ?= 1
 coverage:
-	@$(MAKE) --no-print-directory VARIANT=cov tests
+	@$(MAKE) --no-print-directory VARIANT=cov tests build/cov/replay
 	@rm -rf $(COV_DIR)/profiles && mkdir -p $(COV_DIR)/profiles
-	@LLVM_PROFILE_FILE=$(abspath $(COV_DIR))/profiles/%p.profraw TEST_SECONDS=2 \
-	    TEST_CHURN_THREADS=1000 tests/run_tests.sh $(COV_DIR) \
-	    $(patsubst tests/%.c,$(COV_DIR)/tests/%,$(ALL_TEST_SRCS)) >/dev/null || true
+	@if [ "$(COVERAGE_TESTS)" = 1 ]; then LLVM_PROFILE_FILE=$(abspath $(COV_DIR))/profiles/%p.profraw \
+	    TEST_SECONDS=2 TEST_CHURN_THREADS=1000 tests/run_tests.sh $(COV_DIR) \
+	    $(patsubst tests/%.c,$(COV_DIR)/tests/%,$(ALL_TEST_SRCS)) >/dev/null || true; fi
+	@LLVM_PROFILE_FILE=$(abspath $(COV_DIR))/profiles/%p.profraw $(COV_DIR)/replay corpus/ops \
+	    corpus/regress >/dev/null 2>&1 || true
 	@llvm-profdata merge -sparse $(COV_DIR)/profiles/*.profraw -o $(COV_DIR)/hakmem.profdata
-	@set -e; bins="$(patsubst tests/%.c,$(COV_DIR)/tests/%,$(ALL_TEST_SRCS)) \
+	@set -e; bins="$(COV_DIR)/replay $(patsubst tests/%.c,$(COV_DIR)/tests/%,$(ALL_TEST_SRCS)) \
 	    $(COV_DIR)/tests/programs/misuse_case $(COV_DIR)/tests/programs/guard_case"; \
 	    first=$${bins%% *}; objs=$$(for t in $${bins#* }; do echo "-object $$t"; done); \
 	    llvm-cov report $$first $$objs -instr-profile=$(COV_DIR)/hakmem.profdata \

@@ -225,13 +225,23 @@ void *heap_exit_alloc(unsigned cls)
 
 /* ---- attach, teardown ---- */
 
+/* The registry is kept in address order, so fork's prepare handler takes the heap locks in one
+ * global order (ThreadSanitizer checks lock order across forks too). */
 static void registry_insert(struct heap *h)
 {
-    h->reg_prev = NULL;
-    h->reg_next = registry;
-    if (registry)
-        registry->reg_prev = h;
-    registry = h;
+    struct heap *prev = NULL, *next = registry;
+    while (next != NULL && next < h) {
+        prev = next;
+        next = next->reg_next;
+    }
+    h->reg_prev = prev;
+    h->reg_next = next;
+    if (prev)
+        prev->reg_next = h;
+    else
+        registry = h;
+    if (next)
+        next->reg_prev = h;
 }
 
 static void registry_remove(struct heap *h)

@@ -3,12 +3,14 @@
 #include "interpreter.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "hakmem.h"
@@ -131,7 +133,10 @@ static void check_new(unsigned slot, size_t align)
 
 /* ---- workers ---- */
 
-enum worker_op { W_NONE, W_FREE, W_ALLOC, W_CHURN, W_FLUSH, W_EXIT };
+enum worker_op { W_NONE, W_FREE, W_ALLOC, W_CHURN, W_BULK, W_FLUSH, W_EXIT };
+
+#define BULK_MAX 8192
+#define BULK_BYTES ((size_t)16 << 20)
 
 struct worker {
     pthread_t thread;
@@ -171,6 +176,19 @@ static void *worker_main(void *arg)
                 held[i] = hak_malloc(w->size);
             for (unsigned i = 0; i < w->count; i++)
                 hak_free(held[i]);
+            break;
+        }
+        case W_BULK: {
+            /* Thousands of blocks at once: new slabs and segments, then all of them empty again
+             * (slab pool, segment cache and release, orphan reclaim). */
+            static void *held[OPS_WORKERS][BULK_MAX];
+            void **h = held[w - workers];
+            for (unsigned i = 0; i < w->count; i++)
+                h[i] = hak_malloc(w->size);
+            for (unsigned i = 0; i < w->count; i += 2)
+                hak_free(h[i]);
+            for (unsigned i = 1; i < w->count; i += 2)
+                hak_free(h[i]);
             break;
         }
         case W_FLUSH:
@@ -329,6 +347,77 @@ static void flush_all(void)
             ask(k, W_FLUSH);
 }
 
+static unsigned live_slots(void)
+{
+    unsigned n = 0;
+    for (unsigned k = 0; k < OPS_SLOTS; k++)
+        n += slots[k].p != NULL;
+    return n;
+}
+
+/* fork() with worker threads alive: the child must get a consistent allocator, free blocks the
+ * (now absent) workers allocated, allocate in every tier, and pass the heap check. */
+static void fork_child(void)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        return; /* out of processes: not the allocator's failure */
+    if (pid == 0) {
+        static const size_t sizes[] = {1, 100, 3000, 20000, 100000, (size_t)2 << 20};
+        for (unsigned k = 0; k < OPS_SLOTS; k += 2)
+            if (slots[k].p != NULL) {
+                check_intact(k, "in a fork child");
+                hak_free(slots[k].p);
+                slots[k].p = NULL;
+            }
+        for (unsigned i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+            unsigned char *p = hak_malloc(sizes[i]);
+            if (p == NULL)
+                fail("fork child: allocation of %zu bytes failed", sizes[i]);
+            memset(p, 0x6b, sizes[i]);
+            hak_free(p);
+        }
+        hak_thread_flush();
+        if (hak_debug_check_heap() != 0)
+            fail("fork child: heap-invariant checker found violations");
+        _exit(0);
+    }
+    int status = 0;
+    pid_t got;
+    while ((got = waitpid(pid, &status, 0)) < 0 && errno == EINTR) {
+        /* libFuzzer's timeout alarm interrupts the wait */
+    }
+    if (got != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        fail("fork child ended with status %#x", status);
+}
+
+/* Free a slot's block, then free it again on `thread` (main or a worker): the second free must be
+ * reported as a double free (HAKMEM_INVALID_FREE=report) and change nothing. */
+static void double_free(const struct op *op)
+{
+    struct block *b = &slots[op->slot];
+    if (b->p == NULL)
+        return;
+    void *p = b->p;
+    release(op->slot);
+    struct hak_stats before, after;
+    hak_stats(&before);
+    if (op->thread == 0) {
+        hak_free(p);
+    } else {
+        worker(op->thread - 1)->ptr = p;
+        ask(op->thread - 1, W_FREE);
+    }
+    hak_stats(&after);
+    if (after.double_frees != before.double_frees + 1)
+        fail("second free of %p: double-free counter moved by %llu", p,
+             (unsigned long long)(after.double_frees - before.double_frees));
+    if (after.live_bytes != before.live_bytes)
+        fail("a reported double free changed live bytes: %llu -> %llu",
+             (unsigned long long)before.live_bytes, (unsigned long long)after.live_bytes);
+}
+
 static void execute(const struct op *op)
 {
     struct block *b = &slots[op->slot];
@@ -425,6 +514,34 @@ static void execute(const struct op *op)
         if (b->p != NULL && hak_usable_size(b->p) < b->size)
             fail("usable size %zu < %zu", hak_usable_size(b->p), b->size);
         break;
+    case OP_FORK:
+        fork_child();
+        break;
+    case OP_DOUBLE_FREE:
+        double_free(op);
+        break;
+    case OP_STATS: {
+        struct hak_stats s;
+        hak_stats(&s);
+        if (s.live_bytes == 0 && live_slots() > 0)
+            fail("statistics show no live bytes while %u blocks are live", live_slots());
+        int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            hak_stats_print(fd);
+            close(fd);
+        }
+        break;
+    }
+    case OP_BULK_ON: {
+        size_t bs = ops_class_size(op->cls);
+        unsigned n = op->scale * 1024;
+        if ((size_t)n * bs > BULK_BYTES)
+            n = (unsigned)(BULK_BYTES / bs);
+        worker(op->worker)->size = bs;
+        workers[op->worker].count = n;
+        ask(op->worker, W_BULK);
+        break;
+    }
     case OP_COUNT:
         break;
     }

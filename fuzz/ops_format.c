@@ -6,9 +6,10 @@
 #include <string.h>
 
 static const char *const names[OP_COUNT] = {
-    "malloc",       "calloc",          "realloc",  "aligned",    "free",
-    "free_on",      "alloc_on",        "churn_on", "end_worker", "flush",
-    "foreign_free", "foreign_realloc", "sweep",    "check_heap", "usable",
+    "malloc",       "calloc",          "realloc",  "aligned",     "free",
+    "free_on",      "alloc_on",        "churn_on", "end_worker",  "flush",
+    "foreign_free", "foreign_realloc", "sweep",    "check_heap",  "usable",
+    "fork",         "stats",           "bulk_on",  "double_free",
 };
 
 static const char *const kind_names[FOREIGN_KINDS] = {"libc", "stack", "mapping", "interior"};
@@ -16,7 +17,7 @@ static const char *const kind_names[FOREIGN_KINDS] = {"libc", "stack", "mapping"
 /* Tier edges: the Tiny/Mid and Mid/page-run limits, page-run sizes and the Large limit. */
 static const size_t edges[8] = {1024, 32768, 65536, 4096, 1u << 20, (1u << 20) - 4096, 2u << 20, 0};
 
-enum operand { A_SLOT, A_WORKER, A_THREAD, A_CLASS, A_COUNT, A_ALIGN, A_KIND, A_SIZE };
+enum operand { A_SLOT, A_WORKER, A_THREAD, A_CLASS, A_COUNT, A_ALIGN, A_KIND, A_SIZE, A_SCALE };
 
 /* Operands of each op, in encoding order (A_SIZE is 3 bytes, everything else 1). */
 static const signed char layout[OP_COUNT][4] = {
@@ -35,10 +36,14 @@ static const signed char layout[OP_COUNT][4] = {
     [OP_SWEEP] = {-1},
     [OP_CHECK_HEAP] = {-1},
     [OP_USABLE] = {A_SLOT, -1},
+    [OP_FORK] = {-1},
+    [OP_STATS] = {-1},
+    [OP_BULK_ON] = {A_WORKER, A_CLASS, A_SCALE, -1},
+    [OP_DOUBLE_FREE] = {A_SLOT, A_THREAD, -1},
 };
 
-static const char *const operand_names[] = {"slot",  "worker", "thread", "class",
-                                            "count", "align",  "kind",   "size"};
+static const char *const operand_names[] = {"slot",  "worker", "thread", "class", "count",
+                                            "align", "kind",   "size",   "scale"};
 
 size_t ops_class_size(unsigned cls)
 {
@@ -101,6 +106,9 @@ int ops_next(const uint8_t *data, size_t len, size_t *pos, struct op *out)
         case A_KIND:
             out->kind = b % FOREIGN_KINDS;
             break;
+        case A_SCALE:
+            out->scale = b % 8 + 1;
+            break;
         case A_SIZE:
             memcpy(out->size_bytes, data + p, 3);
             out->size = decode_size(data + p);
@@ -158,6 +166,9 @@ void ops_format(const struct op *op, char *buf, size_t len)
             break;
         case A_KIND:
             snprintf(value, sizeof value, "%s", kind_names[op->kind]);
+            break;
+        case A_SCALE:
+            snprintf(value, sizeof value, "%u", op->scale);
             break;
         case A_SIZE:
             format_size(op->size_bytes, value, sizeof value);
@@ -242,6 +253,8 @@ static int encode_operand(int kind, const char *value, uint8_t *out)
         return v < OPS_CLASSES ? (out[0] = (uint8_t)v, 1) : 0;
     case A_COUNT:
         return v >= 1 && v <= 128 ? (out[0] = (uint8_t)(v - 1), 1) : 0;
+    case A_SCALE:
+        return v >= 1 && v <= 8 ? (out[0] = (uint8_t)(v - 1), 1) : 0;
     case A_ALIGN:
         for (unsigned k = 0; k <= OPS_MAX_ALIGN_LOG2; k++)
             if (v == (1ul << k))
@@ -291,13 +304,13 @@ long ops_compile(const char *text, uint8_t *out, size_t cap, char *err, size_t e
         }
         out[n++] = (uint8_t)code;
         /* Operands may come in any order as name=value; all are required. */
-        char *given[8] = {0};
+        char *given[9] = {0};
         while ((word = strtok_r(NULL, " \t\r", &save)) != NULL) {
             char *eq = strchr(word, '=');
             int known = 0;
             if (eq) {
                 *eq = '\0';
-                for (int k = 0; k < 8; k++)
+                for (int k = 0; k < 9; k++)
                     if (!strcmp(word, operand_names[k]))
                         given[k] = eq + 1, known = 1;
             }

@@ -25,13 +25,19 @@
  *   sweep         -                            sweep
  *   check_heap    -                            check_heap
  *   usable        slot                         usable slot=S
+ *   fork          -                            fork
+ *   stats         -                            stats
+ *   bulk_on       worker class scale           bulk_on worker=W class=C scale=N
+ *   double_free   slot thread                  double_free slot=S thread=T
  *
- * slot = byte % 64; worker = byte % 4; thread = byte % 5; class = byte % 40; count = byte % 128 +
- * 1; align = 2^(byte % 22) (1 B .. 2 MiB); kind = byte % 4 (libc, stack, mapping, interior). size3
- * = [mode, lo, hi], v = lo | hi << 8, by mode % 4: 0 exact     size = v text: 1234 1 class class v
- * % 40's block size + (v/40 % 3) - 1   text: class:C:-1|0|+1 2 edge      tier edge (v % 8) + (v/8 %
- * 3) - 1            text: edge:E:-1|0|+1 3 large     1 MiB + (v % 64) * 64 KiB (up to 5 MiB) text:
- * large:K  */
+ * slot = byte % 64; worker = byte % 4; thread = byte % 5; class = byte % 40;
+ * count = byte % 128 + 1; scale = byte % 8 + 1 (bulk_on moves scale * 1024 blocks, at most
+ * 16 MiB); align = 2^(byte % 22) (1 B .. 2 MiB); kind = byte % 4 (libc, stack, mapping, interior).
+ * size3 = [mode, lo, hi], v = lo | hi << 8, by mode % 4:
+ *   0 exact     size = v                                     text: 1234
+ *   1 class     class v % 40's block size + (v/40 % 3) - 1   text: class:C:-1|0|+1
+ *   2 edge      tier edge (v % 8) + (v/8 % 3) - 1            text: edge:E:-1|0|+1
+ *   3 large     1 MiB + (v % 64) * 64 KiB (up to 5 MiB)      text: large:K  */
 #ifndef HAK_OPS_FORMAT_H
 #define HAK_OPS_FORMAT_H
 
@@ -61,6 +67,10 @@ enum op_code {
     OP_SWEEP,
     OP_CHECK_HEAP,
     OP_USABLE,
+    OP_FORK,
+    OP_STATS,
+    OP_BULK_ON,
+    OP_DOUBLE_FREE,
     OP_COUNT
 };
 
@@ -69,7 +79,7 @@ enum foreign_kind { FOREIGN_LIBC, FOREIGN_STACK, FOREIGN_MAPPING, FOREIGN_INTERI
 /* A decoded op. */
 struct op {
     enum op_code code;
-    unsigned slot, worker, thread, cls, count, kind;
+    unsigned slot, worker, thread, cls, count, kind, scale;
     size_t size, align;
     uint8_t size_bytes[3]; /* the encoding, for the text form */
 };
