@@ -19,7 +19,7 @@
 /* A full sweep of every live block's contents every this many ops, and (in the fuzz, afl and
  * debug builds, where HAK_FUZZ_HEAP_CHECK is defined) the heap-invariant checker. */
 #define SWEEP_EVERY 32
-#define HEAP_CHECK_EVERY 32
+#define HEAP_CHECK_EVERY 64
 #define MAX_PROGRAM 65536 /* ops beyond this are ignored: keeps one run bounded */
 
 int interp_trace;
@@ -32,6 +32,7 @@ struct block {
 };
 
 static struct block slots[OPS_SLOTS];
+static int forked; /* this program has run its fork op */
 static uint32_t next_seed = 1;
 static unsigned op_index;
 static char op_text[256];
@@ -135,8 +136,8 @@ static void check_new(unsigned slot, size_t align)
 
 enum worker_op { W_NONE, W_FREE, W_ALLOC, W_CHURN, W_BULK, W_FLUSH, W_EXIT };
 
-#define BULK_MAX 8192
-#define BULK_BYTES ((size_t)16 << 20)
+#define BULK_MAX 4096
+#define BULK_BYTES ((size_t)8 << 20)
 
 struct worker {
     pthread_t thread;
@@ -515,7 +516,12 @@ static void execute(const struct op *op)
             fail("usable size %zu < %zu", hak_usable_size(b->p), b->size);
         break;
     case OP_FORK:
-        fork_child();
+        /* One fork per program: a fork copies the whole address space (under ASan, its shadow
+         * page tables too), and more would not reach different code. */
+        if (!forked) {
+            forked = 1;
+            fork_child();
+        }
         break;
     case OP_DOUBLE_FREE:
         double_free(op);
@@ -534,7 +540,7 @@ static void execute(const struct op *op)
     }
     case OP_BULK_ON: {
         size_t bs = ops_class_size(op->cls);
-        unsigned n = op->scale * 1024;
+        unsigned n = op->scale * 512;
         if ((size_t)n * bs > BULK_BYTES)
             n = (unsigned)(BULK_BYTES / bs);
         worker(op->worker)->size = bs;
@@ -585,6 +591,7 @@ void interp_run(const uint8_t *data, size_t len, int accept_text)
     size_t pos = 1;
     struct op op;
     op_index = 0;
+    forked = 0;
     while (op_index < MAX_PROGRAM && ops_next(data, len, &pos, &op)) {
         ops_format(&op, op_text, sizeof op_text);
         if (interp_trace)

@@ -31,8 +31,8 @@
  *   double_free   slot thread                  double_free slot=S thread=T
  *
  * slot = byte % 64; worker = byte % 4; thread = byte % 5; class = byte % 40;
- * count = byte % 128 + 1; scale = byte % 8 + 1 (bulk_on moves scale * 1024 blocks, at most
- * 16 MiB); align = 2^(byte % 22) (1 B .. 2 MiB); kind = byte % 4 (libc, stack, mapping, interior).
+ * count = byte % 128 + 1; scale = byte % 8 + 1 (bulk_on moves scale * 512 blocks, at most
+ * 8 MiB); align = 2^(byte % 22) (1 B .. 2 MiB); kind = byte % 4 (libc, stack, mapping, interior).
  * size3 = [mode, lo, hi], v = lo | hi << 8, by mode % 4:
  *   0 exact     size = v                                     text: 1234
  *   1 class     class v % 40's block size + (v/40 % 3) - 1   text: class:C:-1|0|+1
