@@ -245,6 +245,86 @@ hooks-check: lib
 	    EXTRA_CFLAGS=-DHAK_NO_TRACK_HOOKS >/dev/null
 	@tests/hooks_check.sh build/release/libhakmem.so build/release-nohooks/libhakmem.so
 
+# ---- Larson and stress ----------------------------------------------------------------------------
+# make larson THREADS=4 [SECONDS=5] [CHECK=0|1] [ALLOC=hakmem|system|mimalloc|jemalloc|tcmalloc]
+#             [VARIANT=release|asan|tsan]
+# make stress [STRESS_SECONDS=N] [VARIANT=...]
+
+THREADS ?= 4
+SECONDS ?= 5
+CHECK ?= 1
+ALLOC ?= hakmem
+
+ifeq ($(INTERPOSE),yes)
+$(BUILD)/larson: larson/larson.c
+	@mkdir -p $(dir $@)
+	@echo "  CC $@"
+	@$(CC) -std=gnu11 $(WARN) -O2 -g -pthread $< -o $@
+else
+$(BUILD)/larson: larson/larson.c $(BUILD)/libhakmem_core.a
+	@mkdir -p $(dir $@)
+	@echo "  CC $@"
+	@$(CC) $(CFLAGS_ALL) -DLARSON_HAK_API -Ialloc $< $(BUILD)/libhakmem_core.a -o $@ $(LDFLAGS_ALL)
+endif
+
+.PHONY: larson stress
+larson: lib $(BUILD)/larson
+	@larson/run.sh $(BUILD)/larson $(ALLOC) $(THREADS) $(SECONDS) $(CHECK)
+
+STRESS_SRCS := $(sort $(wildcard stress/*.c))
+STRESS_BINS := $(patsubst stress/%.c,$(BUILD)/stress/%,$(STRESS_SRCS))
+STRESS_HDRS := $(wildcard stress/*.h)
+
+# Stress programs call the hak_* API (libc's malloc stays libc's: foreign_free needs it), except
+# alignment_sweep, which in variants with interposition also sweeps the libc aligned APIs.
+$(BUILD)/stress/%: stress/%.c $(STRESS_HDRS) $(BUILD)/libhakmem_core.a
+	@mkdir -p $(dir $@)
+	@echo "  CC $@"
+	@$(CC) $(CFLAGS_ALL) -Ialloc $< $(BUILD)/libhakmem_core.a -o $@ $(LDFLAGS_ALL)
+ifeq ($(INTERPOSE),yes)
+$(BUILD)/stress/alignment_sweep: stress/alignment_sweep.c $(STRESS_HDRS) $(BUILD)/libhakmem.a
+	@mkdir -p $(dir $@)
+	@echo "  CC $@"
+	@$(CC) $(CFLAGS_ALL) -DSTRESS_INTERPOSED -Ialloc $< -Wl,--whole-archive $(BUILD)/libhakmem.a \
+	    -Wl,--no-whole-archive -o $@ $(LDFLAGS_ALL)
+endif
+
+stress: $(STRESS_BINS)
+	@echo "stress programs, $(VARIANT), $${STRESS_SECONDS:-5} s each"
+	@tests/run_tests.sh $(BUILD) $(STRESS_BINS)
+
+# ---- benchmarks --------------------------------------------------------------------------------
+# make bench [BENCH_QUICK=1] [REPS=N] [BENCH_THREADS="1 2 4 8 16"]: every bench for hakmem, glibc
+# and Debian's mimalloc, jemalloc and tcmalloc (LD_PRELOAD on one binary), interleaved; medians,
+# peak RSS, build/bench/results.{csv,md} and gnuplot charts.
+
+BENCH_PROGS := fixed_size random_mixed xthread realloc_grow large
+BENCH_BINS := $(BENCH_PROGS:%=build/bench/bin/%) build/bench/bin/larson
+BENCH_PKGS := /usr/lib/x86_64-linux-gnu/libmimalloc.so.2:libmimalloc2.0 \
+              /usr/lib/x86_64-linux-gnu/libjemalloc.so.2:libjemalloc2 \
+              /usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4:libtcmalloc-minimal4 \
+              /usr/bin/gnuplot:gnuplot-nox
+
+build/bench/bin/%: bench/%.c bench/bench_common.h
+	@mkdir -p $(dir $@)
+	@echo "  CC $@"
+	@gcc -std=gnu11 $(WARN) -O2 -pthread $< -o $@
+build/bench/bin/larson: larson/larson.c
+	@mkdir -p $(dir $@)
+	@echo "  CC $@"
+	@gcc -std=gnu11 $(WARN) -O2 -pthread $< -o $@
+
+.PHONY: bench bench-deps
+bench-deps:
+	@missing=""; for p in $(BENCH_PKGS); do [ -e "$${p%%:*}" ] || missing="$$missing $${p#*:}"; done; \
+	    if [ -n "$$missing" ]; then echo "installing$$missing (Debian packages)"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) \
+	        >/dev/null || { echo "could not install$$missing"; exit 1; }; fi
+
+bench: bench-deps
+	@$(MAKE) --no-print-directory VARIANT=release lib $(BENCH_BINS)
+	@python3 bench/run.py
+
 # ---- fuzzing -------------------------------------------------------------------------------------
 # One op-sequence interpreter (fuzz/interpreter.c) with three drivers: libFuzzer (build/fuzz/
 # fuzz_ops), AFL++ persistent mode (build/afl/afl_ops) and replay (build/<variant>/replay). Seeds

@@ -145,6 +145,8 @@ void *large_alloc(size_t size, size_t align, int zero)
         hak_unlock(&lock);
     }
     void *p = os_map_aligned(need, align);
+    if (p == NULL && (segment_cache_drop() + large_cache_drop()) > 0)
+        p = os_map_aligned(need, align); /* out of address space: give the caches back, retry */
     if (p == NULL)
         return NULL;
     segment_note_mapped((long)need);
@@ -273,6 +275,28 @@ enum large_realloc_result large_realloc(void *p, size_t size, void **out, size_t
     segment_map_mark_large((uintptr_t)q, need);
     *out = q;
     return LARGE_DONE;
+}
+
+size_t large_cache_drop(void)
+{
+    struct entry dropped[CACHE_SLOTS];
+    unsigned n;
+    size_t bytes = 0;
+    hak_lock(&lock);
+    n = cache_count;
+    memcpy(dropped, cache, n * sizeof cache[0]);
+    for (unsigned k = 0; k < n; k++) {
+        recent[recent_next] = dropped[k].addr;
+        recent_next = (recent_next + 1) % RECENT_SLOTS;
+    }
+    cache_count = 0;
+    cache_bytes = 0;
+    hak_unlock(&lock);
+    for (unsigned k = 0; k < n; k++) {
+        bytes += dropped[k].size;
+        unmap_block(dropped[k].addr, dropped[k].size);
+    }
+    return bytes;
 }
 
 void large_counters(struct large_counters *out)

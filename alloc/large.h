@@ -28,6 +28,9 @@ enum large_realloc_result { LARGE_NOT_OURS, LARGE_DONE, LARGE_MOVE, LARGE_FAILED
 HAK_HIDDEN enum large_realloc_result large_realloc(void *p, size_t size, void **out,
                                                    size_t *old_usable);
 
+/* Unmap every cached mapping (memory pressure). Returns the bytes given back. */
+HAK_HIDDEN size_t large_cache_drop(void);
+
 struct large_counters {
     uint64_t allocs, frees, live_bytes, cache_hits, remaps, cached_bytes;
 };

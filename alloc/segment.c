@@ -1,6 +1,7 @@
 /* segment.c — segment mapping, the warm segment cache and mapped-memory accounting. */
 #include "segment.h"
 
+#include "large.h"
 #include "options.h"
 #include "os_memory.h"
 #include "segment_map.h"
@@ -41,6 +42,8 @@ void *segment_acquire(unsigned kind)
         track_reset(seg, HAK_SEGMENT_SIZE); /* its previous use's block states are void */
     if (seg == NULL) {
         seg = os_map_aligned(HAK_SEGMENT_SIZE, HAK_SEGMENT_SIZE);
+        if (seg == NULL && large_cache_drop() > 0)
+            seg = os_map_aligned(HAK_SEGMENT_SIZE, HAK_SEGMENT_SIZE); /* caches back: retry */
         if (seg == NULL)
             return NULL;
         segment_note_mapped((long)HAK_SEGMENT_SIZE);
@@ -72,8 +75,9 @@ void segment_release(void *seg)
     }
 }
 
-void segment_cache_drop(void)
+size_t segment_cache_drop(void)
 {
+    size_t bytes = 0;
     for (;;) {
         void *seg = NULL;
         hak_lock(&cache_lock);
@@ -81,7 +85,8 @@ void segment_cache_drop(void)
             seg = cache[--cache_count];
         hak_unlock(&cache_lock);
         if (seg == NULL)
-            return;
+            return bytes;
+        bytes += HAK_SEGMENT_SIZE;
         segment_map_set((uintptr_t)seg, HAK_MAP_NONE);
         track_unmapped(seg, HAK_SEGMENT_SIZE);
         os_unmap(seg, HAK_SEGMENT_SIZE);

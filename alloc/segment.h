@@ -18,8 +18,8 @@ HAK_INLINE void *segment_of(const void *p) { return (void *)((uintptr_t)p & ~HAK
 HAK_HIDDEN void *segment_acquire(unsigned kind);
 /* Give a segment with no live blocks back: to the warm cache, or to the OS when it is full. */
 HAK_HIDDEN void segment_release(void *seg);
-/* Unmap every cached segment. */
-HAK_HIDDEN void segment_cache_drop(void);
+/* Unmap every cached segment. Returns the bytes given back. */
+HAK_HIDDEN size_t segment_cache_drop(void);
 
 HAK_HIDDEN void segment_note_mapped(long delta_bytes);
 

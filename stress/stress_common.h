@@ -1,0 +1,104 @@
+/* stress_common.h — what every stress program shares: its time budget, fill patterns, failure
+ * reporting and the verdict line.
+ *
+ * Stress programs run free (no determinism), at full speed, in any variant, through the hak_*
+ * API. Each aims at one mechanism and verifies contents, not just survival: the first mismatch
+ * prints what was expected and found and exits 1. The last line is "PASS <name> (...)" or
+ * "FAIL <name>: ...". Duration: STRESS_SECONDS (default 5). */
+#ifndef HAK_STRESS_COMMON_H
+#define HAK_STRESS_COMMON_H
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hakmem.h"
+
+static const char *stress_name = "stress";
+
+__attribute__((noreturn, format(printf, 1, 2))) static void stress_fail(const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    printf("FAIL %s: %s\n", stress_name, msg);
+    fflush(stdout);
+    _exit(1);
+}
+
+static inline double stress_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static inline double stress_seconds(void)
+{
+    const char *s = getenv("STRESS_SECONDS");
+    double v = s ? atof(s) : 5.0;
+    return v > 0 ? v : 5.0;
+}
+
+static inline uint64_t stress_rand(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+static inline uint8_t stress_byte(const void *p, uint32_t tag, size_t i)
+{
+    return (uint8_t)(((uintptr_t)p >> 4) * 131u ^ tag * 0x9e37u ^ i * 7u);
+}
+
+/* Blocks above 16 KiB are stamped on their first and last 4 KiB only, to keep the load high. */
+static inline void stress_fill(void *p, size_t n, uint32_t tag)
+{
+    unsigned char *b = p;
+    if (n <= 16384) {
+        for (size_t i = 0; i < n; i++)
+            b[i] = stress_byte(p, tag, i);
+        return;
+    }
+    for (size_t i = 0; i < 4096; i++) {
+        b[i] = stress_byte(p, tag, i);
+        b[n - 4096 + i] = stress_byte(p, tag, n - 4096 + i);
+    }
+}
+
+/* Offset of the first byte that does not match, or SIZE_MAX. */
+static inline size_t stress_damage(const void *p, size_t n, uint32_t tag)
+{
+    const unsigned char *b = p;
+    if (n <= 16384) {
+        for (size_t i = 0; i < n; i++)
+            if (b[i] != stress_byte(p, tag, i))
+                return i;
+        return SIZE_MAX;
+    }
+    for (size_t i = 0; i < 4096; i++) {
+        if (b[i] != stress_byte(p, tag, i))
+            return i;
+        if (b[n - 4096 + i] != stress_byte(p, tag, n - 4096 + i))
+            return n - 4096 + i;
+    }
+    return SIZE_MAX;
+}
+
+static inline void stress_check(const void *p, size_t n, uint32_t tag, const char *what)
+{
+    size_t at = stress_damage(p, n, tag);
+    if (at != SIZE_MAX)
+        stress_fail("%s: block %p (%zu bytes, tag %u) damaged at byte %zu: %#x, expected %#x", what,
+                    p, n, tag, at, ((const unsigned char *)p)[at], stress_byte(p, tag, at));
+}
+
+#endif
