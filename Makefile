@@ -247,13 +247,19 @@ hooks-check: lib
 
 # ---- Larson and stress ----------------------------------------------------------------------------
 # make larson THREADS=4 [SECONDS=5] [CHECK=0|1] [ALLOC=hakmem|system|mimalloc|jemalloc|tcmalloc]
-#             [VARIANT=release|asan|tsan]
+#             [VARIANT=release|asan|tsan] [ROUNDS=N]
 # make stress [STRESS_SECONDS=N] [VARIANT=...]
 
 THREADS ?= 4
 SECONDS ?= 5
 CHECK ?= 1
 ALLOC ?= hakmem
+# Sanitizer builds run ~100x slower: fewer rounds per thread so threads still hand over and die.
+ifeq ($(INTERPOSE),yes)
+ROUNDS ?= 100
+else
+ROUNDS ?= 2
+endif
 
 ifeq ($(INTERPOSE),yes)
 $(BUILD)/larson: larson/larson.c
@@ -269,7 +275,7 @@ endif
 
 .PHONY: larson stress
 larson: lib $(BUILD)/larson
-	@larson/run.sh $(BUILD)/larson $(ALLOC) $(THREADS) $(SECONDS) $(CHECK)
+	@larson/run.sh $(BUILD)/larson $(ALLOC) $(THREADS) $(SECONDS) $(CHECK) $(ROUNDS)
 
 STRESS_SRCS := $(sort $(wildcard stress/*.c))
 STRESS_BINS := $(patsubst stress/%.c,$(BUILD)/stress/%,$(STRESS_SRCS))

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# run.sh BIN ALLOC THREADS SECONDS CHECK — make larson: run the Larson driver with one allocator.
+# run.sh BIN ALLOC THREADS SECONDS CHECK [ROUNDS] — make larson: run the Larson driver with one allocator.
 # In release one binary runs every allocator through LD_PRELOAD: hakmem's libhakmem.so, or the
 # Debian packages of mimalloc, jemalloc and tcmalloc (installed when missing); system = glibc.
 # A binary built with LARSON_HAK_API (sanitizer variants) calls hakmem directly: ALLOC must be hakmem.
 set -u
-bin=$1 alloc=$2 threads=$3 seconds=$4 check=$5
+bin=$1 alloc=$2 threads=$3 seconds=$4 check=$5 rounds=${6:-100}
 lib_dir=/usr/lib/x86_64-linux-gnu
 preload=""
 need_pkg() { # $1 library file, $2 Debian package
@@ -30,4 +30,5 @@ if [ "$api" = 1 ] && [ "$alloc" != hakmem ]; then
     echo "this build calls hakmem directly; ALLOC=$alloc needs VARIANT=release" >&2
     exit 2
 fi
-LD_PRELOAD=$preload LARSON_ALLOCATOR=$alloc "$bin" threads="$threads" seconds="$seconds" check="$check"
+LD_PRELOAD=$preload LARSON_ALLOCATOR=$alloc "$bin" threads="$threads" seconds="$seconds" check="$check" \
+    rounds="$rounds"
