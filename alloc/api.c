@@ -275,8 +275,6 @@ static void *realloc_internal(void *ptr, size_t size, const void *caller)
             if (HAK_TRACKING)
                 track_resize(out, before, size, large_usable(out));
             return out;
-        case LARGE_FAILED:
-            return NULL;
         case LARGE_MOVE:
             break;
         case LARGE_NOT_OURS:

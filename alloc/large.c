@@ -114,6 +114,126 @@ static void unmap_block(uintptr_t addr, size_t size)
     segment_note_mapped(-(long)size);
 }
 
+static void cache_remove(unsigned k)
+{
+    cache_bytes -= cache[k].size;
+    memmove(&cache[k], &cache[k + 1], (cache_count - k - 1) * sizeof cache[0]);
+    cache_count--;
+}
+
+/* Under the lock: e grown by every cached mapping adjacent to it (taken out of the cache). Freed
+ * blocks rejoin the tails they were cut from, so the cache keeps few large pieces rather than
+ * many small ones. The result may span several kernel mappings; nothing needs it to be one. */
+static struct entry cache_merge(struct entry e)
+{
+    for (unsigned k = 0; k < cache_count;) {
+        if (cache[k].addr + cache[k].size == e.addr) {
+            e.addr = cache[k].addr;
+            e.size += cache[k].size;
+        } else if (e.addr + e.size == cache[k].addr) {
+            e.size += cache[k].size;
+        } else {
+            k++;
+            continue;
+        }
+        cache_remove(k);
+    }
+    return e;
+}
+
+/* Under the lock: the smallest cached mapping of at least `need` bytes, removed from the cache
+ * ({0, 0} if none). One too big by at least a page run's worth is cut: its tail (already faulted
+ * in, so still worth keeping) stays cached. */
+static struct entry cache_take_fit(size_t need)
+{
+    int fit = -1;
+    for (unsigned k = 0; k < cache_count; k++)
+        if (cache[k].size >= need && (fit < 0 || cache[k].size < cache[fit].size))
+            fit = (int)k;
+    if (fit < 0)
+        return (struct entry){0, 0};
+    struct entry e = cache[fit];
+    if (e.size - need >= HAK_PAGE_RUN_MAX) {
+        cache[fit].addr += need;
+        cache[fit].size -= need;
+        cache_bytes -= need;
+        e.size = need;
+    } else {
+        cache_remove((unsigned)fit);
+    }
+    return e;
+}
+
+/* Under the lock: the largest cached mappings, removed from the cache, until they hold at least
+ * `need` bytes or the cache is empty; returns how many went to out[]. */
+static unsigned cache_take_largest(size_t need, struct entry out[CACHE_SLOTS])
+{
+    unsigned n = 0;
+    size_t got = 0;
+    while (got < need && cache_count > 0) {
+        unsigned big = 0;
+        for (unsigned k = 1; k < cache_count; k++)
+            if (cache[k].size > cache[big].size)
+                big = k;
+        out[n] = cache[big];
+        got += out[n++].size;
+        cache_remove(big);
+    }
+    return n;
+}
+
+/* Register mapping [p, p + need) as a live block; NULL (mapping unmapped) if the registry cannot
+ * grow. */
+static void *register_mapping(void *p, size_t need, int from_cache)
+{
+    segment_map_mark_large((uintptr_t)p, need);
+    hak_lock(&lock);
+    forget_recent((uintptr_t)p, need);
+    int ok = insert((uintptr_t)p, need);
+    if (ok) {
+        n_allocs++;
+        cache_hits += (uint64_t)from_cache;
+        live_bytes += need;
+    }
+    hak_unlock(&lock);
+    if (!ok) {
+        unmap_block((uintptr_t)p, need);
+        errno = ENOMEM;
+        return NULL;
+    }
+    return p;
+}
+
+/* No single cached mapping fits: build the block in a fresh mapping by moving the pages of the
+ * largest cached mappings into it (mremap moves page-table entries, so those pages are not
+ * faulted and zeroed again); the rest of the block is fresh. A partly used mapping's remainder
+ * goes back to the cache. Returns how many bytes at the start of `dest` hold moved (old) data. */
+static size_t fill_from_cache(char *dest, size_t need)
+{
+    struct entry taken[CACHE_SLOTS];
+    hak_lock(&lock);
+    unsigned n = cache_take_largest(need, taken);
+    hak_unlock(&lock);
+    size_t filled = 0;
+    for (unsigned k = 0; k < n; k++) {
+        struct entry e = taken[k];
+        size_t move = e.size < need - filled ? e.size : need - filled;
+        if (move == 0 || os_move(e.addr, move, dest + filled) != 0) {
+            unmap_block(e.addr, e.size); /* cannot move (out of mappings): give it back */
+            continue;
+        }
+        segment_note_mapped(-(long)move); /* those pages now belong to dest's mapping */
+        filled += move;
+        if (move < e.size) {
+            hak_lock(&lock);
+            cache[cache_count++] = (struct entry){e.addr + move, e.size - move};
+            cache_bytes += e.size - move;
+            hak_unlock(&lock);
+        }
+    }
+    return filled;
+}
+
 void *large_alloc(size_t size, size_t align, int zero)
 {
     if (size > HAK_MAX_REQUEST) {
@@ -123,26 +243,25 @@ void *large_alloc(size_t size, size_t align, int zero)
     size_t need = round_pages(size);
     if (align <= HAK_PAGE_SIZE) {
         hak_lock(&lock);
-        int best = -1;
-        for (unsigned k = 0; k < cache_count; k++)
-            if (cache[k].size >= need && cache[k].size / 2 <= need &&
-                (best < 0 || cache[k].size < cache[best].size))
-                best = (int)k;
-        if (best >= 0 && insert(cache[best].addr, cache[best].size)) {
-            struct entry e = cache[best];
-            memmove(&cache[best], &cache[best + 1], (cache_count - (unsigned)best - 1) * sizeof e);
-            cache_count--;
-            cache_bytes -= e.size;
+        struct entry e = cache_take_fit(need);
+        int ok = e.size != 0 && insert(e.addr, e.size);
+        if (ok) {
             n_allocs++;
             cache_hits++;
             live_bytes += e.size;
-            hak_unlock(&lock);
+        }
+        hak_unlock(&lock);
+        if (ok) {
             track_alloc((void *)e.addr, size, e.size);
             if (zero)
                 memset((void *)e.addr, 0, size);
             return (void *)e.addr;
         }
-        hak_unlock(&lock);
+        if (e.size != 0) { /* the registry could not grow: give the mapping back */
+            unmap_block(e.addr, e.size);
+            errno = ENOMEM;
+            return NULL;
+        }
     }
     void *p = os_map_aligned(need, align);
     if (p == NULL && (segment_cache_drop() + large_cache_drop()) > 0)
@@ -150,21 +269,17 @@ void *large_alloc(size_t size, size_t align, int zero)
     if (p == NULL)
         return NULL;
     segment_note_mapped((long)need);
-    segment_map_mark_large((uintptr_t)p, need);
-    hak_lock(&lock);
-    forget_recent((uintptr_t)p, need);
-    int ok = insert((uintptr_t)p, need);
-    if (ok) {
-        n_allocs++;
-        live_bytes += need;
-    }
-    hak_unlock(&lock);
-    if (!ok) {
-        unmap_block((uintptr_t)p, need);
-        errno = ENOMEM;
+    /* Sanitizer and memcheck bookkeeping does not follow moved pages: fresh pages only there. */
+    size_t reused = HAK_TRACKING ? 0 : fill_from_cache(p, need);
+    if (register_mapping(p, need, reused != 0) == NULL)
         return NULL;
+    if (reused == 0) {
+        track_alloc_zeroed(p, size, need); /* fresh mappings read as zero: no memset for calloc */
+    } else {
+        track_alloc(p, size, need);
+        if (zero)
+            memset(p, 0, reused < size ? reused : size);
     }
-    track_alloc_zeroed(p, size, need); /* fresh mappings read as zero: no memset for calloc */
     return p;
 }
 
@@ -183,12 +298,12 @@ int large_free(void *p)
     erase((size_t)i);
     n_frees++;
     live_bytes -= e.size;
+    e = cache_merge(e);
     size_t budget = hak_options.large_cache_bytes;
     if (e.size <= budget) {
         while (cache_count > 0 && (cache_count == CACHE_SLOTS || cache_bytes + e.size > budget)) {
             evicted[nevicted++] = cache[0];
-            cache_bytes -= cache[0].size;
-            memmove(&cache[0], &cache[1], (--cache_count) * sizeof cache[0]);
+            cache_remove(0);
         }
         cache[cache_count++] = e;
         cache_bytes += e.size;
@@ -222,8 +337,10 @@ int large_classify(const void *p)
     for (size_t i = 0; i < table_cap && verdict < 0; i++)
         if (table[i].addr != 0 && a > table[i].addr && a < table[i].addr + table[i].size)
             verdict = MISUSE_INTERIOR;
+    /* Cached ranges were freed (merged blocks included): a page start in one is a double free. */
     for (unsigned k = 0; k < cache_count && verdict < 0; k++)
-        if (cache[k].addr == a)
+        if (a >= cache[k].addr && a < cache[k].addr + cache[k].size &&
+            (a & (HAK_PAGE_SIZE - 1)) == 0)
             verdict = MISUSE_DOUBLE_FREE;
     for (unsigned k = 0; k < RECENT_SLOTS && verdict < 0; k++)
         if (recent[k] == a)
@@ -261,8 +378,10 @@ enum large_realloc_result large_realloc(void *p, size_t size, void **out, size_t
      * map a block there, and the registry must not hold the stale entry by then. */
     void *q = os_remap(p, old, need);
     if (q == NULL) {
+        /* Out of address space, or the block spans two kernel mappings (blocks are cut from
+         * merged cached ranges): allocate, copy and free instead. */
         hak_unlock(&lock);
-        return LARGE_FAILED;
+        return LARGE_MOVE;
     }
     erase((size_t)i); /* erase frees a slot, so placing the new key cannot need a larger table */
     place((struct entry){(uintptr_t)q, need});

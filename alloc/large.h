@@ -21,10 +21,10 @@ HAK_HIDDEN size_t large_usable(const void *p);
  * cannot be told apart from foreign memory. */
 HAK_HIDDEN int large_classify(const void *p);
 
-enum large_realloc_result { LARGE_NOT_OURS, LARGE_DONE, LARGE_MOVE, LARGE_FAILED };
+enum large_realloc_result { LARGE_NOT_OURS, LARGE_DONE, LARGE_MOVE };
 /* Resize live Large block p to size (> HAK_PAGE_RUN_MAX) in place or by remapping: LARGE_DONE and
  * *out set; LARGE_MOVE (with *old_usable) when the caller must allocate, copy and free;
- * LARGE_FAILED on ENOMEM (p intact); LARGE_NOT_OURS if p is not a live Large block. */
+ * it also when remapping fails (p intact); LARGE_NOT_OURS if p is not a live Large block. */
 HAK_HIDDEN enum large_realloc_result large_realloc(void *p, size_t size, void **out,
                                                    size_t *old_usable);
 

@@ -192,7 +192,11 @@ int main(int argc, char **argv)
     }
     const char *name = ALLOCATOR;
     if (name == NULL)
-        name = getenv("LARSON_ALLOCATOR") ? getenv("LARSON_ALLOCATOR") : "system";
+        name = getenv("LARSON_ALLOCATOR");
+    if (name == NULL) { /* run by hand: name whatever is preloaded */
+        const char *preload = getenv("LD_PRELOAD");
+        name = preload != NULL && *preload != '\0' ? preload : "system";
+    }
     struct arena *arenas = calloc((size_t)P.threads, sizeof *arenas);
     uint64_t rng = (uint64_t)P.seed * 0x9e3779b97f4a7c15ull | 1;
     /* Warm-up: the main thread fills every array (so the first frees are all remote). */
