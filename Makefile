@@ -262,15 +262,15 @@ ROUNDS ?= 2
 endif
 
 ifeq ($(INTERPOSE),yes)
-$(BUILD)/larson: larson/larson.c
+$(BUILD)/larson: larson/larson.c bench/peak_rss.h
 	@mkdir -p $(dir $@)
 	@echo "  CC $@"
-	@$(CC) -std=gnu11 $(WARN) -O2 -g -pthread $< -o $@
+	@$(CC) -std=gnu11 $(WARN) -O2 -g -pthread -Ibench $< -o $@
 else
-$(BUILD)/larson: larson/larson.c $(BUILD)/libhakmem_core.a
+$(BUILD)/larson: larson/larson.c bench/peak_rss.h $(BUILD)/libhakmem_core.a
 	@mkdir -p $(dir $@)
 	@echo "  CC $@"
-	@$(CC) $(CFLAGS_ALL) -DLARSON_HAK_API -Ialloc $< $(BUILD)/libhakmem_core.a -o $@ $(LDFLAGS_ALL)
+	@$(CC) $(CFLAGS_ALL) -DLARSON_HAK_API -Ialloc -Ibench $< $(BUILD)/libhakmem_core.a -o $@ $(LDFLAGS_ALL)
 endif
 
 .PHONY: larson stress
@@ -311,14 +311,14 @@ BENCH_PKGS := /usr/lib/x86_64-linux-gnu/libmimalloc.so.2:libmimalloc2.0 \
               /usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4:libtcmalloc-minimal4 \
               /usr/bin/gnuplot:gnuplot-nox
 
-build/bench/bin/%: bench/%.c bench/bench_common.h
+build/bench/bin/%: bench/%.c bench/bench_common.h bench/peak_rss.h
 	@mkdir -p $(dir $@)
 	@echo "  CC $@"
 	@gcc -std=gnu11 $(WARN) -O2 -pthread $< -o $@
-build/bench/bin/larson: larson/larson.c
+build/bench/bin/larson: larson/larson.c bench/peak_rss.h
 	@mkdir -p $(dir $@)
 	@echo "  CC $@"
-	@gcc -std=gnu11 $(WARN) -O2 -pthread $< -o $@
+	@gcc -std=gnu11 $(WARN) -O2 -pthread -Ibench $< -o $@
 
 .PHONY: bench bench-deps
 bench-deps:

@@ -1,6 +1,6 @@
 /* bench_common.h — timing, argument parsing and the result line shared by the benchmarks.
  *
- * Every bench prints one line "name key=value ... ops_per_sec=N" where one op is one malloc or
+ * Every bench prints one line "name key=value ... ops_per_sec=N peak_rss_kb=N" where one op is one malloc or
  * one free; the allocator under test is chosen from outside (LD_PRELOAD), so the binaries call
  * the plain malloc family. */
 #ifndef HAK_BENCH_COMMON_H
@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "peak_rss.h"
 
 static inline double bench_now(void)
 {

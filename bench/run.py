@@ -4,7 +4,7 @@
 Each configuration runs REPS times for each allocator, in interleaved order (every repetition
 rotates the allocator order), from one binary per benchmark with the allocator chosen through
 LD_PRELOAD (glibc: none). Throughput is the median of the runs (one op = one malloc or one free;
-realloc_grow also counts reallocs); peak RSS is each run's ru_maxrss, median. Writes
+realloc_grow also counts reallocs); peak RSS is each run's own VmHWM, median. Writes
 build/bench/results.csv, results.md and the gnuplot charts, printing progress as it goes.
 """
 import csv
@@ -61,16 +61,14 @@ def run_one(argv, lib):
     env.pop("LD_PRELOAD", None)
     if lib:
         env["LD_PRELOAD"] = lib
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    out = proc.stdout.read().decode()
-    err = proc.stderr.read().decode()
-    proc.stdout.close()
-    proc.stderr.close()
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True)
+    out, err, status = proc.stdout, proc.stderr, proc.returncode
     m = re.search(r"ops_per_sec=([0-9.]+)", out)
-    if status != 0 or not m:
+    rss = re.search(r"peak_rss_kb=([0-9]+)", out)
+    if status != 0 or not m or not rss:
         sys.exit(f"bench: {' '.join(argv)} with {lib or 'glibc'} failed:\n{out}{err}")
-    return float(m.group(1)), usage.ru_maxrss
+    # The program's own VmHWM: a forked child's ru_maxrss would include this runner's size.
+    return float(m.group(1)), int(rss.group(1))
 
 
 def machine():

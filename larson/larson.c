@@ -22,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "peak_rss.h"
+
 #ifdef LARSON_HAK_API
 #include "hakmem.h"
 #define xmalloc hak_malloc
@@ -243,9 +245,10 @@ int main(int argc, char **argv)
     }
     free(arenas);
     printf("larson: allocator=%s threads=%ld seconds=%ld size=%ld-%ld slots=%ld rounds=%ld "
-           "handovers=%llu ops=%llu ops_per_sec=%.0f check=%s\n",
+           "handovers=%llu ops=%llu ops_per_sec=%.0f peak_rss_kb=%ld check=%s\n",
            name, P.threads, P.seconds, P.min, P.max, P.slots, P.rounds,
            (unsigned long long)__atomic_load_n(&handovers, __ATOMIC_RELAXED),
-           (unsigned long long)ops, (double)ops / (t1 - t0), P.check ? "passed" : "off");
+           (unsigned long long)ops, (double)ops / (t1 - t0), peak_rss_kb(),
+           P.check ? "passed" : "off");
     return 0;
 }
