@@ -427,7 +427,8 @@ corpus-merge: build/fuzz/seeds/.stamp
 	    build/opsc decompile build/fuzz/merge/$$f >corpus/ops/merged-$$f.txt && n=$$((n + 1)); \
 	    done; echo "corpus-merge: $$n new program(s) in corpus/ops"
 
-FORMATTED := alloc/*.[ch] tests/*/*.[ch] tests/programs/*.cc bench/*.[ch] fuzz/*.[ch]
+FORMATTED := alloc/*.[ch] tests/*/*.[ch] tests/programs/*.cc bench/*.[ch] fuzz/*.[ch] larson/*.c \
+             stress/*.[ch]
 format:
 	clang-format -i $(FORMATTED)
 

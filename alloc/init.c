@@ -17,6 +17,8 @@
 /* 0: not started; 2: ready; (pid << 2) | 1: being initialized by a thread of process pid. */
 long hak_init_state;
 pthread_key_t hak_thread_key;
+/* Set while this thread registers the fork handlers: the allocator already works for it. */
+static HAK_TLS bool registering_fork_handlers;
 
 /* Prepare takes every lock in the global order; the child reinitializes them, then tears down the
  * heaps of threads that do not exist in it. */
@@ -64,11 +66,17 @@ bool hak_init_slow(void)
         size_class_init();
         page_run_init();
         pthread_key_create(&hak_thread_key, heap_thread_exit);
-        __atomic_store_n(&hak_init_state, 2, __ATOMIC_RELEASE);
-        /* May allocate; the allocator is ready for that now. */
+        /* Other threads keep waiting until the fork handlers are in place: a fork by one of them
+         * before that would copy a lock held by a third thread into a child that never gets it
+         * back. pthread_atfork may allocate; this thread's allocations go through (see below). */
+        registering_fork_handlers = true;
         pthread_atfork(fork_prepare, fork_parent, fork_child);
+        registering_fork_handlers = false;
+        __atomic_store_n(&hak_init_state, 2, __ATOMIC_RELEASE);
         return true;
     }
+    if (registering_fork_handlers)
+        return true;
     long seen;
     while ((seen = __atomic_load_n(&hak_init_state, __ATOMIC_ACQUIRE)) != 2) {
         /* A fork during another thread's initialization leaves the child "running" with no

@@ -22,7 +22,8 @@ int main(int argc, char **argv)
     for (long i = 0; i < workset; i++)
         free(ring[i]);
     free(ring);
-    printf("fixed_size size=%zu workset=%ld ops=%ld seconds=%.3f ops_per_sec=%.0f peak_rss_kb=%ld\n", size, workset,
-           2 * steps, t, 2.0 * (double)steps / t, peak_rss_kb());
+    printf(
+        "fixed_size size=%zu workset=%ld ops=%ld seconds=%.3f ops_per_sec=%.0f peak_rss_kb=%ld\n",
+        size, workset, 2 * steps, t, 2.0 * (double)steps / t, peak_rss_kb());
     return 0;
 }

@@ -27,7 +27,8 @@ int main(int argc, char **argv)
     for (long k = 0; k < workset; k++)
         free(ring[k]);
     free(ring);
-    printf("large min=%zu max=%zu workset=%ld ops=%ld seconds=%.3f ops_per_sec=%.0f peak_rss_kb=%ld\n", lo, hi,
-           workset, 2 * steps, t, 2.0 * (double)steps / t, peak_rss_kb());
+    printf(
+        "large min=%zu max=%zu workset=%ld ops=%ld seconds=%.3f ops_per_sec=%.0f peak_rss_kb=%ld\n",
+        lo, hi, workset, 2 * steps, t, 2.0 * (double)steps / t, peak_rss_kb());
     return 0;
 }

@@ -24,7 +24,8 @@ int main(int argc, char **argv)
     for (long i = 0; i < workset; i++)
         free(slots[i]);
     free(slots);
-    printf("random_mixed min=%zu max=%zu workset=%ld ops=%ld seconds=%.3f ops_per_sec=%.0f peak_rss_kb=%ld\n", lo,
-           hi, workset, 2 * steps, t, 2.0 * (double)steps / t, peak_rss_kb());
+    printf("random_mixed min=%zu max=%zu workset=%ld ops=%ld seconds=%.3f ops_per_sec=%.0f "
+           "peak_rss_kb=%ld\n",
+           lo, hi, workset, 2 * steps, t, 2.0 * (double)steps / t, peak_rss_kb());
     return 0;
 }

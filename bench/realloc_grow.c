@@ -39,7 +39,8 @@ int main(int argc, char **argv)
     for (long k = 0; k < chains; k++)
         free(held[k]);
     free(held);
-    printf("realloc_grow max=%zu chains=%ld rounds=%ld ops=%llu seconds=%.3f ops_per_sec=%.0f peak_rss_kb=%ld\n",
+    printf("realloc_grow max=%zu chains=%ld rounds=%ld ops=%llu seconds=%.3f ops_per_sec=%.0f "
+           "peak_rss_kb=%ld\n",
            max, chains, rounds, (unsigned long long)ops, t, (double)ops / t, peak_rss_kb());
     return 0;
 }

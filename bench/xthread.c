@@ -102,7 +102,9 @@ int main(int argc, char **argv)
     uint64_t ops = 0;
     for (long i = 0; i < 2 * pairs; i++)
         ops += done_ops[i];
-    printf("xthread threads=%ld min=%ld max=%ld ops=%llu seconds=%.3f ops_per_sec=%.0f peak_rss_kb=%ld\n",
-           2 * pairs, lo, hi, (unsigned long long)ops, t1 - t0, (double)ops / (t1 - t0), peak_rss_kb());
+    printf("xthread threads=%ld min=%ld max=%ld ops=%llu seconds=%.3f ops_per_sec=%.0f "
+           "peak_rss_kb=%ld\n",
+           2 * pairs, lo, hi, (unsigned long long)ops, t1 - t0, (double)ops / (t1 - t0),
+           peak_rss_kb());
     return 0;
 }

@@ -50,9 +50,9 @@ struct arena { /* one thread's array, handed from thread to thread */
     int index;
 };
 
-static int stop; /* atomic */
-static uint64_t total_ops;  /* atomic: ops of finished threads */
-static uint64_t handovers;  /* atomic */
+static int stop;           /* atomic */
+static uint64_t total_ops; /* atomic: ops of finished threads */
+static uint64_t handovers; /* atomic */
 
 static uint64_t next_random(uint64_t *s)
 {
@@ -89,16 +89,18 @@ static void verify(const unsigned char *p, uint32_t size, uint32_t gen, int slot
     if (size >= 8)
         memcpy(&got_gen, p + 4, 4);
     if ((size >= 4 && got_size != size) || (size >= 8 && got_gen != gen)) {
-        fprintf(stderr, "larson: check failed: block %p (slot %d): expected size %u gen %u, found "
-                        "size %u gen %u\n",
+        fprintf(stderr,
+                "larson: check failed: block %p (slot %d): expected size %u gen %u, found "
+                "size %u gen %u\n",
                 (const void *)p, slot, size, gen, got_size, got_gen);
         exit(1);
     }
     size_t from = size >= 8 ? 8 : size >= 4 ? size : 0;
     for (size_t i = from; i < size; i++)
         if (p[i] != pattern_byte(p, gen, i)) {
-            fprintf(stderr, "larson: check failed: block %p (slot %d, %u bytes, gen %u): byte %zu "
-                            "is %#x, expected %#x\n",
+            fprintf(stderr,
+                    "larson: check failed: block %p (slot %d, %u bytes, gen %u): byte %zu "
+                    "is %#x, expected %#x\n",
                     (const void *)p, slot, size, gen, i, p[i], pattern_byte(p, gen, i));
             exit(1);
         }

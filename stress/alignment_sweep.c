@@ -13,8 +13,9 @@
 static int stop;
 static uint64_t allocated; /* atomic */
 
-static const size_t sizes[] = {0, 1, 15, 16, 17, 100, 1000, 1024, 1025, 4096, 5000,
-                               32768, 32769, 100000, 1u << 20, (1u << 20) + 1, 3u << 20};
+static const size_t sizes[] = {0,       1,    15,   16,    17,    100,    1000,     1024,
+                               1025,    4096, 5000, 32768, 32769, 100000, 1u << 20, (1u << 20) + 1,
+                               3u << 20};
 #define NSIZES (sizeof sizes / sizeof sizes[0])
 
 #ifdef STRESS_INTERPOSED

@@ -40,7 +40,8 @@ int main(void)
         int n = 0;
         /* Fill memory until every tier has failed at least once. */
         int failed[4] = {0};
-        for (int i = 0; n < MAX_BLOCKS && !(failed[0] && failed[1] && failed[2] && failed[3]); i++) {
+        for (int i = 0; n < MAX_BLOCKS && !(failed[0] && failed[1] && failed[2] && failed[3]);
+             i++) {
             size_t size = tier[i % 4];
             errno = 0;
             void *p = hak_malloc(size);

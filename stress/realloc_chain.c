@@ -44,7 +44,8 @@ static void *work(void *arg)
     while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
         /* Mostly its own chains, sometimes another thread's. */
         uint64_t r = stress_rand(&rng);
-        int k = r % 4 == 0 ? (int)((r >> 4) % (THREADS * CHAINS)) : id * CHAINS + (int)((r >> 4) % CHAINS);
+        int k = r % 4 == 0 ? (int)((r >> 4) % (THREADS * CHAINS))
+                           : id * CHAINS + (int)((r >> 4) % CHAINS);
         struct chain *c = &chains[k];
         pthread_mutex_lock(&c->lock);
         size_t n = pick(&rng);

@@ -20,7 +20,7 @@ static size_t pick(uint64_t *rng)
         return 32768 + r % 200000; /* page runs */
     if (r % 10 == 0)
         return 1025 + r % 31000; /* Mid */
-    return 1 + r % 1024; /* Tiny */
+    return 1 + r % 1024;         /* Tiny */
 }
 
 static void *producer(void *arg)

@@ -150,12 +150,17 @@ static int run_case(const struct test_case *t)
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {
+        setpgid(0, 0);
         alarm(t->timeout_s);
         t->fn();
         exit(0); /* not _exit: coverage and sanitizer runtimes write their results at exit */
     }
+    setpgid(pid, pid); /* both sides set it, so no kill below can miss the group */
     int status = 0;
     waitpid(pid, &status, 0);
+    /* A case's own children (a hung fork child, say) die with it: left alive they would keep
+     * the runner's output pipe open and stall the whole suite. */
+    kill(-pid, SIGKILL);
     double took = test_now() - start;
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
         printf("PASS %s (%.2fs)\n", t->name, took);
