@@ -141,6 +141,40 @@ static struct entry cache_merge(struct entry e)
     return e;
 }
 
+/* Under the lock: cache freed range e (merged with its cached neighbours), evicting the oldest
+ * entries while the cache is over its slots or HAKMEM_LARGE_CACHE_MB; the ranges to unmap once
+ * the lock is released are appended to evicted[] (room for CACHE_SLOTS + 1). */
+static void cache_put(struct entry e, struct entry *evicted, unsigned *nevicted)
+{
+    e = cache_merge(e);
+    size_t budget = hak_options.large_cache_bytes;
+    if (e.size > budget) {
+        evicted[(*nevicted)++] = e;
+        return;
+    }
+    while (cache_count > 0 && (cache_count == CACHE_SLOTS || cache_bytes + e.size > budget)) {
+        evicted[(*nevicted)++] = cache[0];
+        cache_remove(0);
+    }
+    cache[cache_count++] = e;
+    cache_bytes += e.size;
+}
+
+/* Unmap ranges evicted from the cache, remembering their starts for double-free reports. */
+static void unmap_evicted(const struct entry *evicted, unsigned n)
+{
+    if (n == 0)
+        return;
+    hak_lock(&lock);
+    for (unsigned k = 0; k < n; k++) {
+        recent[recent_next] = evicted[k].addr;
+        recent_next = (recent_next + 1) % RECENT_SLOTS;
+    }
+    hak_unlock(&lock);
+    for (unsigned k = 0; k < n; k++)
+        unmap_block(evicted[k].addr, evicted[k].size);
+}
+
 /* Under the lock: the smallest cached mapping of at least `need` bytes, removed from the cache
  * ({0, 0} if none). One too big by at least a page run's worth is cut: its tail (already faulted
  * in, so still worth keeping) stays cached. */
@@ -225,10 +259,13 @@ static size_t fill_from_cache(char *dest, size_t need)
         segment_note_mapped(-(long)move); /* those pages now belong to dest's mapping */
         filled += move;
         if (move < e.size) {
+            /* Other threads may have filled the cache meanwhile: this may evict. */
+            struct entry evicted[CACHE_SLOTS + 1];
+            unsigned nevicted = 0;
             hak_lock(&lock);
-            cache[cache_count++] = (struct entry){e.addr + move, e.size - move};
-            cache_bytes += e.size - move;
+            cache_put((struct entry){e.addr + move, e.size - move}, evicted, &nevicted);
             hak_unlock(&lock);
+            unmap_evicted(evicted, nevicted);
         }
     }
     return filled;
@@ -298,25 +335,9 @@ int large_free(void *p)
     erase((size_t)i);
     n_frees++;
     live_bytes -= e.size;
-    e = cache_merge(e);
-    size_t budget = hak_options.large_cache_bytes;
-    if (e.size <= budget) {
-        while (cache_count > 0 && (cache_count == CACHE_SLOTS || cache_bytes + e.size > budget)) {
-            evicted[nevicted++] = cache[0];
-            cache_remove(0);
-        }
-        cache[cache_count++] = e;
-        cache_bytes += e.size;
-    } else {
-        evicted[nevicted++] = e;
-    }
-    for (unsigned k = 0; k < nevicted; k++) {
-        recent[recent_next] = evicted[k].addr;
-        recent_next = (recent_next + 1) % RECENT_SLOTS;
-    }
+    cache_put(e, evicted, &nevicted);
     hak_unlock(&lock);
-    for (unsigned k = 0; k < nevicted; k++)
-        unmap_block(evicted[k].addr, evicted[k].size);
+    unmap_evicted(evicted, nevicted);
     return 1;
 }
 
