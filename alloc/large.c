@@ -1,8 +1,10 @@
-/* large.c — Large blocks: registry, mapping cache, mremap. */
+/* large.c — Large blocks: registry, reserves and the cache of free ranges, mremap. */
 #include "large.h"
 
 #include <errno.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
 
 #include "lock.h"
 #include "misuse.h"
@@ -12,20 +14,31 @@
 #include "segment_map.h"
 #include "track.h"
 
-#define CACHE_SLOTS 16
+#define CACHE_SLOTS 64
 #define RECENT_SLOTS 64 /* addresses of recently unmapped blocks, to recognise double frees */
+/* Blocks up to half this size are cut from reserves of this much address space (pages are only
+ * resident once touched), so freed blocks and their neighbours coalesce into reusable ranges. */
+#define LARGE_RESERVE ((size_t)64 << 20)
+#define EVICT_MAX (CACHE_SLOTS + 4) /* ranges one cache update may give back */
 
-struct entry {
+struct entry {      /* a live block in the registry */
     uintptr_t addr; /* 0: empty slot */
-    size_t size;    /* mapping size == usable size */
+    size_t size;    /* usable size */
+};
+
+struct range { /* a free range in the cache */
+    uintptr_t addr;
+    size_t size;
+    int dirty;         /* may hold touched pages (a freed block); clean ranges read as zero */
+    uint64_t freed_ms; /* dirty ranges: when the newest of their blocks was freed */
 };
 
 static hak_lock_t lock = HAK_LOCK_INITIALIZER;
 static struct entry *table;
 static size_t table_cap, table_count;
-static struct entry cache[CACHE_SLOTS]; /* oldest first */
+static struct range cache[CACHE_SLOTS]; /* oldest first */
 static unsigned cache_count;
-static size_t cache_bytes;
+static size_t cache_bytes, dirty_bytes;
 static uintptr_t recent[RECENT_SLOTS];
 static unsigned recent_next;
 static uint64_t n_allocs, n_frees, live_bytes, cache_hits, remaps;
@@ -117,51 +130,118 @@ static void unmap_block(uintptr_t addr, size_t size)
 static void cache_remove(unsigned k)
 {
     cache_bytes -= cache[k].size;
+    if (cache[k].dirty)
+        dirty_bytes -= cache[k].size;
     memmove(&cache[k], &cache[k + 1], (cache_count - k - 1) * sizeof cache[0]);
     cache_count--;
 }
 
-/* Under the lock: e grown by every cached mapping adjacent to it (taken out of the cache). Freed
- * blocks rejoin the tails they were cut from, so the cache keeps few large pieces rather than
- * many small ones. The result may span several kernel mappings; nothing needs it to be one. */
-static struct entry cache_merge(struct entry e)
+/* Under the lock: e grown by every cached range of the same kind (dirty or clean) adjacent to
+ * it, those taken out of the cache. Freed blocks rejoin the ranges they were cut from, so a
+ * reserve's free space stays in few large pieces; touched and untouched pages stay apart so the
+ * budget counts exactly the touched ones. The result may span several kernel mappings. */
+static struct range cache_merge(struct range e)
 {
     for (unsigned k = 0; k < cache_count;) {
-        if (cache[k].addr + cache[k].size == e.addr) {
+        if (cache[k].dirty != e.dirty) {
+            k++;
+        } else if (cache[k].addr + cache[k].size == e.addr) {
             e.addr = cache[k].addr;
             e.size += cache[k].size;
+            e.freed_ms = e.freed_ms > cache[k].freed_ms ? e.freed_ms : cache[k].freed_ms;
+            cache_remove(k);
         } else if (e.addr + e.size == cache[k].addr) {
             e.size += cache[k].size;
+            e.freed_ms = e.freed_ms > cache[k].freed_ms ? e.freed_ms : cache[k].freed_ms;
+            cache_remove(k);
         } else {
             k++;
-            continue;
         }
-        cache_remove(k);
     }
     return e;
 }
 
-/* Under the lock: cache freed range e (merged with its cached neighbours), evicting the oldest
- * entries while the cache is over its slots or HAKMEM_LARGE_CACHE_MB; the ranges to unmap once
- * the lock is released are appended to evicted[] (room for CACHE_SLOTS + 1). */
-static void cache_put(struct entry e, struct entry *evicted, unsigned *nevicted)
+/* Under the lock: add merged range e; with every slot taken, the oldest untouched range (else
+ * the oldest) goes to evicted[]. */
+static void cache_append(struct range e, struct range *evicted, unsigned *nevicted)
 {
-    e = cache_merge(e);
-    size_t budget = hak_options.large_cache_bytes;
-    if (e.size > budget) {
-        evicted[(*nevicted)++] = e;
-        return;
-    }
-    while (cache_count > 0 && (cache_count == CACHE_SLOTS || cache_bytes + e.size > budget)) {
-        evicted[(*nevicted)++] = cache[0];
-        cache_remove(0);
+    if (cache_count == CACHE_SLOTS) {
+        unsigned victim = 0;
+        for (unsigned k = 0; k < cache_count; k++)
+            if (!cache[k].dirty) {
+                victim = k;
+                break;
+            }
+        evicted[(*nevicted)++] = cache[victim];
+        cache_remove(victim);
     }
     cache[cache_count++] = e;
     cache_bytes += e.size;
+    if (e.dirty)
+        dirty_bytes += e.size;
+}
+
+/* Under the lock: cache free range e. Touched cached bytes are bounded by HAKMEM_LARGE_CACHE_MB:
+ * past it the excess is cut from the oldest touched ranges (then from e itself) and goes to
+ * evicted[], to be unmapped once the lock is released, address space included (a process under
+ * RLIMIT_AS needs it back). evicted[] needs room for EVICT_MAX. */
+static void cache_put(struct range e, struct range *evicted, unsigned *nevicted)
+{
+    e = cache_merge(e);
+    size_t budget = hak_options.large_cache_bytes;
+    while (e.dirty && dirty_bytes + e.size > budget) {
+        unsigned k = 0;
+        while (k < cache_count && !cache[k].dirty)
+            k++;
+        if (k == cache_count)
+            break;
+        size_t excess = dirty_bytes + e.size - budget;
+        struct range old = cache[k];
+        cache_remove(k);
+        if (excess < old.size) { /* keep the front, give back the end */
+            cache_append((struct range){old.addr, old.size - excess, 1, old.freed_ms}, evicted,
+                         nevicted);
+            old.addr += old.size - excess;
+            old.size = excess;
+        }
+        evicted[(*nevicted)++] = old;
+    }
+    if (e.dirty && dirty_bytes + e.size > budget) {
+        size_t excess = dirty_bytes + e.size - budget;
+        e.size -= excess;
+        evicted[(*nevicted)++] = (struct range){e.addr + e.size, excess, 1, e.freed_ms};
+        if (e.size == 0)
+            return;
+    }
+    cache_append(e, evicted, nevicted);
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts; /* the coarse clock is read from the vDSO: no system call */
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Under the lock: evict touched ranges freed HAKMEM_LARGE_PURGE_MS ago or earlier, so memory a
+ * program stopped using goes back even while it stays under the size bound. */
+static void purge_stale(uint64_t now, struct range *evicted, unsigned *nevicted)
+{
+    uint64_t age = hak_options.large_purge_ms;
+    if (age == 0 || dirty_bytes == 0)
+        return;
+    for (unsigned k = 0; k < cache_count;) {
+        if (cache[k].dirty && now - cache[k].freed_ms >= age) {
+            evicted[(*nevicted)++] = cache[k];
+            cache_remove(k);
+        } else {
+            k++;
+        }
+    }
 }
 
 /* Unmap ranges evicted from the cache, remembering their starts for double-free reports. */
-static void unmap_evicted(const struct entry *evicted, unsigned n)
+static void unmap_evicted(const struct range *evicted, unsigned n)
 {
     if (n == 0)
         return;
@@ -175,22 +255,26 @@ static void unmap_evicted(const struct entry *evicted, unsigned n)
         unmap_block(evicted[k].addr, evicted[k].size);
 }
 
-/* Under the lock: the smallest cached mapping of at least `need` bytes, removed from the cache
- * ({0, 0} if none). One too big by at least a page run's worth is cut: its tail (already faulted
- * in, so still worth keeping) stays cached. */
-static struct entry cache_take_fit(size_t need)
+/* Under the lock: the smallest cached range (touched ones first) of at least `need` bytes, cut to `need` when the
+ * rest is worth keeping (a page run's worth or more), removed from the cache; size 0 if none. */
+static struct range cache_take_fit(size_t need)
 {
     int fit = -1;
-    for (unsigned k = 0; k < cache_count; k++)
-        if (cache[k].size >= need && (fit < 0 || cache[k].size < cache[fit].size))
-            fit = (int)k;
+    /* Touched ranges first: reusing their pages saves the page faults of untouched ones. */
+    for (int dirty = 1; dirty >= 0 && fit < 0; dirty--)
+        for (unsigned k = 0; k < cache_count; k++)
+            if (cache[k].dirty == dirty && cache[k].size >= need &&
+                (fit < 0 || cache[k].size < cache[fit].size))
+                fit = (int)k;
     if (fit < 0)
-        return (struct entry){0, 0};
-    struct entry e = cache[fit];
+        return (struct range){0, 0, 0, 0};
+    struct range e = cache[fit];
     if (e.size - need >= HAK_PAGE_RUN_MAX) {
         cache[fit].addr += need;
         cache[fit].size -= need;
         cache_bytes -= need;
+        if (e.dirty)
+            dirty_bytes -= need;
         e.size = need;
     } else {
         cache_remove((unsigned)fit);
@@ -198,77 +282,40 @@ static struct entry cache_take_fit(size_t need)
     return e;
 }
 
-/* Under the lock: the largest cached mappings, removed from the cache, until they hold at least
- * `need` bytes or the cache is empty; returns how many went to out[]. */
-static unsigned cache_take_largest(size_t need, struct entry out[CACHE_SLOTS])
+/* Under the lock: enter [addr, addr + size) in the registry as a live block. */
+static int register_block(uintptr_t addr, size_t size, int from_cache)
 {
-    unsigned n = 0;
-    size_t got = 0;
-    while (got < need && cache_count > 0) {
-        unsigned big = 0;
-        for (unsigned k = 1; k < cache_count; k++)
-            if (cache[k].size > cache[big].size)
-                big = k;
-        out[n] = cache[big];
-        got += out[n++].size;
-        cache_remove(big);
-    }
-    return n;
+    if (!insert(addr, size))
+        return 0;
+    n_allocs++;
+    cache_hits += (uint64_t)from_cache;
+    live_bytes += size;
+    return 1;
 }
 
-/* Register mapping [p, p + need) as a live block; NULL (mapping unmapped) if the registry cannot
- * grow. */
-static void *register_mapping(void *p, size_t need, int from_cache)
+/* A fresh mapping for a block of `need` bytes (aligned to `align`), with `reserve` bytes of
+ * address space behind it when worthwhile; NULL on ENOMEM. */
+static char *map_fresh(size_t need, size_t align, size_t *mapped)
 {
-    segment_map_mark_large((uintptr_t)p, need);
-    hak_lock(&lock);
-    forget_recent((uintptr_t)p, need);
-    int ok = insert((uintptr_t)p, need);
-    if (ok) {
-        n_allocs++;
-        cache_hits += (uint64_t)from_cache;
-        live_bytes += need;
+    char *p = NULL;
+    struct rlimit as;
+    /* Under an address-space limit, reserved but unused addresses would starve other mappers. */
+    if (align <= HAK_PAGE_SIZE && need <= LARGE_RESERVE / 2 && getrlimit(RLIMIT_AS, &as) == 0 &&
+        as.rlim_cur == RLIM_INFINITY) {
+        *mapped = LARGE_RESERVE;
+        p = os_map(LARGE_RESERVE);
     }
-    hak_unlock(&lock);
-    if (!ok) {
-        unmap_block((uintptr_t)p, need);
-        errno = ENOMEM;
-        return NULL;
+    if (p == NULL) {
+        *mapped = need;
+        p = os_map_aligned(need, align);
+        if (p == NULL && (segment_cache_drop() + large_cache_drop()) > 0)
+            p = os_map_aligned(need, align); /* out of address space: caches back, retry */
+    }
+    if (p != NULL) {
+        segment_note_mapped((long)*mapped);
+        segment_map_mark_large((uintptr_t)p, *mapped);
     }
     return p;
-}
-
-/* No single cached mapping fits: build the block in a fresh mapping by moving the pages of the
- * largest cached mappings into it (mremap moves page-table entries, so those pages are not
- * faulted and zeroed again); the rest of the block is fresh. A partly used mapping's remainder
- * goes back to the cache. Returns how many bytes at the start of `dest` hold moved (old) data. */
-static size_t fill_from_cache(char *dest, size_t need)
-{
-    struct entry taken[CACHE_SLOTS];
-    hak_lock(&lock);
-    unsigned n = cache_take_largest(need, taken);
-    hak_unlock(&lock);
-    size_t filled = 0;
-    for (unsigned k = 0; k < n; k++) {
-        struct entry e = taken[k];
-        size_t move = e.size < need - filled ? e.size : need - filled;
-        if (move == 0 || os_move(e.addr, move, dest + filled) != 0) {
-            unmap_block(e.addr, e.size); /* cannot move (out of mappings): give it back */
-            continue;
-        }
-        segment_note_mapped(-(long)move); /* those pages now belong to dest's mapping */
-        filled += move;
-        if (move < e.size) {
-            /* Other threads may have filled the cache meanwhile: this may evict. */
-            struct entry evicted[CACHE_SLOTS + 1];
-            unsigned nevicted = 0;
-            hak_lock(&lock);
-            cache_put((struct entry){e.addr + move, e.size - move}, evicted, &nevicted);
-            hak_unlock(&lock);
-            unmap_evicted(evicted, nevicted);
-        }
-    }
-    return filled;
 }
 
 void *large_alloc(size_t size, size_t align, int zero)
@@ -278,52 +325,59 @@ void *large_alloc(size_t size, size_t align, int zero)
         return NULL;
     }
     size_t need = round_pages(size);
+    struct range evicted[EVICT_MAX];
+    unsigned nevicted = 0;
     if (align <= HAK_PAGE_SIZE) {
+        uint64_t now = now_ms();
         hak_lock(&lock);
-        struct entry e = cache_take_fit(need);
-        int ok = e.size != 0 && insert(e.addr, e.size);
-        if (ok) {
-            n_allocs++;
-            cache_hits++;
-            live_bytes += e.size;
-        }
+        purge_stale(now, evicted, &nevicted);
+        struct range e = cache_take_fit(need);
+        int ok = e.size != 0 && register_block(e.addr, e.size, 1);
+        if (e.size != 0 && !ok) /* the registry could not grow */
+            cache_put(e, evicted, &nevicted);
         hak_unlock(&lock);
+        unmap_evicted(evicted, nevicted);
+        nevicted = 0;
         if (ok) {
-            track_alloc((void *)e.addr, size, e.size);
-            if (zero)
-                memset((void *)e.addr, 0, size);
+            if (e.dirty) {
+                track_alloc((void *)e.addr, size, e.size);
+                if (zero)
+                    memset((void *)e.addr, 0, size);
+            } else {
+                track_alloc_zeroed((void *)e.addr, size, e.size); /* never touched */
+            }
             return (void *)e.addr;
         }
-        if (e.size != 0) { /* the registry could not grow: give the mapping back */
-            unmap_block(e.addr, e.size);
+        if (e.size != 0) {
             errno = ENOMEM;
             return NULL;
         }
     }
-    void *p = os_map_aligned(need, align);
-    if (p == NULL && (segment_cache_drop() + large_cache_drop()) > 0)
-        p = os_map_aligned(need, align); /* out of address space: give the caches back, retry */
+    size_t mapped;
+    char *p = map_fresh(need, align, &mapped);
     if (p == NULL)
         return NULL;
-    segment_note_mapped((long)need);
-    /* Sanitizer and memcheck bookkeeping does not follow moved pages: fresh pages only there. */
-    size_t reused = HAK_TRACKING ? 0 : fill_from_cache(p, need);
-    if (register_mapping(p, need, reused != 0) == NULL)
+    hak_lock(&lock);
+    forget_recent((uintptr_t)p, mapped);
+    int ok = register_block((uintptr_t)p, need, 0);
+    if (ok && mapped > need) /* the rest of the reserve serves later blocks */
+        cache_put((struct range){(uintptr_t)p + need, mapped - need, 0, 0}, evicted, &nevicted);
+    hak_unlock(&lock);
+    unmap_evicted(evicted, nevicted);
+    if (!ok) {
+        unmap_block((uintptr_t)p, mapped);
+        errno = ENOMEM;
         return NULL;
-    if (reused == 0) {
-        track_alloc_zeroed(p, size, need); /* fresh mappings read as zero: no memset for calloc */
-    } else {
-        track_alloc(p, size, need);
-        if (zero)
-            memset(p, 0, reused < size ? reused : size);
     }
+    track_alloc_zeroed(p, size, need); /* fresh mappings read as zero: no memset for calloc */
     return p;
 }
 
 int large_free(void *p)
 {
-    struct entry evicted[CACHE_SLOTS + 1];
+    struct range evicted[EVICT_MAX];
     unsigned nevicted = 0;
+    uint64_t now = now_ms();
     hak_lock(&lock);
     long i = find((uintptr_t)p);
     if (i < 0) {
@@ -335,7 +389,8 @@ int large_free(void *p)
     erase((size_t)i);
     n_frees++;
     live_bytes -= e.size;
-    cache_put(e, evicted, &nevicted);
+    purge_stale(now, evicted, &nevicted);
+    cache_put((struct range){e.addr, e.size, 1, now}, evicted, &nevicted);
     hak_unlock(&lock);
     unmap_evicted(evicted, nevicted);
     return 1;
@@ -419,7 +474,7 @@ enum large_realloc_result large_realloc(void *p, size_t size, void **out, size_t
 
 size_t large_cache_drop(void)
 {
-    struct entry dropped[CACHE_SLOTS];
+    struct range dropped[CACHE_SLOTS];
     unsigned n;
     size_t bytes = 0;
     hak_lock(&lock);
@@ -431,6 +486,7 @@ size_t large_cache_drop(void)
     }
     cache_count = 0;
     cache_bytes = 0;
+    dirty_bytes = 0;
     hak_unlock(&lock);
     for (unsigned k = 0; k < n; k++) {
         bytes += dropped[k].size;

@@ -1,11 +1,12 @@
-/* large.h — the Large tier: one private mapping per block above 1 MiB, a small cache of freed
- * mappings, and mremap-based realloc.
+/* large.h — the Large tier: blocks above 1 MiB, cut from 64 MiB reserves of address space (or
+ * mapped alone when bigger or over-aligned), a cache of free ranges, and mremap-based realloc.
  *
- * Owns: the registry of live Large blocks (address -> mapping), the cache of freed mappings, and
- * the sticky HAK_MAP_LARGE marks. Promises: the registry is authoritative, so a foreign pointer in
- * a range that once held a Large mapping is never taken for ours; cached mappings are bounded by
- * HAKMEM_LARGE_CACHE_MB. Must never: call into the slab or page-run tiers while holding its lock.
- */
+ * Owns: the registry of live Large blocks (address -> size), the cache of free ranges (freed
+ * blocks merged with their free neighbours, and untouched reserve), and the sticky HAK_MAP_LARGE
+ * marks. Promises: the registry is authoritative, so a foreign pointer in a range that once held
+ * Large memory is never taken for ours; touched cached bytes are bounded by HAKMEM_LARGE_CACHE_MB
+ * and HAKMEM_LARGE_PURGE_MS (the rest is unmapped). Must never: call into the slab or page-run
+ * tiers while holding its lock. */
 #ifndef HAK_LARGE_H
 #define HAK_LARGE_H
 

@@ -16,7 +16,8 @@ struct hak_options hak_options = {
     .guard_report_at = 100,
     .invalid_free = INVALID_FREE_ABORT,
     .segment_cache = 8,
-    .large_cache_bytes = (size_t)64 << 20,
+    .large_cache_bytes = (size_t)128 << 20,
+    .large_purge_ms = 1000,
 };
 
 extern char **environ;
@@ -90,6 +91,8 @@ void options_init(void)
         hak_options.segment_cache = (unsigned)v;
     if (parse_unsigned(lookup("HAKMEM_LARGE_CACHE_MB"), &v))
         hak_options.large_cache_bytes = (size_t)v << 20;
+    if (parse_unsigned(lookup("HAKMEM_LARGE_PURGE_MS"), &v))
+        hak_options.large_purge_ms = v;
     static const char *const guard[] = {"contain", "log", "abort", NULL};
     int k = parse_choice(lookup("HAKMEM_EXTERNAL_GUARD"), guard);
     if (k >= 0)

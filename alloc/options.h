@@ -17,7 +17,8 @@ struct hak_options {
     uint64_t guard_report_at; /* HAKMEM_EXTERNAL_GUARD_REPORT: hits before the one-time report */
     unsigned invalid_free;    /* HAKMEM_INVALID_FREE: abort | report */
     unsigned segment_cache;   /* HAKMEM_SEGMENT_CACHE: warm free segments kept (count) */
-    size_t large_cache_bytes; /* HAKMEM_LARGE_CACHE_MB: freed Large mappings kept for reuse */
+    size_t large_cache_bytes; /* HAKMEM_LARGE_CACHE_MB: touched freed Large bytes kept */
+    uint64_t large_purge_ms;  /* HAKMEM_LARGE_PURGE_MS: age at which they are purged (0: never) */
 };
 
 extern struct hak_options hak_options HAK_HIDDEN;

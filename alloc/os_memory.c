@@ -66,11 +66,3 @@ void *os_remap(void *addr, size_t old_size, size_t new_size)
     errno = saved;
     return p;
 }
-
-int os_move(uintptr_t from, size_t size, void *dest)
-{
-    int saved = errno;
-    void *p = mremap((void *)from, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, dest);
-    errno = saved;
-    return p == MAP_FAILED ? -1 : 0;
-}

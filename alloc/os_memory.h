@@ -17,8 +17,5 @@ HAK_HIDDEN void os_unmap(void *addr, size_t size);
 HAK_HIDDEN void os_purge(void *addr, size_t size);
 /* Resize a mapping, moving it if needed; NULL on failure (the old mapping is intact). */
 HAK_HIDDEN void *os_remap(void *addr, size_t old_size, size_t new_size);
-/* Move the pages of [from, from + size) to dest, replacing what was mapped there; the source range
- * is unmapped. No page is copied or faulted. 0 on success, -1 (nothing changed) on failure. */
-HAK_HIDDEN int os_move(uintptr_t from, size_t size, void *dest);
 
 #endif

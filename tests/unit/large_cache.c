@@ -1,9 +1,11 @@
-/* The Large tier's cache of freed mappings: a block is cut from a bigger cached mapping (its tail
- * stays cached), freed blocks rejoin adjacent cached ranges, and a block no cached mapping fits is
- * built from several of them by moving their pages. Each reuse is visible in hak_stats: a cache
+/* The Large tier's cache of free ranges: a block is cut from a bigger cached range (its tail stays
+ * cached), freed blocks rejoin adjacent cached ranges, blocks come from shared reserves, and
+ * touched cached bytes past the budget are purged. Each reuse is visible in hak_stats: a cache
  * hit, and no more bytes mapped from the OS. */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "hakmem.h"
 #include "test.h"
@@ -57,34 +59,60 @@ TEST(large_block_is_cut_from_a_bigger_cached_mapping_and_rejoins_its_tail)
     CHECK(hak_debug_check_heap() == 0);
 }
 
-TEST(large_block_no_cached_mapping_fits_is_built_from_cached_pages)
+TEST(large_blocks_come_from_one_reserve_and_freed_pages_are_reused)
 {
-    if (HAK_TRACKING) /* sanitizer and memcheck builds only ever use fresh pages here */
-        return;
-    char *x = hak_malloc(3 * MiB);
-    char *spacer = hak_malloc(2 * MiB); /* keeps x and z apart in the cache */
-    char *z = hak_malloc(3 * MiB);
-    memset(x, 0x44, 3 * MiB);
-    memset(z, 0x44, 3 * MiB);
-    hak_free(x);
-    hak_free(z);
-    uint64_t mapped = mapped_bytes(), hits = large_cache_hits();
-    char *big = hak_malloc(6 * MiB);
-    CHECK(big != NULL);
-    CHECK(large_cache_hits() == hits + 1);
-    CHECKF(mapped_bytes() == mapped, "mapped bytes went from %llu to %llu: pages not reused",
-           (unsigned long long)mapped, (unsigned long long)mapped_bytes());
-    /* The moved pages still hold the old data: they were not faulted in fresh. */
-    CHECK(big[0] == 0x44 && big[6 * MiB - 1] == 0x44);
-    memset(big, 0x55, 6 * MiB);
-    void *c = hak_calloc(1, 6 * MiB);
-    CHECK(c != NULL);
-    hak_free(big);
-    char *z6 = hak_calloc(1, 6 * MiB); /* built from big's pages again: must read as zero */
+    char *a = hak_malloc(6 * MiB);
+    uint64_t mapped = mapped_bytes();
+    char *b = hak_malloc(5 * MiB); /* no new mapping: cut from a's reserve */
+    CHECK(b == a + 6 * MiB);
+    CHECK(mapped_bytes() == mapped);
+    memset(a, 0x44, 6 * MiB);
+    hak_free(a);
+    char *c = hak_calloc(1, 6 * MiB); /* a's touched pages again: zeroed by calloc */
+    CHECK(c == a);
     for (size_t i = 0; i < 6 * MiB; i += 4093)
-        CHECK(z6[i] == 0);
-    hak_free(z6);
+        CHECK(c[i] == 0);
+    CHECK(mapped_bytes() == mapped);
+    hak_free(b);
     hak_free(c);
-    hak_free(spacer);
     CHECK(hak_debug_check_heap() == 0);
+}
+
+/* Touched cached bytes are bounded: past HAKMEM_LARGE_CACHE_MB the excess goes back to the OS
+ * (address space included), and what stays is served first. */
+TEST(large_cache_gives_back_touched_bytes_past_its_budget)
+{
+    setenv("HAKMEM_LARGE_CACHE_MB", "8", 1); /* read once, at this process's first allocation */
+    char *a = hak_malloc(12 * MiB);
+    memset(a, 0x66, 12 * MiB);
+    uint64_t mapped = mapped_bytes();
+    hak_free(a); /* 12 MiB touched and freed: the last 4 MiB go back */
+    CHECKF(mapped_bytes() == mapped - 4 * MiB, "mapped %llu, expected %llu",
+           (unsigned long long)mapped_bytes(), (unsigned long long)(mapped - 4 * MiB));
+    char *touched = hak_malloc(8 * MiB);
+    CHECK(touched == a);
+    CHECK(mapped_bytes() == mapped - 4 * MiB);
+#ifndef HAK_TRACK_VALGRIND /* memcheck rightly calls these reads uninitialized */
+    CHECKF(touched[0] == 0x66 && touched[8 * MiB - 1] == 0x66, "touched pages within budget lost");
+#endif
+    hak_free(touched);
+}
+
+/* Memory a program stopped using goes back with time, not only past the size bound. */
+TEST(large_cache_gives_back_ranges_freed_longer_ago_than_the_purge_age)
+{
+    setenv("HAKMEM_LARGE_PURGE_MS", "50", 1); /* read once, at this process's first allocation */
+    char *a = hak_malloc(4 * MiB);
+    char *spacer = hak_malloc(2 * MiB); /* keeps a's range apart from the reserve's tail */
+    memset(a, 0x77, 4 * MiB);
+    hak_free(a);
+    uint64_t mapped = mapped_bytes();
+    char *again = hak_malloc(4 * MiB); /* at once: a's touched pages, still cached */
+    CHECK(again == a);
+    hak_free(again);
+    usleep(200 * 1000);
+    hak_free(hak_malloc(2 * MiB)); /* the first Large call after the age gives a's range back */
+    CHECKF(mapped_bytes() == mapped - 4 * MiB, "mapped %llu, expected %llu",
+           (unsigned long long)mapped_bytes(), (unsigned long long)(mapped - 4 * MiB));
+    hak_free(spacer);
 }
