@@ -167,7 +167,7 @@ def write_charts(table):
         for bench, param, threads, row in table:
             if bench == "larson":
                 f.write(f"{threads} " + " ".join(f"{row[a][0] / 1e6:.3f}" for a in names) + "\n")
-    script = f"""set terminal png size 1400,650
+    script = f"""set terminal png size 1400,650 noenhanced
 set output '{OUT}/throughput.png'
 set title 'Throughput relative to the fastest allocator of each benchmark (1.0 = fastest)'
 set style data histograms
@@ -179,14 +179,14 @@ set xtics rotate by -30
 set key outside right top
 set grid ytics
 plot for [i=2:{len(names) + 1}] '{OUT}/throughput.dat' using i:xtic(1) title columnheader(i)
-set terminal png size 900,600
+set terminal png size 900,600 noenhanced
 set output '{OUT}/larson_threads.png'
 set title 'Larson (8-1000 B, check off): throughput vs threads'
 set style data linespoints
 set xlabel 'threads'
 set ylabel 'Mops/s'
 set yrange [0:*]
-set xtics 1
+set xtics 1 norotate
 set key left top
 plot for [i=2:{len(names) + 1}] '{OUT}/larson.dat' using 1:i title columnheader(i)
 """
