@@ -421,7 +421,8 @@ corpus-merge: build/fuzz/seeds/.stamp
 	@$(MAKE) --no-print-directory VARIANT=fuzz build/fuzz/fuzz_ops
 	@rm -rf build/fuzz/merge && cp -r build/fuzz/seeds build/fuzz/merge && rm -f build/fuzz/merge/.stamp
 	@ls build/fuzz/merge | sort >build/fuzz/merge.before
-	@ASAN_OPTIONS=detect_leaks=0 build/fuzz/fuzz_ops -merge=1 -timeout=20 build/fuzz/merge \
+	@mkdir -p build/fuzz/crashes && ASAN_OPTIONS=detect_leaks=0 build/fuzz/fuzz_ops -merge=1 -timeout=20 \
+	    -use_counters=0 -artifact_prefix=build/fuzz/crashes/ build/fuzz/merge \
 	    build/fuzz/corpus >build/fuzz/merge.log 2>&1 || { tail build/fuzz/merge.log; exit 1; }
 	@n=0; for f in $$(ls build/fuzz/merge | sort | comm -13 build/fuzz/merge.before -); do \
 	    build/opsc decompile build/fuzz/merge/$$f >corpus/ops/merged-$$f.txt && n=$$((n + 1)); \
