@@ -143,20 +143,15 @@ static void cache_remove(unsigned k)
 static struct range cache_merge(struct range e)
 {
     for (unsigned k = 0; k < cache_count;) {
-        if (cache[k].dirty != e.dirty) {
+        struct range c = cache[k];
+        if (c.dirty != e.dirty || (c.addr + c.size != e.addr && e.addr + e.size != c.addr)) {
             k++;
-        } else if (cache[k].addr + cache[k].size == e.addr) {
-            e.addr = cache[k].addr;
-            e.size += cache[k].size;
-            e.freed_ms = e.freed_ms > cache[k].freed_ms ? e.freed_ms : cache[k].freed_ms;
-            cache_remove(k);
-        } else if (e.addr + e.size == cache[k].addr) {
-            e.size += cache[k].size;
-            e.freed_ms = e.freed_ms > cache[k].freed_ms ? e.freed_ms : cache[k].freed_ms;
-            cache_remove(k);
-        } else {
-            k++;
+            continue;
         }
+        e.addr = c.addr < e.addr ? c.addr : e.addr;
+        e.size += c.size;
+        e.freed_ms = c.freed_ms > e.freed_ms ? c.freed_ms : e.freed_ms;
+        cache_remove(k);
     }
     return e;
 }
@@ -255,8 +250,9 @@ static void unmap_evicted(const struct range *evicted, unsigned n)
         unmap_block(evicted[k].addr, evicted[k].size);
 }
 
-/* Under the lock: the smallest cached range (touched ones first) of at least `need` bytes, cut to `need` when the
- * rest is worth keeping (a page run's worth or more), removed from the cache; size 0 if none. */
+/* Under the lock: the smallest cached range (touched ones first) of at least `need` bytes, cut
+ * to `need` when the rest is worth keeping (a page run's worth or more), removed from the cache;
+ * size 0 if none. */
 static struct range cache_take_fit(size_t need)
 {
     int fit = -1;
@@ -293,8 +289,8 @@ static int register_block(uintptr_t addr, size_t size, int from_cache)
     return 1;
 }
 
-/* A fresh mapping for a block of `need` bytes (aligned to `align`), with `reserve` bytes of
- * address space behind it when worthwhile; NULL on ENOMEM. */
+/* A fresh mapping for a block of `need` bytes (aligned to `align`), a whole LARGE_RESERVE when
+ * worthwhile; *mapped says how much was mapped. NULL on ENOMEM. */
 static char *map_fresh(size_t need, size_t align, size_t *mapped)
 {
     char *p = NULL;
