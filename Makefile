@@ -125,7 +125,7 @@ TEST_CFLAGS := $(CFLAGS_ALL) -Ialloc -Itests/harness
 $(BUILD)/tests/%_interposed: tests/%_interposed.c $(HARNESS) tests/harness/test.h $(BUILD)/libhakmem.a
 	@mkdir -p $(dir $@)
 	@echo "  CC $@"
-	@$(CC) $(TEST_CFLAGS) $< $(HARNESS) -Wl,--whole-archive $(BUILD)/libhakmem.a \
+	@$(CC) $(TEST_CFLAGS) -DTEST_INTERPOSED $< $(HARNESS) -Wl,--whole-archive $(BUILD)/libhakmem.a \
 	    -Wl,--no-whole-archive -o $@ $(LDFLAGS_ALL)
 
 $(BUILD)/tests/%: tests/%.c $(HARNESS) tests/harness/test.h $(BUILD)/libhakmem_core.a
@@ -265,7 +265,7 @@ ifeq ($(INTERPOSE),yes)
 $(BUILD)/larson: larson/larson.c bench/peak_rss.h
 	@mkdir -p $(dir $@)
 	@echo "  CC $@"
-	@$(CC) -std=gnu11 $(WARN) -O2 -g -pthread -Ibench $< -o $@
+	@$(CC) -std=gnu11 $(WARN) -O2 -g -pthread -Ibench $< -o $@ -ldl
 else
 $(BUILD)/larson: larson/larson.c bench/peak_rss.h $(BUILD)/libhakmem_core.a
 	@mkdir -p $(dir $@)
@@ -318,7 +318,7 @@ build/bench/bin/%: bench/%.c bench/bench_common.h bench/peak_rss.h
 build/bench/bin/larson: larson/larson.c bench/peak_rss.h
 	@mkdir -p $(dir $@)
 	@echo "  CC $@"
-	@gcc -std=gnu11 $(WARN) -O2 -pthread -Ibench $< -o $@
+	@gcc -std=gnu11 $(WARN) -O2 -pthread -Ibench $< -o $@ -ldl
 
 .PHONY: bench bench-deps
 bench-deps:

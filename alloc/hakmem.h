@@ -71,12 +71,23 @@ void hak_stats(struct hak_stats *out);
 /* Print the snapshot in the HAKMEM_STATS=1 format to the given file descriptor. */
 void hak_stats_print(int fd);
 
-/* Full heap-invariant check: every slab block is in exactly one place (a caller's hands, one
- * thread cache, its slab's free list, its slab's remote queue, or never carved), the counts add
- * up, free-list and remote-queue links are in range, aligned and acyclic, and slab and list
- * states agree. Each violation is printed to stderr; returns their number. Call it only while no
- * other thread is inside the allocator (for example between a fuzz driver's steps). */
+/* Full heap check: every slab block is in exactly one place (a caller's hands, one thread cache,
+ * its slab's free list, its slab's remote queue, or never carved); links are in range, aligned
+ * and acyclic; free blocks carry the free mark; every slab is on the list its state names (a
+ * parked full slab armed or notified, an orphan adoptable, an empty slab pooled); the per-class
+ * counters agree with what the slabs say is out; page runs tile their segments and coalesce; the
+ * Large registry and cache agree with their counters; and every mapped byte is explained by
+ * segments and Large mappings. Each violation is printed to stderr; returns their number. Call it
+ * only while no other thread is inside the allocator (for example between a fuzz driver's
+ * steps, or after joining every worker). */
 int hak_debug_check_heap(void);
+
+/* The same, plus a full accounting for a program at rest: `held` lists every block the program
+ * (all its threads) still holds, n of them (NULL, 0: none). Every other block must be free — a
+ * slab block in a thread cache, a free list or a remote queue; no page run or Large block live —
+ * and every listed pointer must be a live block. A block the allocator lost is reported with its
+ * slab. */
+int hak_debug_check_quiescent(void *const *held, size_t n);
 
 #ifdef __cplusplus
 }

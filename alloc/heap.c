@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "init.h"
 #include "meta_alloc.h"
@@ -265,6 +267,7 @@ struct heap *heap_attach(struct thread_cache *tc)
         h->cache = tc;
         hak_lock_reinit(&h->lock);
         h->arena = next_arena++;
+        h->tid = (int32_t)syscall(SYS_gettid);
         registry_insert(h);
         threads_started++;
     }
@@ -440,6 +443,18 @@ void heap_count_threads(uint64_t *started, uint64_t *exited_out)
     hak_unlock(&registry_lock);
 }
 
+void heap_exited_totals(uint64_t *refilled, uint64_t *flushed, uint64_t *remote)
+{
+    hak_lock(&registry_lock);
+    for (unsigned c = 0; c < HAK_CLASS_COUNT; c++) {
+        refilled[c] += exited[c].refilled;
+        flushed[c] += exited[c].flushed;
+        remote[c] +=
+            exited[c].remote_frees + __atomic_load_n(&late_remote_frees[c], __ATOMIC_RELAXED);
+    }
+    hak_unlock(&registry_lock);
+}
+
 /* ---- fork ---- */
 
 void heap_fork_prepare(void)
@@ -482,6 +497,8 @@ void heap_fork_child(void)
     meta_pool_fork_child(&heap_pool);
     normalize_after_fork(&hak_exit_heap);
     struct heap *self = hak_thread_cache.heap;
+    if (self != NULL)
+        self->tid = (int32_t)syscall(SYS_gettid); /* the child's thread has an id of its own */
     struct heap *h = registry;
     while (h != NULL) {
         struct heap *next = h->reg_next;

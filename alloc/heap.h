@@ -38,6 +38,7 @@ struct heap {
     struct slab *pending; /* atomic: stack of notified slabs, linked by slab_remote.pending_next */
     uint32_t notified_count;
     uint32_t arena; /* page-run arena this thread uses */
+    int32_t tid;    /* the owning thread's kernel id (0: the exit heap), for the heap check */
     struct heap *reg_next, *reg_prev;
     struct slab_list partial[HAK_CLASS_COUNT];
     struct slab_list full[HAK_CLASS_COUNT];
@@ -75,6 +76,9 @@ HAK_HIDDEN void heap_for_each(void (*fn)(struct heap *, void *), void *arg);
 /* Per-class totals over all heaps, live and exited, for hak_stats(). */
 HAK_HIDDEN void heap_sum_counters(struct hak_stats *out);
 HAK_HIDDEN void heap_count_threads(uint64_t *started, uint64_t *exited);
+/* Counters of exited threads (and frees by threads past their teardown) per class, added to
+ * refilled[], flushed[] and remote[]: the heap check's share of heaps no longer registered. */
+HAK_HIDDEN void heap_exited_totals(uint64_t *refilled, uint64_t *flushed, uint64_t *remote);
 
 HAK_HIDDEN void heap_fork_prepare(void);
 HAK_HIDDEN void heap_fork_parent(void);

@@ -1,204 +1,534 @@
-/* heap_check.c — hak_debug_check_heap(): the full invariant checker.
+/* heap_check.c — hak_debug_check_heap() and hak_debug_check_quiescent(): the full heap check.
  *
- * Walks every heap (its slab lists and its thread's bins) and every slab of every slab segment,
- * and accounts for every carved block: at most one of {a bin, the slab's free list, the slab's
- * remote queue}, the rest in a caller's hands. Reads other threads' bins, so it must run while no
- * other thread is inside the allocator. */
+ * Accounts for every carved slab block: it is in exactly one of {a thread cache, its slab's free
+ * list, its slab's remote queue} or in the program's hands, and the per-class counters (blocks
+ * moved into caches, moved back, cached, freed remotely) agree with what the slabs say is out.
+ * Every slab is where its state says: on its owner's list (armed or notified if parked full), on
+ * the orphan list, or in the slab pool. The slab pool, page runs, Large tier and segment cache
+ * check their own structures (check.h), and the mapped bytes must be explained by them. Given the
+ * list of blocks the program holds, nothing else may be out: a block the allocator lost is
+ * reported with its slab. Reads other threads' caches, so it runs while no other thread is
+ * inside the allocator. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
+#include "check.h"
 #include "diag.h"
 #include "hakmem.h"
 #include "heap.h"
 #include "init.h"
 #include "orphan_pool.h"
+#include "os_memory.h"
 #include "segment_map.h"
 #include "slab_pool.h"
 #include "track.h"
 
-#define MAX_BLOCKS_PER_SLAB ((1u << HAK_MEDIUM_SLAB_SHIFT) / 16u)
+#define GRANULE_SHIFT 4 /* blocks are multiples of 16 bytes */
+#define GRANULES (HAK_SEGMENT_SIZE >> GRANULE_SHIFT)
+#define REPORT_LIMIT 50
+
+enum place { PLACE_NONE, PLACE_BIN, PLACE_FREE_LIST, PLACE_REMOTE_QUEUE };
+static const char *const place_name[] = {"the program's hands", "a thread cache", "the free list",
+                                         "the remote queue"};
+
+/* Where a slab was seen while walking the lists. */
+enum { SEEN_OWNER_LIST = 1, SEEN_FULL_LIST = 2, SEEN_ORPHAN_LIST = 4, SEEN_PENDING = 8 };
+
+struct segment_scratch {
+    uint8_t slab_seen[HAK_MAX_SLABS_PER_SEGMENT];
+    uint8_t where[GRANULES];
+};
 
 struct check {
     int errors;
-    /* per-slab scratch: where each block was found (0: not found yet) */
-    uint8_t where[MAX_BLOCKS_PER_SLAB];
+    /* the program's held blocks, sorted, or none */
+    int has_held;
+    uintptr_t *held;
+    uint8_t *held_found;
+    size_t nheld;
+    /* every slab segment, sorted by address, with its scratch */
+    struct slab_segment **segs;
+    struct segment_scratch *scratch;
+    size_t nsegs, segs_cap;
+    /* per class: blocks out by the counters and by the slabs */
+    uint64_t refilled[HAK_CLASS_COUNT], flushed[HAK_CLASS_COUNT], remote[HAK_CLASS_COUNT];
+    uint64_t cached[HAK_CLASS_COUNT], out[HAK_CLASS_COUNT];
 };
 
-enum place { PLACE_NONE, PLACE_BIN, PLACE_FREE_LIST, PLACE_REMOTE_QUEUE };
-static const char *const place_name[] = {"", "a thread cache", "the free list", "the remote queue"};
-
-static struct check state; /* callers are single-threaded by contract; keeps the stack small */
-
-static void fail(struct check *c, const char *what, const struct slab *s, const void *block)
+void check_fail(struct check *c, const char *fmt, ...)
 {
-    c->errors++;
-    if (c->errors > 50)
+    if (++c->errors > REPORT_LIMIT)
         return;
-    if (block != NULL)
-        diag_print("hakmem heap check: slab %p (class %u, %u-byte blocks): %s at %p\n", (void *)s,
-                   (unsigned)s->cls, s->block_size, what, block);
+    char line[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    diag_print("hakmem heap check: %s\n", line);
+}
+
+int check_has_held_list(const struct check *c) { return c->has_held; }
+
+int check_held(struct check *c, uintptr_t a)
+{
+    if (!c->has_held)
+        return 1;
+    size_t lo = 0, hi = c->nheld;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (c->held[mid] < a)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < c->nheld && c->held[lo] == a) {
+        c->held_found[lo] = 1;
+        return 1;
+    }
+    return 0;
+}
+
+static void report_slab(struct check *c, const struct slab *s, const char *what, const void *b)
+{
+    if (b != NULL)
+        check_fail(c, "slab %p (class %u, %u-byte blocks): %s at %p", (const void *)s,
+                   (unsigned)s->cls, s->block_size, what, b);
     else
-        diag_print("hakmem heap check: slab %p (class %u, %u-byte blocks): %s\n", (void *)s,
-                   (unsigned)s->cls, s->block_size, what);
+        check_fail(c, "slab %p (class %u, %u-byte blocks): %s", (const void *)s, (unsigned)s->cls,
+                   s->block_size, what);
 }
 
-static char *slab_first(const struct slab *s) { return (char *)slab_segment_of(s) + s->start_off; }
+/* ---- slab segments and their scratch ---- */
 
-/* Index of block b in s, or -1 (and a reported error) if b is not a carved block start. */
-static long block_index(struct check *c, const struct slab *s, const void *b, const char *in)
+static void count_segment(struct slab_segment *seg, void *arg)
 {
+    (void)seg;
+    ((struct check *)arg)->segs_cap++;
+}
+
+static void collect_segment(struct slab_segment *seg, void *arg)
+{
+    struct check *c = arg;
+    if (c->nsegs < c->segs_cap)
+        c->segs[c->nsegs++] = seg;
+}
+
+static int by_address(const void *a, const void *b)
+{
+    uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Scratch of the slab segment holding a, or NULL if a is in none. */
+static struct segment_scratch *scratch_of(struct check *c, const void *a)
+{
+    uintptr_t seg = (uintptr_t)a & ~HAK_SEGMENT_MASK;
+    size_t lo = 0, hi = c->nsegs;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if ((uintptr_t)c->segs[mid] < seg)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < c->nsegs && (uintptr_t)c->segs[lo] == seg ? &c->scratch[lo] : NULL;
+}
+
+static uint8_t *where_of(struct segment_scratch *sc, const void *b)
+{
+    return &sc->where[((uintptr_t)b & HAK_SEGMENT_MASK) >> GRANULE_SHIFT];
+}
+
+static uint8_t *seen_of(struct check *c, const struct slab *s)
+{
+    struct segment_scratch *sc = scratch_of(c, s);
+    return sc != NULL ? &sc->slab_seen[slab_index(s)] : NULL;
+}
+
+/* Is b a carved block start of s? (reported otherwise, naming where it was found) */
+static int valid_block(struct check *c, const struct slab *s, const void *b, const char *in)
+{
+    uintptr_t first = (uintptr_t)slab_segment_of(s) + s->start_off;
     uintptr_t a = (uintptr_t)b;
-    if (slab_segment_of(b) != slab_segment_of(s) || a < (uintptr_t)slab_first(s) ||
-        a >= (uintptr_t)slab_first(s) + s->carved) {
+    if (slab_segment_of(b) != slab_segment_of(s) || a < first || a >= first + s->carved) {
         char what[96];
-        snprintf(what, sizeof what, "pointer out of the carved range in %s", in);
-        fail(c, what, s, b);
-        return -1;
+        snprintf(what, sizeof what, "pointer outside the carved blocks in %s", in);
+        report_slab(c, s, what, b);
+        return 0;
     }
-    size_t off = a - (uintptr_t)slab_first(s);
-    if (off % s->block_size != 0) {
+    if ((a - first) % s->block_size != 0) {
         char what[96];
-        snprintf(what, sizeof what, "misaligned block pointer in %s", in);
-        fail(c, what, s, b);
-        return -1;
+        snprintf(what, sizeof what, "pointer inside a block (not at its start) in %s", in);
+        report_slab(c, s, what, b);
+        return 0;
     }
-    return (long)(off / s->block_size);
+    return 1;
 }
 
-/* Walk a chain of free blocks, marking each; duplicates (including cycles) are reported and stop
- * the walk. Returns the number of blocks of s seen; blocks of other slabs are skipped when
- * `only_mine` (bins hold blocks of many slabs). */
-static uint32_t walk(struct check *c, const struct slab *s, const void *chain, enum place place,
-                     int only_mine, uint32_t limit)
+/* Record that free block b of s is in `place`; reports a block found twice or without the
+ * free mark. */
+static int place_block(struct check *c, const struct slab *s, const void *b, enum place place)
 {
-    uint32_t n = 0, steps = 0;
+    if (!valid_block(c, s, b, place_name[place]))
+        return 0;
+    uint8_t *w = where_of(scratch_of(c, s), b);
+    if (*w != PLACE_NONE) {
+        char what[128];
+        snprintf(what, sizeof what, "block appears twice (in %s and in %s)", place_name[*w],
+                 place_name[place]);
+        report_slab(c, s, what, b);
+        return 0;
+    }
+    *w = (uint8_t)place;
+    if (!block_is_marked_free(b)) {
+        char what[96];
+        snprintf(what, sizeof what, "free block in %s without the free mark", place_name[place]);
+        report_slab(c, s, what, b);
+    }
+    return 1;
+}
+
+/* Walk a chain of free blocks of s; stops at the first bad link. Returns the blocks seen. */
+static uint32_t walk_chain(struct check *c, const struct slab *s, const void *chain,
+                           enum place place, uint32_t limit)
+{
+    uint32_t n = 0;
     for (const void *b = chain; b != NULL; b = block_next(b)) {
-        if (++steps > limit) {
-            fail(c, "chain longer than the slab's capacity (a cycle?)", s, NULL);
+        if (n >= limit) {
+            report_slab(c, s, "chain longer than the slab's capacity (a cycle?)", NULL);
             break;
         }
-        if (only_mine) {
-            if (segment_map_kind((uintptr_t)b) < HAK_MAP_SLAB_MIN ||
-                slab_of_address((uintptr_t)b, segment_map_kind((uintptr_t)b)) != s)
-                continue;
-        }
-        long i = block_index(c, s, b, place_name[place]);
-        if (i < 0)
+        if (!place_block(c, s, b, place))
             break;
-        if (c->where[i] != PLACE_NONE) {
-            char what[128];
-            snprintf(what, sizeof what, "block appears twice (in %s and in %s)",
-                     place_name[c->where[i]], place_name[place]);
-            fail(c, what, s, b);
-            break;
-        }
-        c->where[i] = (uint8_t)place;
         n++;
     }
     return n;
 }
 
-static void check_slab(struct check *c, struct slab *s)
-{
-    uintptr_t owner = slab_owner(s);
-    if (owner == SLAB_OWNER_FREE) {
-        uint64_t bit = 1ull << slab_index(s);
-        if (!(slab_segment_of(s)->free_mask & bit))
-            fail(c, "slab without owner is not in the slab pool", s, NULL);
-        return;
-    }
-    if (s->cls >= HAK_CLASS_COUNT || s->block_size != size_class_block_size(s->cls)) {
-        fail(c, "class and block size disagree", s, NULL);
-        return;
-    }
-    if (s->carved > s->limit || s->carved % s->block_size != 0 ||
-        s->start_off + s->limit > (uint32_t)(slab_limit(s) - (char *)slab_segment_of(s))) {
-        fail(c, "carved/limit geometry is inconsistent", s, NULL);
-        return;
-    }
-    uint32_t carved = s->carved / s->block_size;
-    memset(c->where, 0, carved);
-    uint32_t on_list = walk(c, s, s->free, PLACE_FREE_LIST, 0, carved + 1);
-    if (on_list != s->free_count)
-        fail(c, "free_count does not match the free list", s, NULL);
-    const void *queued =
-        (const void *)(__atomic_load_n(&slab_remote(s)->queue, __ATOMIC_ACQUIRE) & ~REMOTE_BITS);
-    uint32_t in_queue = walk(c, s, queued, PLACE_REMOTE_QUEUE, 0, carved + 1);
-    uint32_t in_bins = 0;
-    if (owner != SLAB_OWNER_ORPHAN) {
-        struct heap *h = (struct heap *)owner;
-        if (h->cache != NULL)
-            for (unsigned k = 0; k < HAK_CLASS_COUNT; k++)
-                in_bins +=
-                    walk(c, s, h->cache->bins[k].head, PLACE_BIN, 1, h->cache->bins[k].cap + 2);
-        if (s->list != SLAB_LIST_PARTIAL && s->list != SLAB_LIST_FULL)
-            fail(c, "owned slab is on no owner list", s, NULL);
-    } else if (s->list != SLAB_LIST_ORPHAN) {
-        fail(c, "orphaned slab is not on an orphan list", s, NULL);
-    }
-    if (s->used != carved - on_list)
-        fail(c, "used does not equal carved blocks minus the free list", s, NULL);
-    if (in_bins + in_queue > s->used)
-        fail(c, "more blocks cached or queued than the slab has handed out", s, NULL);
-}
+/* ---- heaps: lists, pending stacks, thread caches, counters ---- */
 
-static void check_segment(struct slab_segment *seg, void *arg)
+static void check_list(struct check *c, struct heap *h, unsigned k, int full)
 {
-    struct check *c = arg;
-    unsigned kind = segment_map_kind((uintptr_t)seg);
-    if (kind != seg->slab_shift - 6u) {
-        c->errors++;
-        diag_print("hakmem heap check: segment %p: map kind %u, slab shift %u\n", (void *)seg, kind,
-                   seg->slab_shift);
-        return;
+    const struct slab_list *l = full ? &h->full[k] : &h->partial[k];
+    uint32_t n = 0;
+    for (const struct slab *s = l->head, *prev = NULL; s != NULL && n <= l->count;
+         prev = s, s = s->next, n++) {
+        uint8_t *seen = seen_of(c, s);
+        if (seen == NULL) {
+            check_fail(c, "heap %p class %u: %s list holds %p, which is in no slab segment",
+                       (void *)h, k, full ? "full" : "partial", (const void *)s);
+            break;
+        }
+        if (slab_owner(s) != h->id || s->cls != k ||
+            s->list != (full ? SLAB_LIST_FULL : SLAB_LIST_PARTIAL) || s->prev != prev)
+            report_slab(c, s,
+                        full ? "slab on a heap's full list has another owner, class, list "
+                               "state or back link"
+                             : "slab on a heap's partial list has another owner, class, "
+                               "list state or back link",
+                        NULL);
+        else if (*seen & (SEEN_OWNER_LIST | SEEN_ORPHAN_LIST))
+            report_slab(c, s, "slab is on two lists", NULL);
+        *seen |= SEEN_OWNER_LIST | (full ? SEEN_FULL_LIST : 0);
     }
-    for (unsigned i = 0; i < seg->nslabs; i++)
-        check_slab(c, &seg->slabs[i]);
+    if (n != l->count)
+        check_fail(c, "heap %p class %u: %s list holds %u slabs, its count says %u", (void *)h, k,
+                   full ? "full" : "partial", n, l->count);
 }
 
 static void check_heap(struct heap *h, void *arg)
 {
     struct check *c = arg;
+    if (h != &hak_exit_heap && syscall(SYS_tgkill, getpid(), h->tid, 0) != 0 && errno == ESRCH)
+        check_fail(c,
+                   "heap %p belongs to thread %d, which no longer exists (its slabs are "
+                   "stranded)",
+                   (void *)h, h->tid);
+    uint32_t notified = 0;
     for (unsigned k = 0; k < HAK_CLASS_COUNT; k++) {
-        for (int full = 0; full < 2; full++) {
-            const struct slab_list *l = full ? &h->full[k] : &h->partial[k];
-            uint32_t n = 0;
-            for (const struct slab *s = l->head; s != NULL && n <= l->count; s = s->next, n++) {
-                if (slab_owner(s) != h->id || s->cls != k ||
-                    s->list != (full ? SLAB_LIST_FULL : SLAB_LIST_PARTIAL))
-                    fail(c, "slab on a heap list has another owner, class or list state", s, NULL);
-                if (s->next != NULL && s->next->prev != s)
-                    fail(c, "slab list links are broken", s, NULL);
-            }
-            if (n != l->count) {
-                c->errors++;
-                diag_print("hakmem heap check: heap %p class %u: %s list holds %u slabs, count "
-                           "says %u\n",
-                           (void *)h, k, full ? "full" : "partial", n, l->count);
-            }
+        check_list(c, h, k, 0);
+        check_list(c, h, k, 1);
+        for (const struct slab *s = h->partial[k].head; s != NULL; s = s->next)
+            notified += s->notified;
+        const struct heap_class_counters *hc = &h->counters[k];
+        c->refilled[k] += __atomic_load_n(&hc->refilled, __ATOMIC_RELAXED);
+        c->flushed[k] += __atomic_load_n(&hc->flushed, __ATOMIC_RELAXED);
+        c->remote[k] += __atomic_load_n(&hc->remote_frees, __ATOMIC_RELAXED);
+    }
+    if (notified != h->notified_count)
+        check_fail(c, "heap %p: %u slabs are marked notified, its count says %u", (void *)h,
+                   notified, h->notified_count);
+    uint32_t n = 0;
+    for (struct slab *s = __atomic_load_n(&h->pending, __ATOMIC_ACQUIRE); s != NULL;
+         s = __atomic_load_n(&slab_remote(s)->pending_next, __ATOMIC_RELAXED)) {
+        uint8_t *seen = seen_of(c, s);
+        if (seen == NULL || slab_owner(s) != h->id) {
+            check_fail(c, "heap %p: pending stack holds slab %p, which it does not own", (void *)h,
+                       (void *)s);
+            break;
         }
-        if (h->cache != NULL) {
-            const struct cache_bin *b = &h->cache->bins[k];
-            uint32_t n = 0;
-            for (const void *p = b->head; p != NULL && n <= b->cap + 1; p = block_next(p))
-                n++;
-            if (b->cap != 0 && n != cache_bin_count(b)) {
-                c->errors++;
-                diag_print("hakmem heap check: heap %p class %u: bin holds %u blocks, its "
-                           "count says %u\n",
-                           (void *)h, k, n, cache_bin_count(b));
-            }
+        if (*seen & SEEN_PENDING) {
+            report_slab(c, s, "slab is twice on its owner's pending stack", NULL);
+            break;
         }
+        *seen |= SEEN_PENDING;
+        if (++n > (1u << 20))
+            break;
+    }
+    if (h->cache == NULL)
+        return;
+    for (unsigned k = 0; k < HAK_CLASS_COUNT; k++) {
+        const struct cache_bin *b = &h->cache->bins[k];
+        uint32_t held = 0;
+        for (const void *p = b->head; p != NULL; p = block_next(p)) {
+            if (held > b->cap + 1u) {
+                check_fail(c, "heap %p class %u: thread cache holds more than its capacity %u",
+                           (void *)h, k, b->cap);
+                break;
+            }
+            unsigned kind = segment_map_kind((uintptr_t)p);
+            struct slab *s = kind >= HAK_MAP_SLAB_MIN ? slab_of_address((uintptr_t)p, kind) : NULL;
+            if (s == NULL || scratch_of(c, p) == NULL) {
+                check_fail(c,
+                           "heap %p class %u: thread cache holds %p, which is in no slab "
+                           "segment",
+                           (void *)h, k, p);
+                break;
+            }
+            if (slab_owner(s) != h->id || s->cls != k) {
+                report_slab(c, s,
+                            "a thread cache holds a block of a slab of another owner or class", p);
+                break;
+            }
+            if (!place_block(c, s, p, PLACE_BIN))
+                break;
+            held++;
+        }
+        if (b->cap != 0 && held != cache_bin_count(b))
+            check_fail(c, "heap %p class %u: thread cache holds %u blocks, its count says %u",
+                       (void *)h, k, held, cache_bin_count(b));
+        c->cached[k] += held;
     }
 }
 
-HAK_EXPORT int hak_debug_check_heap(void)
+static void mark_orphan(struct slab *s, void *arg)
+{
+    struct check *c = arg;
+    uint8_t *seen = seen_of(c, s);
+    if (seen == NULL) {
+        check_fail(c, "orphan pool holds %p, which is in no slab segment", (void *)s);
+        return;
+    }
+    if (*seen & (SEEN_OWNER_LIST | SEEN_ORPHAN_LIST))
+        report_slab(c, s, "slab is on two lists", NULL);
+    *seen |= SEEN_ORPHAN_LIST;
+}
+
+/* ---- slabs ---- */
+
+static void check_queue_state(struct check *c, const struct slab *s, uintptr_t q, uint8_t seen)
+{
+    if (q & REMOTE_NOTIFYING)
+        report_slab(c, s, "remote queue still says NOTIFYING with no thread in the allocator",
+                    NULL);
+    if (slab_owner(s) == SLAB_OWNER_ORPHAN) {
+        if (q & REMOTE_BITS)
+            report_slab(c, s, "orphaned slab's remote queue carries notification bits", NULL);
+        return;
+    }
+    if (s->list == SLAB_LIST_FULL) {
+        /* Parked full: either the arm is still pending (nothing pushed since), or it was consumed
+         * and the slab is on the pending stack, where its owner will find it. */
+        int armed_idle = q == REMOTE_ARMED;
+        int pending = (seen & SEEN_PENDING) != 0;
+        if (armed_idle == pending)
+            report_slab(c, s,
+                        pending ? "parked full slab is armed and on the pending stack at once"
+                                : "parked full slab is neither armed nor on the pending stack "
+                                  "(remote frees to it would go unnoticed)",
+                        NULL);
+        return;
+    }
+    if (q & REMOTE_ARMED)
+        report_slab(c, s, "slab off the full list is still armed", NULL);
+    if (s->notified && !(seen & SEEN_PENDING))
+        report_slab(c, s, "slab is marked notified but is not on the pending stack", NULL);
+    if (!s->notified && (seen & SEEN_PENDING))
+        report_slab(c, s, "partial slab is on the pending stack but not marked notified", NULL);
+}
+
+static void check_slab(struct check *c, struct slab *s, struct segment_scratch *sc)
+{
+    uintptr_t owner = slab_owner(s);
+    uint8_t seen = sc->slab_seen[slab_index(s)];
+    if (owner == SLAB_OWNER_FREE) {
+        if (seen & (SEEN_OWNER_LIST | SEEN_ORPHAN_LIST | SEEN_PENDING))
+            report_slab(c, s, "pooled slab is still on a heap or orphan list", NULL);
+        return; /* the slab pool checks the rest */
+    }
+    if (owner == SLAB_OWNER_ORPHAN) {
+        if (!(seen & SEEN_ORPHAN_LIST) || s->list != SLAB_LIST_ORPHAN)
+            report_slab(c, s, "orphaned slab is not on the orphan list (nobody can adopt it)",
+                        NULL);
+    } else if (!(seen & SEEN_OWNER_LIST)) {
+        check_fail(c,
+                   "slab %p (class %u) is owned by %#lx but is on none of its owner's lists "
+                   "(parked where nobody looks)",
+                   (void *)s, (unsigned)s->cls, (unsigned long)owner);
+        return;
+    }
+    if (s->cls >= HAK_CLASS_COUNT || s->block_size != size_class_block_size(s->cls)) {
+        report_slab(c, s, "class and block size disagree", NULL);
+        return;
+    }
+    uint32_t slab_bytes = (uint32_t)(slab_limit(s) - (char *)slab_segment_of(s));
+    if (s->carved > s->limit || s->carved % s->block_size != 0 ||
+        s->start_off + s->limit > slab_bytes ||
+        s->start_off != (uint32_t)(slab_start(s) - (char *)slab_segment_of(s)) ||
+        s->limit != (slab_bytes - s->start_off) / s->block_size * s->block_size ||
+        s->magic != slab_block_magic(s->block_size)) {
+        report_slab(c, s, "geometry (start, carved, limit, block-start magic) is inconsistent",
+                    NULL);
+        return;
+    }
+    uint32_t carved = s->carved / s->block_size;
+    uint32_t on_list = walk_chain(c, s, s->free, PLACE_FREE_LIST, carved + 1);
+    if (on_list != s->free_count)
+        report_slab(c, s, "free_count does not match the free list", NULL);
+    uintptr_t q = __atomic_load_n(&slab_remote(s)->queue, __ATOMIC_ACQUIRE);
+    uint32_t queued =
+        walk_chain(c, s, (const void *)(q & ~REMOTE_BITS), PLACE_REMOTE_QUEUE, carved + 1);
+    check_queue_state(c, s, q, seen);
+    if (s->used != carved - on_list) {
+        char what[128];
+        snprintf(what, sizeof what, "used is %u, but %u blocks are carved and %u on the free list",
+                 s->used, carved, on_list);
+        report_slab(c, s, what, NULL);
+    }
+    /* Every carved block not in a free place is out: in the program's hands. */
+    char *first = (char *)slab_segment_of(s) + s->start_off;
+    uint32_t out = 0, in_bins = 0, lost = 0;
+    for (uint32_t i = 0; i < carved; i++) {
+        char *b = first + (size_t)i * s->block_size;
+        uint8_t w = *where_of(sc, b);
+        if (w == PLACE_BIN)
+            in_bins++;
+        if (w != PLACE_NONE)
+            continue;
+        out++;
+        if (!check_held(c, (uintptr_t)b) && ++lost <= 3)
+            report_slab(c, s, "block is neither free nor held by the program (lost)", b);
+    }
+    if (lost > 3) {
+        char what[96];
+        snprintf(what, sizeof what, "%u blocks lost in all", lost);
+        report_slab(c, s, what, NULL);
+    }
+    if (in_bins + queued > s->used)
+        report_slab(c, s, "more blocks cached or queued than the slab has handed out", NULL);
+    c->out[s->cls] += out;
+}
+
+static void check_segments(struct check *c)
+{
+    for (size_t i = 0; i < c->nsegs; i++) {
+        struct slab_segment *seg = c->segs[i];
+        for (unsigned k = 0; k < seg->nslabs && k < HAK_MAX_SLABS_PER_SEGMENT; k++)
+            check_slab(c, &seg->slabs[k], &c->scratch[i]);
+    }
+}
+
+/* ---- the whole check ---- */
+
+static void *scratch_map(size_t bytes) { return bytes == 0 ? NULL : os_map(bytes); }
+static void scratch_unmap(void *p, size_t bytes)
+{
+    if (p != NULL)
+        os_unmap(p, bytes);
+}
+
+static int run_check(void *const *held, size_t nheld, int has_held)
 {
     if (!hak_ensure_init())
         return 0;
-    struct check *c = &state;
-    c->errors = 0;
-    heap_for_each(check_heap, c);
-    slab_pool_for_each_segment(check_segment, c);
-    return c->errors;
+    struct check c;
+    memset(&c, 0, sizeof c);
+    c.has_held = has_held;
+    size_t held_bytes = nheld * (sizeof(uintptr_t) + 1);
+    if (has_held && nheld > 0) {
+        c.held = scratch_map(held_bytes);
+        if (c.held == NULL) {
+            diag_print("hakmem heap check: no memory for the held list\n");
+            return 1;
+        }
+        c.held_found = (uint8_t *)(c.held + nheld);
+        for (size_t i = 0; i < nheld; i++)
+            c.held[i] = (uintptr_t)held[i];
+        qsort(c.held, nheld, sizeof *c.held, by_address);
+        c.nheld = nheld;
+        for (size_t i = 1; i < nheld; i++)
+            if (c.held[i] == c.held[i - 1])
+                check_fail(&c, "the program lists block %p as held twice", (void *)c.held[i]);
+    }
+    slab_pool_for_each_segment(count_segment, &c);
+    c.segs_cap += 16; /* headroom: nothing should change, but never write past the array */
+    size_t segs_bytes = c.segs_cap * sizeof *c.segs;
+    size_t scratch_bytes = c.segs_cap * sizeof *c.scratch;
+    c.segs = scratch_map(segs_bytes);
+    c.scratch = scratch_map(scratch_bytes);
+    if (c.segs == NULL || c.scratch == NULL) {
+        diag_print("hakmem heap check: no memory for the check's scratch\n");
+        scratch_unmap(c.segs, segs_bytes);
+        scratch_unmap(c.scratch, scratch_bytes);
+        scratch_unmap(c.held, held_bytes);
+        return 1;
+    }
+    slab_pool_for_each_segment(collect_segment, &c);
+    qsort(c.segs, c.nsegs, sizeof *c.segs, by_address);
+
+    heap_for_each(check_heap, &c);
+    orphan_pool_check(&c, mark_orphan, &c);
+    check_segments(&c);
+    heap_exited_totals(c.refilled, c.flushed, c.remote);
+    for (unsigned k = 0; k < HAK_CLASS_COUNT; k++) {
+        int64_t by_counters = (int64_t)c.refilled[k] - (int64_t)c.flushed[k] -
+                              (int64_t)c.cached[k] - (int64_t)c.remote[k];
+        if (by_counters != (int64_t)c.out[k])
+            check_fail(&c,
+                       "class %u (%zu-byte blocks): the counters say %lld blocks are out "
+                       "(moved to caches %llu, back %llu, cached %llu, freed remotely %llu), the "
+                       "slabs say %llu",
+                       k, size_class_block_size(k), (long long)by_counters,
+                       (unsigned long long)c.refilled[k], (unsigned long long)c.flushed[k],
+                       (unsigned long long)c.cached[k], (unsigned long long)c.remote[k],
+                       (unsigned long long)c.out[k]);
+    }
+    uint64_t slab_segments = 0, run_segments = 0;
+    slab_pool_check(&c, &slab_segments);
+    page_run_check(&c, &run_segments);
+    large_check(&c);
+    segment_check(&c, slab_segments, run_segments);
+    for (size_t i = 0; i < c.nheld; i++)
+        if (!c.held_found[i])
+            check_fail(&c, "the program holds %p, but it is not a live block", (void *)c.held[i]);
+    if (c.errors > REPORT_LIMIT)
+        diag_print("hakmem heap check: %d violations in all\n", c.errors);
+    scratch_unmap(c.segs, segs_bytes);
+    scratch_unmap(c.scratch, scratch_bytes);
+    scratch_unmap(c.held, held_bytes);
+    return c.errors;
+}
+
+HAK_EXPORT int hak_debug_check_heap(void) { return run_check(NULL, 0, 0); }
+
+HAK_EXPORT int hak_debug_check_quiescent(void *const *held, size_t n)
+{
+    return run_check(held, n, 1);
 }

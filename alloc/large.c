@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "check.h"
 #include "lock.h"
 #include "misuse.h"
 #include "options.h"
@@ -42,6 +43,7 @@ static size_t cache_bytes, dirty_bytes;
 static uintptr_t recent[RECENT_SLOTS];
 static unsigned recent_next;
 static uint64_t n_allocs, n_frees, live_bytes, cache_hits, remaps;
+static uint64_t mapped; /* atomic: bytes of Large mappings held (blocks and cached ranges) */
 
 static size_t round_pages(size_t n) { return (n + HAK_PAGE_SIZE - 1) & ~(HAK_PAGE_SIZE - 1); }
 
@@ -120,11 +122,17 @@ static void forget_recent(uintptr_t addr, size_t size)
             recent[k] = 0;
 }
 
+static void note_mapped(long delta)
+{
+    __atomic_add_fetch(&mapped, (uint64_t)delta, __ATOMIC_RELAXED);
+    segment_note_mapped(delta);
+}
+
 static void unmap_block(uintptr_t addr, size_t size)
 {
     track_unmapped((void *)addr, size);
     os_unmap((void *)addr, size);
-    segment_note_mapped(-(long)size);
+    note_mapped(-(long)size);
 }
 
 static void cache_remove(unsigned k)
@@ -308,7 +316,7 @@ static char *map_fresh(size_t need, size_t align, size_t *mapped)
             p = os_map_aligned(need, align); /* out of address space: caches back, retry */
     }
     if (p != NULL) {
-        segment_note_mapped((long)*mapped);
+        note_mapped((long)*mapped);
         segment_map_mark_large((uintptr_t)p, *mapped);
     }
     return p;
@@ -462,7 +470,7 @@ enum large_realloc_result large_realloc(void *p, size_t size, void **out, size_t
     remaps++;
     live_bytes += need - old;
     hak_unlock(&lock);
-    segment_note_mapped((long)need - (long)old);
+    note_mapped((long)need - (long)old);
     segment_map_mark_large((uintptr_t)q, need);
     *out = q;
     return LARGE_DONE;
@@ -500,6 +508,71 @@ void large_counters(struct large_counters *out)
     out->cache_hits = cache_hits;
     out->remaps = remaps;
     out->cached_bytes = cache_bytes;
+    out->mapped_bytes = __atomic_load_n(&mapped, __ATOMIC_RELAXED);
+    hak_unlock(&lock);
+}
+
+static int overlaps(uintptr_t a, size_t an, uintptr_t b, size_t bn)
+{
+    return a < b + bn && b < a + an;
+}
+
+/* The registry agrees with the counters and the ownership map; cached ranges agree with their
+ * counters and overlap neither each other nor a live block; every mapped byte is a live block or
+ * a cached range. */
+void large_check(struct check *c)
+{
+    hak_lock(&lock);
+    size_t count = 0, bytes = 0;
+    for (size_t i = 0; i < table_cap; i++) {
+        const struct entry *e = &table[i];
+        if (e->addr == 0)
+            continue;
+        count++;
+        bytes += e->size;
+        if ((e->addr | e->size) & (HAK_PAGE_SIZE - 1) || e->size == 0)
+            check_fail(c, "Large block %p has %zu bytes: not whole pages", (void *)e->addr,
+                       e->size);
+        for (uintptr_t a = e->addr & ~HAK_SEGMENT_MASK; a < e->addr + e->size;
+             a += HAK_SEGMENT_SIZE)
+            if (segment_map_kind(a) != HAK_MAP_LARGE) {
+                check_fail(c, "Large block %p: ownership map says kind %u at %p", (void *)e->addr,
+                           segment_map_kind(a), (void *)a);
+                break;
+            }
+        if (!check_held(c, e->addr))
+            check_fail(c, "Large block %p (%zu bytes) is live but the program does not hold it",
+                       (void *)e->addr, e->size);
+    }
+    if (count != table_count || bytes != live_bytes)
+        check_fail(c, "Large registry holds %zu blocks of %zu bytes, its counters say %zu of %llu",
+                   count, bytes, table_count, (unsigned long long)live_bytes);
+    size_t cached = 0, dirty = 0;
+    for (unsigned k = 0; k < cache_count; k++) {
+        const struct range *r = &cache[k];
+        cached += r->size;
+        dirty += r->dirty ? r->size : 0;
+        if ((r->addr | r->size) & (HAK_PAGE_SIZE - 1) || r->size == 0)
+            check_fail(c, "Large cache range %p (%zu bytes) is not whole pages", (void *)r->addr,
+                       r->size);
+        for (unsigned j = k + 1; j < cache_count; j++)
+            if (overlaps(r->addr, r->size, cache[j].addr, cache[j].size))
+                check_fail(c, "Large cache ranges %p (+%zu) and %p (+%zu) overlap", (void *)r->addr,
+                           r->size, (void *)cache[j].addr, cache[j].size);
+        for (size_t i = 0; i < table_cap; i++)
+            if (table[i].addr != 0 && overlaps(r->addr, r->size, table[i].addr, table[i].size))
+                check_fail(c, "Large cache range %p (+%zu) overlaps live block %p (+%zu)",
+                           (void *)r->addr, r->size, (void *)table[i].addr, table[i].size);
+    }
+    if (cached != cache_bytes || dirty != dirty_bytes)
+        check_fail(c, "Large cache holds %zu bytes (%zu touched), its counters say %zu (%zu)",
+                   cached, dirty, cache_bytes, dirty_bytes);
+    uint64_t m = __atomic_load_n(&mapped, __ATOMIC_RELAXED);
+    if (bytes + cached != m)
+        check_fail(c,
+                   "Large tier holds %llu mapped bytes, but live blocks (%zu) and cached ranges "
+                   "(%zu) explain %zu",
+                   (unsigned long long)m, bytes, cached, bytes + cached);
     hak_unlock(&lock);
 }
 

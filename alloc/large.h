@@ -34,6 +34,7 @@ HAK_HIDDEN size_t large_cache_drop(void);
 
 struct large_counters {
     uint64_t allocs, frees, live_bytes, cache_hits, remaps, cached_bytes;
+    uint64_t mapped_bytes; /* live blocks + cached ranges */
 };
 HAK_HIDDEN void large_counters(struct large_counters *out);
 

@@ -1,6 +1,7 @@
 /* orphan_pool.c — lists of orphaned slabs, adoption and reclamation. */
 #include "orphan_pool.h"
 
+#include "check.h"
 #include "size_class.h"
 #include "slab_pool.h"
 
@@ -91,6 +92,33 @@ void orphan_pool_counters(struct orphan_counters *out)
     out->adopted = adopted;
     out->reclaimed = reclaimed;
     out->current = total;
+    hak_unlock(&lock);
+}
+
+void orphan_pool_check(struct check *c, void (*fn)(struct slab *, void *), void *arg)
+{
+    uint64_t sum = 0;
+    hak_lock(&lock);
+    for (unsigned k = 0; k < HAK_CLASS_COUNT; k++) {
+        uint32_t n = 0;
+        for (struct slab *s = lists[k], *prev = NULL; s != NULL && n <= counts[k];
+             prev = s, s = s->next, n++) {
+            if (s->prev != prev)
+                check_fail(c, "orphan list of class %u: broken back link at slab %p", k, (void *)s);
+            if (slab_owner(s) != SLAB_OWNER_ORPHAN || s->list != SLAB_LIST_ORPHAN || s->cls != k)
+                check_fail(
+                    c, "orphan list of class %u holds slab %p (owner %#lx, list %u, class %u)", k,
+                    (void *)s, (unsigned long)slab_owner(s), (unsigned)s->list, (unsigned)s->cls);
+            fn(s, arg);
+        }
+        if (n != counts[k])
+            check_fail(c, "orphan list of class %u holds %u slabs, its count says %u", k, n,
+                       counts[k]);
+        sum += n;
+    }
+    if (sum != total)
+        check_fail(c, "orphan lists hold %llu slabs, the total says %llu", (unsigned long long)sum,
+                   (unsigned long long)total);
     hak_unlock(&lock);
 }
 

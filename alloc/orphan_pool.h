@@ -21,6 +21,11 @@ struct orphan_counters {
 };
 HAK_HIDDEN void orphan_pool_counters(struct orphan_counters *out);
 
+/* The heap check: fn on every listed orphan (pool lock held), and the pool's own invariants
+ * (list links, counts, every listed slab an orphan of its list's class). */
+struct check;
+HAK_HIDDEN void orphan_pool_check(struct check *c, void (*fn)(struct slab *, void *), void *arg);
+
 HAK_HIDDEN void orphan_pool_fork_prepare(void);
 HAK_HIDDEN void orphan_pool_fork_parent(void);
 HAK_HIDDEN void orphan_pool_fork_child(void);

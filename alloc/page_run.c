@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "check.h"
 #include "lock.h"
 #include "misuse.h"
 #include "segment.h"
@@ -370,6 +371,118 @@ void page_run_counters(struct page_run_counters *out)
         out->frees += a->frees;
         out->live_bytes += a->live_bytes;
         out->segments += a->nsegments;
+        hak_unlock(&a->lock);
+    }
+}
+
+/* One segment's run table: runs tile the usable pages, each run's first and last page carry its
+ * length and state and no other page carries a mark, no two free runs touch (freed runs
+ * coalesce), and the free page count agrees. Returns the used bytes; counts free runs. */
+static size_t check_segment(struct check *c, const struct run_segment *seg, unsigned index,
+                            unsigned *free_runs)
+{
+    size_t used = 0, free_pages = 0;
+    int prev_free = 0;
+    if (segment_map_kind((uintptr_t)seg) != HAK_MAP_PAGE_RUN)
+        check_fail(c, "page-run segment %p: ownership map says kind %u", (void *)seg,
+                   segment_map_kind((uintptr_t)seg));
+    if (seg->arena != index)
+        check_fail(c, "page-run segment %p is listed in arena %u but says arena %u", (void *)seg,
+                   index, seg->arena);
+    for (size_t i = 0; i < FIRST_PAGE; i++)
+        if (seg->pages[i].head != MARK_NONE || seg->pages[i].tail != MARK_NONE)
+            check_fail(c, "page-run segment %p: header page %zu carries a run mark", (void *)seg,
+                       i);
+    for (size_t i = FIRST_PAGE; i < SEG_PAGES;) {
+        const struct run_page *h = &seg->pages[i];
+        size_t len = h->len;
+        if (h->head == MARK_NONE || len == 0 || i + len > SEG_PAGES) {
+            check_fail(c, "page-run segment %p: no run starts at page %zu (mark %u, length %zu)",
+                       (void *)seg, i, h->head, len);
+            return used;
+        }
+        const struct run_page *t = &seg->pages[i + len - 1];
+        if (t->tail != h->head || t->len != len)
+            check_fail(c,
+                       "page-run segment %p: run at page %zu (%zu pages) ends with mark %u, "
+                       "length %u",
+                       (void *)seg, i, len, t->tail, t->len);
+        for (size_t k = i; k < i + len; k++)
+            if ((k != i && seg->pages[k].head != MARK_NONE) ||
+                (k != i + len - 1 && seg->pages[k].tail != MARK_NONE)) {
+                check_fail(c,
+                           "page-run segment %p: page %zu inside the run at page %zu carries "
+                           "a mark",
+                           (void *)seg, k, i);
+                break;
+            }
+        if (h->head == MARK_FREE) {
+            if (prev_free)
+                check_fail(c,
+                           "page-run segment %p: free run at page %zu touches the free run "
+                           "before it (not coalesced)",
+                           (void *)seg, i);
+            free_pages += len;
+            (*free_runs)++;
+        } else {
+            used += len << HAK_PAGE_SHIFT;
+            uintptr_t a = (uintptr_t)seg + (i << HAK_PAGE_SHIFT);
+            if (!check_held(c, a))
+                check_fail(c, "page run %p (%zu bytes) is live but the program does not hold it",
+                           (void *)a, len << HAK_PAGE_SHIFT);
+        }
+        prev_free = h->head == MARK_FREE;
+        i += len;
+    }
+    if (free_pages != seg->free_pages)
+        check_fail(c, "page-run segment %p: %zu pages in free runs, its count says %u", (void *)seg,
+                   free_pages, seg->free_pages);
+    return used;
+}
+
+void page_run_check(struct check *c, uint64_t *segments)
+{
+    for (unsigned k = 0; k < PAGE_RUN_ARENAS; k++) {
+        struct arena *a = &arenas[k];
+        hak_lock(&a->lock);
+        unsigned binned = 0, free_runs = 0, n = 0, wholly_free = 0;
+        for (unsigned b = 0; b < BIN_COUNT; b++) {
+            int nonempty = (int)((a->nonempty[b / 64] >> (b % 64)) & 1);
+            if (nonempty != (a->bins[b] != NULL))
+                check_fail(c, "page-run arena %u: bin %u is %s but its bit says otherwise", k, b,
+                           a->bins[b] != NULL ? "non-empty" : "empty");
+            for (const struct run_page *pg = a->bins[b], *prev = NULL; pg != NULL;
+                 prev = pg, pg = pg->next) {
+                if (pg->prev != prev || pg->head != MARK_FREE || bin_of(pg->len) != b)
+                    check_fail(c, "page-run arena %u: bin %u holds page %p (mark %u, %u pages)", k,
+                               b, (void *)page_addr(pg), pg->head, pg->len);
+                if (++binned > (1u << 24))
+                    break;
+            }
+        }
+        size_t used = 0;
+        for (const struct run_segment *seg = a->segments, *prev = NULL; seg != NULL;
+             prev = seg, seg = seg->next) {
+            if (seg->prev != prev)
+                check_fail(c, "page-run arena %u: broken back link at segment %p", k, (void *)seg);
+            used += check_segment(c, seg, k, &free_runs);
+            wholly_free += seg->free_pages == USABLE_PAGES;
+            if (++n > (1u << 20))
+                break;
+        }
+        if (n != a->nsegments)
+            check_fail(c, "page-run arena %u: %u segments listed, its count says %u", k, n,
+                       a->nsegments);
+        if (binned != free_runs)
+            check_fail(c, "page-run arena %u: %u free runs in the segments, %u in the bins", k,
+                       free_runs, binned);
+        if (used != a->live_bytes)
+            check_fail(c, "page-run arena %u: %zu bytes in used runs, its count says %llu", k, used,
+                       (unsigned long long)a->live_bytes);
+        if (wholly_free > 0 && n > 1)
+            check_fail(c, "page-run arena %u keeps %u wholly free segments besides others", k,
+                       wholly_free);
+        *segments += n;
         hak_unlock(&a->lock);
     }
 }

@@ -1,6 +1,7 @@
 /* segment.c — segment mapping, the warm segment cache and mapped-memory accounting. */
 #include "segment.h"
 
+#include "check.h"
 #include "large.h"
 #include "options.h"
 #include "os_memory.h"
@@ -108,4 +109,50 @@ void segment_counters(struct segment_counters *out)
     hak_lock(&cache_lock);
     out->cached = cache_count;
     hak_unlock(&cache_lock);
+}
+
+/* Every mapped segment is a slab segment, a page-run segment or a cached one, the ownership map
+ * says so for each and for nothing else, and the mapped bytes are segments plus Large mappings. */
+void segment_check(struct check *c, uint64_t slab_segments, uint64_t run_segments)
+{
+    hak_lock(&cache_lock);
+    unsigned cached = cache_count;
+    for (unsigned k = 0; k < cache_count; k++) {
+        if (((uintptr_t)cache[k] & HAK_SEGMENT_MASK) != 0 ||
+            segment_map_kind((uintptr_t)cache[k]) != HAK_MAP_IDLE)
+            check_fail(c, "cached segment %p: ownership map says kind %u, expected idle", cache[k],
+                       segment_map_kind((uintptr_t)cache[k]));
+        for (unsigned j = k + 1; j < cache_count; j++)
+            if (cache[j] == cache[k])
+                check_fail(c, "segment %p is in the segment cache twice", cache[k]);
+    }
+    hak_unlock(&cache_lock);
+    uint64_t live = __atomic_load_n(&live_segments, __ATOMIC_RELAXED);
+    if (live != slab_segments + run_segments + cached)
+        check_fail(c,
+                   "%llu segments are mapped, but there are %llu slab, %llu page-run and %u "
+                   "cached segments",
+                   (unsigned long long)live, (unsigned long long)slab_segments,
+                   (unsigned long long)run_segments, cached);
+    uint64_t kinds[16];
+    segment_map_count(kinds);
+    uint64_t slab_marks = kinds[HAK_MAP_SLAB_SMALL] + kinds[HAK_MAP_SLAB_MEDIUM];
+    if (slab_marks != slab_segments || kinds[HAK_MAP_PAGE_RUN] != run_segments ||
+        kinds[HAK_MAP_IDLE] != cached)
+        check_fail(c,
+                   "ownership map marks %llu slab, %llu page-run and %llu idle segments; there "
+                   "are %llu, %llu and %u",
+                   (unsigned long long)slab_marks, (unsigned long long)kinds[HAK_MAP_PAGE_RUN],
+                   (unsigned long long)kinds[HAK_MAP_IDLE], (unsigned long long)slab_segments,
+                   (unsigned long long)run_segments, cached);
+    struct large_counters lc;
+    large_counters(&lc);
+    uint64_t bytes = __atomic_load_n(&mapped_bytes, __ATOMIC_RELAXED);
+    if (bytes != live * HAK_SEGMENT_SIZE + lc.mapped_bytes)
+        check_fail(c,
+                   "%llu bytes are mapped, but %llu segments and %llu bytes of Large mappings "
+                   "explain %llu",
+                   (unsigned long long)bytes, (unsigned long long)live,
+                   (unsigned long long)lc.mapped_bytes,
+                   (unsigned long long)(live * HAK_SEGMENT_SIZE + lc.mapped_bytes));
 }

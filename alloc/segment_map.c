@@ -3,6 +3,43 @@
 
 uint8_t hak_segment_map[HAK_MAP_ENTRIES];
 
+/* One bit per 4 KiB of the map: set once any entry in it was marked. */
+#define SUMMARY_BITS (HAK_MAP_ENTRIES >> HAK_PAGE_SHIFT)
+static uint64_t summary[SUMMARY_BITS / 64];
+
+static void note_marked(uintptr_t i)
+{
+    uintptr_t page = i >> HAK_PAGE_SHIFT;
+    __atomic_fetch_or(&summary[page / 64], 1ull << (page % 64), __ATOMIC_RELAXED);
+}
+
+void segment_map_set(uintptr_t addr, unsigned kind)
+{
+    uintptr_t i = addr >> HAK_SEGMENT_SHIFT;
+    if (kind != HAK_MAP_NONE)
+        note_marked(i);
+    __atomic_store_n(&hak_segment_map[i], (uint8_t)kind, __ATOMIC_RELAXED);
+}
+
+void segment_map_count(uint64_t out[16])
+{
+    for (unsigned k = 0; k < 16; k++)
+        out[k] = 0;
+    for (uintptr_t w = 0; w < SUMMARY_BITS / 64; w++) {
+        uint64_t bits = __atomic_load_n(&summary[w], __ATOMIC_RELAXED);
+        while (bits != 0) {
+            uintptr_t page = w * 64 + (uintptr_t)__builtin_ctzll(bits);
+            bits &= bits - 1;
+            const uint8_t *e = &hak_segment_map[page << HAK_PAGE_SHIFT];
+            for (size_t j = 0; j < HAK_PAGE_SIZE; j++) {
+                uint8_t k = __atomic_load_n(&e[j], __ATOMIC_RELAXED);
+                if (k != HAK_MAP_NONE)
+                    out[k & 15]++;
+            }
+        }
+    }
+}
+
 void segment_map_mark_large(uintptr_t addr, size_t size)
 {
     uintptr_t first = addr >> HAK_SEGMENT_SHIFT;
@@ -10,6 +47,7 @@ void segment_map_mark_large(uintptr_t addr, size_t size)
     for (uintptr_t i = first; i <= last && i < HAK_MAP_ENTRIES; i++) {
         /* A range that is a segment can't overlap a Large mapping; only NONE ever changes. */
         uint8_t expected = HAK_MAP_NONE;
+        note_marked(i);
         __atomic_compare_exchange_n(&hak_segment_map[i], &expected, HAK_MAP_LARGE, 0,
                                     __ATOMIC_RELAXED, __ATOMIC_RELAXED);
     }

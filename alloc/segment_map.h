@@ -36,10 +36,12 @@ HAK_INLINE unsigned segment_map_kind(uintptr_t addr)
     return __atomic_load_n(&hak_segment_map[i], __ATOMIC_RELAXED);
 }
 
-HAK_INLINE void segment_map_set(uintptr_t addr, unsigned kind)
-{
-    __atomic_store_n(&hak_segment_map[addr >> HAK_SEGMENT_SHIFT], (uint8_t)kind, __ATOMIC_RELAXED);
-}
+/* Set the kind of the segment at addr (slow paths only: it also notes which part of the map
+ * holds marks, so the heap check reads only that part). */
+HAK_HIDDEN void segment_map_set(uintptr_t addr, unsigned kind);
+
+/* The heap check: how many map entries hold each kind (out[kind] for kind < 16). */
+HAK_HIDDEN void segment_map_count(uint64_t out[16]);
 
 /* Mark every range overlapping [addr, addr+size) as possibly holding Large mappings. */
 HAK_HIDDEN void segment_map_mark_large(uintptr_t addr, size_t size);

@@ -1,6 +1,7 @@
 /* slab.c — block bookkeeping inside one slab: formatting, carving, draining. */
 #include "slab.h"
 
+#include "free_mark.h"
 #include "size_class.h"
 
 void slab_format(struct slab *s, unsigned cls)
@@ -68,9 +69,15 @@ void *slab_take(struct slab *s, uint32_t max, uint32_t *count)
         n = avail < max ? (uint32_t)avail : max;
         char *b = (char *)slab_segment_of(s) + s->start_off + s->carved;
         head = b;
-        for (uint32_t i = 1; i < n; i++, b += bs)
+        /* Carved blocks are free blocks like any other: they carry the free mark, so a free of
+         * one that was never handed out is caught as a double free, and the heap check can
+         * demand the mark of every free block. */
+        for (uint32_t i = 1; i < n; i++, b += bs) {
             block_set_next(b, b + bs);
+            block_mark_free(b);
+        }
         block_set_next(b, NULL);
+        block_mark_free(b);
         __atomic_store_n(&s->carved, s->carved + (uint32_t)(n * bs), __ATOMIC_RELAXED);
     }
     s->used = (uint16_t)(s->used + n);

@@ -14,6 +14,8 @@
  *
  * Built plainly it calls the malloc family (the allocator is chosen with LD_PRELOAD); built with
  * LARSON_HAK_API it calls hak_* directly (the sanitizer variants). */
+#define _GNU_SOURCE
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -48,6 +50,10 @@ struct arena { /* one thread's array, handed from thread to thread */
     uint64_t rng;
     uint64_t ops;
     int index;
+    /* The thread running this array, and the one it took it over from (joined at its start, so
+     * at the end joining the last thread of each chain means every thread has fully exited). */
+    pthread_t thread, prev;
+    int has_prev;
 };
 
 static int stop;           /* atomic */
@@ -115,15 +121,10 @@ static void *worker(void *arg);
 
 static void start_thread(struct arena *a)
 {
-    pthread_t t;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&t, &attr, worker, a) != 0) {
+    if (pthread_create(&a->thread, NULL, worker, a) != 0) {
         fprintf(stderr, "larson: pthread_create failed\n");
         exit(1);
     }
-    pthread_attr_destroy(&attr);
 }
 
 static int running_threads; /* atomic */
@@ -131,6 +132,8 @@ static int running_threads; /* atomic */
 static void *worker(void *arg)
 {
     struct arena *a = arg;
+    if (a->has_prev)
+        pthread_join(a->prev, NULL);
     long steps = P.rounds * P.slots;
     uint64_t ops = 0;
     /* The random state lives in a register while the thread runs: the arenas sit side by side
@@ -162,11 +165,39 @@ static void *worker(void *arg)
     if (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
         /* Hand the array to a new thread and die: its frees of our blocks are remote. */
         __atomic_fetch_add(&handovers, 1, __ATOMIC_RELAXED);
+        a->prev = pthread_self();
+        a->has_prev = 1;
         start_thread(a);
     } else {
         __atomic_fetch_sub(&running_threads, 1, __ATOMIC_RELEASE);
     }
     return NULL;
+}
+
+/* Check mode, with every block freed and every thread joined: hakmem's full heap check (with
+ * the hak_* API nothing may be out; preloaded, libc's own blocks are hakmem's too, so the
+ * structural check and the counters). Other allocators have no such check. */
+static void heap_check(void)
+{
+    int errors;
+#ifdef LARSON_HAK_API
+    hak_thread_flush();
+    errors = hak_debug_check_quiescent(NULL, 0);
+#else
+    int (*check)(void) = (int (*)(void))dlsym(RTLD_DEFAULT, "hak_debug_check_heap");
+    void (*flush)(void) = (void (*)(void))dlsym(RTLD_DEFAULT, "hak_thread_flush");
+    if (check == NULL || flush == NULL)
+        return;
+    flush();
+    errors = check();
+#endif
+    if (errors != 0) {
+        fprintf(stderr,
+                "larson: check failed: hakmem's heap check found %d violation(s) after "
+                "every block was freed and every thread joined (lines above)\n",
+                errors);
+        exit(1);
+    }
 }
 
 static long arg(int argc, char **argv, const char *key, long def)
@@ -232,6 +263,8 @@ int main(int argc, char **argv)
     double t1 = now();
     while (__atomic_load_n(&running_threads, __ATOMIC_ACQUIRE) > 0)
         usleep(1000);
+    for (long t = 0; t < P.threads; t++)
+        pthread_join(arenas[t].thread, NULL);
     uint64_t ops = __atomic_load_n(&total_ops, __ATOMIC_RELAXED);
     /* Final check and cleanup of every array. */
     for (long t = 0; t < P.threads; t++) {
@@ -246,6 +279,8 @@ int main(int argc, char **argv)
         free(a->gens);
     }
     free(arenas);
+    if (P.check)
+        heap_check();
     printf("larson: allocator=%s threads=%ld seconds=%ld size=%ld-%ld slots=%ld rounds=%ld "
            "handovers=%llu ops=%llu ops_per_sec=%.0f peak_rss_kb=%ld check=%s\n",
            name, P.threads, P.seconds, P.min, P.max, P.slots, P.rounds,

@@ -99,6 +99,7 @@ int main(void)
     __atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
     for (int i = 0; i < THREADS; i++)
         pthread_join(t[i], NULL);
+    stress_end_check();
     printf("PASS alignment_sweep (%llu aligned blocks from %d API(s), alignments 1 B - 2 MiB, %d "
            "threads)\n",
            (unsigned long long)__atomic_load_n(&allocated, __ATOMIC_RELAXED), APIS, THREADS);

@@ -102,6 +102,7 @@ int main(void)
     uint64_t drains = after.cls[cls].drains - before.cls[cls].drains;
     if (total == 0 || drains == 0)
         stress_fail("no drains (%llu remote frees)", (unsigned long long)total);
+    stress_end_check();
     printf("PASS drain_order (%llu blocks freed remotely into the owner's slabs, %llu drains of "
            "%llu blocks)\n",
            (unsigned long long)total, (unsigned long long)drains,

@@ -120,6 +120,7 @@ int main(void)
         free(libc_blocks[i]);
     }
     munmap(mapping, 4096);
+    stress_end_check();
     printf("PASS foreign_free (%llu foreign frees contained and counted under cross-thread load)\n",
            (unsigned long long)made);
     return 0;

@@ -107,6 +107,7 @@ int main(void)
                 stress_check(slots[w][k].p, slots[w][k].n, slots[w][k].tag, "at the end");
                 hak_free(slots[w][k].p);
             }
+    stress_end_check();
     printf("PASS fork_stress (%ld forks while %d threads allocated; every child verified its "
            "blocks and exited cleanly)\n",
            forks, WORKERS);

@@ -79,6 +79,7 @@ int main(void)
         hak_thread_flush();
         rounds++;
     } while (stress_now() < end);
+    stress_end_check();
     printf("PASS oom (%ld rounds to the address-space limit and back; %ld allocations failed "
            "cleanly with ENOMEM)\n",
            rounds, failures);

@@ -89,6 +89,7 @@ int main(void)
             stress_check(chains[i].p, chains[i].n, chains[i].tag, "at the end");
             hak_free(chains[i].p);
         }
+    stress_end_check();
     printf("PASS realloc_chain (%llu reallocs across every tier by %d threads, prefixes kept)\n",
            (unsigned long long)__atomic_load_n(&reallocs, __ATOMIC_RELAXED), THREADS);
     return 0;

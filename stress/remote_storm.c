@@ -95,6 +95,7 @@ int main(void)
     if (total == 0 || remote == 0)
         stress_fail("no cross-thread traffic (%llu blocks, %llu remote frees)",
                     (unsigned long long)total, (unsigned long long)remote);
+    stress_end_check();
     printf("PASS remote_storm (%llu blocks verified and freed remotely; %llu remote frees, %llu "
            "drains)\n",
            (unsigned long long)total, (unsigned long long)remote,

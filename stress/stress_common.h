@@ -101,4 +101,21 @@ static inline void stress_check(const void *p, size_t n, uint32_t tag, const cha
                     p, n, tag, at, ((const unsigned char *)p)[at], stress_byte(p, tag, at));
 }
 
+/* At the end, after every thread is joined and every block freed: the full heap check, which
+ * must find nothing out (a block the allocator lost, a slab parked where nobody looks, pages or
+ * mappings nothing explains). */
+static inline void stress_end_check(void)
+{
+    hak_thread_flush();
+#ifdef STRESS_INTERPOSED
+    int errors = hak_debug_check_heap(); /* libc's own blocks are hakmem's too */
+#else
+    int errors = hak_debug_check_quiescent(NULL, 0);
+#endif
+    if (errors != 0)
+        stress_fail("the heap check at the end found %d violation(s) with every block freed (lines "
+                    "above): the allocator lost or misplaced memory",
+                    errors);
+}
+
 #endif

@@ -93,6 +93,7 @@ int main(void)
     if (checked && growth > 64 * 1024)
         stress_fail("RSS grew by %ld KiB after the first 20 waves (baseline %ld KiB, peak %ld KiB)",
                     growth, baseline, peak);
+    stress_end_check();
     printf("PASS thread_churn (%ld threads in %ld waves; RSS %ld KiB after 20 waves, peak %ld KiB; "
            "orphaned %llu, adopted %llu, reclaimed %llu slabs)\n",
            waves * WAVE, waves, baseline, peak, (unsigned long long)s.slabs_orphaned,

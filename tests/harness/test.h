@@ -26,6 +26,12 @@ void test_fail(const char *file, int line, const char *fmt, ...)
 
 #define TEST(name) TEST_TIMEOUT(name, 60)
 
+/* After each case the harness runs the full heap check in the case's process, and, unless the
+ * case says it keeps blocks on purpose, demands that nothing is out (everything was freed). */
+void test_keeps_blocks(void);
+/* For cases that corrupt the heap on purpose (the checker's own tests). */
+void test_skip_heap_check(void);
+
 #define CHECK(cond)                                                                                \
     do {                                                                                           \
         if (!(cond))                                                                               \

@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hakmem.h"
 #include "test.h"
 
 #define MAX_TESTS 256
@@ -19,6 +20,32 @@ struct test_case {
 
 static struct test_case cases[MAX_TESTS];
 static int ncases;
+static int keeps_blocks, skip_heap_check;
+
+void test_keeps_blocks(void) { keeps_blocks = 1; }
+void test_skip_heap_check(void) { skip_heap_check = 1; }
+
+/* After every case, in its process: the full heap check. A case that freed everything it
+ * allocated (and whose threads are gone) must leave nothing out: anything still out was lost by
+ * the allocator. With interposition, libc's own blocks are out too, so only the structural
+ * check and the counters apply there. */
+static void heap_check_after_case(const char *name)
+{
+    if (skip_heap_check)
+        return;
+    hak_thread_flush();
+#ifdef TEST_INTERPOSED
+    int errors = hak_debug_check_heap();
+#else
+    int errors = keeps_blocks ? hak_debug_check_heap() : hak_debug_check_quiescent(NULL, 0);
+#endif
+    if (errors != 0) {
+        fprintf(stderr, "  %s: the heap check after the case found %d violation(s) (above)\n", name,
+                errors);
+        fflush(stderr);
+        _exit(1);
+    }
+}
 
 void test_register(const char *name, test_fn fn, unsigned timeout_s)
 {
@@ -144,6 +171,7 @@ static int run_case(const struct test_case *t)
     double start = test_now();
     if (getenv("TEST_NOFORK")) {
         t->fn();
+        heap_check_after_case(t->name);
         printf("PASS %s (%.2fs)\n", t->name, test_now() - start);
         return 1;
     }
@@ -153,6 +181,7 @@ static int run_case(const struct test_case *t)
         setpgid(0, 0);
         alarm(t->timeout_s);
         t->fn();
+        heap_check_after_case(t->name);
         exit(0); /* not _exit: coverage and sanitizer runtimes write their results at exit */
     }
     setpgid(pid, pid); /* both sides set it, so no kill below can miss the group */
