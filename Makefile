@@ -8,7 +8,7 @@
 #   make valgrind-test      the tests under memcheck;  make coverage  line/branch coverage of alloc/
 #   make hooks-check        callgrind: release fast paths are identical with the tracking hooks removed
 
-VARIANTS := release debug asan tsan valgrind fuzz afl cov
+VARIANTS := release debug asan tsan valgrind fuzz sched afl cov
 VARIANT ?= release
 BUILD := build/$(VARIANT)
 NPROC := $(shell nproc 2>/dev/null || echo 2)
@@ -45,6 +45,13 @@ else ifeq ($(VARIANT),fuzz)
   CC := clang
   OPT := -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address $(SAN_UB) -DHAK_TRACK_ASAN \
          -fsanitize-coverage-ignorelist=fuzz/coverage_ignore.txt
+  SANLD := -fsanitize=address $(SAN_UB)
+  INTERPOSE := no
+else ifeq ($(VARIANT),sched)
+  # The fuzz build plus scheduling points: race ops interleave threads deterministically.
+  CC := clang
+  OPT := -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address $(SAN_UB) -DHAK_TRACK_ASAN \
+         -DHAK_SCHED -fsanitize-coverage-ignorelist=fuzz/coverage_ignore.txt
   SANLD := -fsanitize=address $(SAN_UB)
   INTERPOSE := no
 else ifeq ($(VARIANT),afl)
@@ -338,13 +345,15 @@ bench: bench-deps
 
 FUZZ_SECONDS ?= 300
 JOBS ?= $(NPROC)
-INTERP_SRCS := fuzz/interpreter.c fuzz/ops_format.c
-INTERP_HDRS := fuzz/interpreter.h fuzz/ops_format.h
+INTERP_SRCS := fuzz/interpreter.c fuzz/ops_format.c fuzz/race_sched.c
+INTERP_HDRS := fuzz/interpreter.h fuzz/ops_format.h fuzz/race_sched.h
+# The interpreter of the sched build drives the scheduler: it needs the same define.
+INTERP_DEFS := -DHAK_FUZZ_HEAP_CHECK $(if $(filter sched,$(VARIANT)),-DHAK_SCHED)
 CORPUS_TEXT := $(sort $(wildcard corpus/ops/*.txt corpus/regress/*.txt))
 
 $(BUILD)/replay: fuzz/replay.c $(INTERP_SRCS) $(INTERP_HDRS) $(BUILD)/libhakmem_core.a
 	@echo "  CC $@"
-	@$(CC) $(CFLAGS_ALL) -DHAK_FUZZ_HEAP_CHECK -Ialloc -Ifuzz fuzz/replay.c $(INTERP_SRCS) \
+	@$(CC) $(CFLAGS_ALL) $(INTERP_DEFS) -Ialloc -Ifuzz fuzz/replay.c $(INTERP_SRCS) \
 	    $(BUILD)/libhakmem_core.a -o $@ $(LDFLAGS_ALL)
 
 build/opsc: fuzz/opsc.c fuzz/ops_format.c fuzz/ops_format.h
@@ -360,13 +369,13 @@ build/fuzz/seeds/.stamp: build/opsc $(CORPUS_TEXT)
 	    || exit 1; done
 	@touch $@
 
-ifeq ($(VARIANT),fuzz)
+ifneq ($(filter fuzz sched,$(VARIANT)),)
 # The interpreter itself is not coverage-instrumented: libFuzzer's signal is the allocator's code.
 $(BUILD)/fuzz_ops: fuzz/driver_libfuzzer.c $(INTERP_SRCS) $(INTERP_HDRS) $(BUILD)/libhakmem_core.a
 	@echo "  CC $@"
 	@mkdir -p $(BUILD)/obj/fuzz
 	@for f in $(INTERP_SRCS); do clang $(BASE_CFLAGS) -O1 -fno-omit-frame-pointer \
-	    -fsanitize=address $(SAN_UB) -DHAK_FUZZ_HEAP_CHECK -Ialloc -Ifuzz -c $$f \
+	    -fsanitize=address $(SAN_UB) $(INTERP_DEFS) -Ialloc -Ifuzz -c $$f \
 	    -o $(BUILD)/obj/$${f%.c}.o || exit 1; done
 	@clang $(BASE_CFLAGS) -O1 -fsanitize=fuzzer,address $(SAN_UB) -Ialloc -Ifuzz $< \
 	    $(patsubst %.c,$(BUILD)/obj/%.o,$(INTERP_SRCS)) $(BUILD)/libhakmem_core.a -o $@ \
@@ -375,14 +384,17 @@ endif
 ifeq ($(VARIANT),afl)
 $(BUILD)/afl_ops: fuzz/driver_afl.c $(INTERP_SRCS) $(INTERP_HDRS) $(BUILD)/libhakmem_core.a
 	@echo "  CC $@"
-	@$(CC) $(CFLAGS_ALL) -DHAK_FUZZ_HEAP_CHECK -Ialloc -Ifuzz $< $(INTERP_SRCS) \
+	@$(CC) $(CFLAGS_ALL) $(INTERP_DEFS) -Ialloc -Ifuzz $< $(INTERP_SRCS) \
 	    $(BUILD)/libhakmem_core.a -o $@ $(LDFLAGS_ALL)
 endif
 
 .PHONY: fuzz afl replay minimize corpus-merge
+# make fuzz VARIANT=sched: the same harness in the sched build, where race ops interleave the
+# allocator's atomic steps deterministically (the schedule is part of the input).
+FUZZ_VARIANT := $(if $(filter sched,$(VARIANT)),sched,fuzz)
 fuzz: build/fuzz/seeds/.stamp
-	@$(MAKE) --no-print-directory VARIANT=fuzz build/fuzz/fuzz_ops
-	@fuzz/run_libfuzzer.sh build/fuzz/fuzz_ops $(FUZZ_SECONDS) $(JOBS)
+	@$(MAKE) --no-print-directory VARIANT=$(FUZZ_VARIANT) build/$(FUZZ_VARIANT)/fuzz_ops
+	@fuzz/run_libfuzzer.sh build/$(FUZZ_VARIANT)/fuzz_ops $(FUZZ_SECONDS) $(JOBS)
 
 afl: ensure-afl build/fuzz/seeds/.stamp
 	@$(MAKE) --no-print-directory VARIANT=afl build/afl/afl_ops
@@ -390,12 +402,16 @@ afl: ensure-afl build/fuzz/seeds/.stamp
 	    && rm -f build/afl/seeds/.stamp
 	@fuzz/run_afl.sh build/afl/afl_ops $(FUZZ_SECONDS) $(JOBS)
 
-# Every corpus program in release, ASan, TSan and (a sample, under memcheck) the valgrind build.
+# Every corpus program in release, ASan, TSan, the sched build (programs with races under
+# REPLAY_SCHEDULES schedules each) and (a sample, under memcheck) the valgrind build.
 REPLAY_VALGRIND_SAMPLE ?= 4
+REPLAY_SCHEDULES ?= 64
 replay:
-	@fail=0; for v in release asan tsan; do \
+	@fail=0; for v in release asan tsan sched; do \
 	    $(MAKE) --no-print-directory -s VARIANT=$$v build/$$v/replay || exit 1; \
-	    echo "== replay ($$v)"; build/$$v/replay corpus/ops corpus/regress || fail=1; done; \
+	    sch=$$([ $$v = sched ] && echo "--schedules $(REPLAY_SCHEDULES)"); \
+	    echo "== replay ($$v$${sch:+, $$sch})"; build/$$v/replay $$sch corpus/ops corpus/regress \
+	        || fail=1; done; \
 	    $(MAKE) --no-print-directory -s VARIANT=valgrind build/valgrind/replay || exit 1; \
 	    echo "== replay (valgrind, every $(REPLAY_VALGRIND_SAMPLE)th program, under memcheck)"; \
 	    $(VALGRIND) build/valgrind/replay --sample $(REPLAY_VALGRIND_SAMPLE) corpus/ops \
@@ -404,14 +420,14 @@ replay:
 # make minimize CRASH=<file> NAME=<what-broke>: the smallest program that still crashes, in the
 # text form, as corpus/regress/NAME.txt (replayed by make replay from then on).
 minimize: build/opsc
-	@test -n "$(CRASH)" -a -n "$(NAME)" || { echo "usage: make minimize CRASH=<file> NAME=<what-broke>"; exit 2; }
-	@$(MAKE) --no-print-directory VARIANT=fuzz build/fuzz/fuzz_ops
+	@test -n "$(CRASH)" -a -n "$(NAME)" || { echo "usage: make minimize CRASH=<file> NAME=<what-broke> [VARIANT=sched]"; exit 2; }
+	@$(MAKE) --no-print-directory VARIANT=$(FUZZ_VARIANT) build/$(FUZZ_VARIANT)/fuzz_ops
 	@mkdir -p build/fuzz/minimized
-	@ASAN_OPTIONS=abort_on_error=1:detect_leaks=0 build/fuzz/fuzz_ops -minimize_crash=1 \
+	@ASAN_OPTIONS=abort_on_error=1:detect_leaks=0 build/$(FUZZ_VARIANT)/fuzz_ops -minimize_crash=1 \
 	    -runs=$${MINIMIZE_RUNS:-30000} -timeout=20 \
 	    -exact_artifact_path=build/fuzz/minimized/$(NAME) $(CRASH) >build/fuzz/minimize.log 2>&1; \
 	    test -s build/fuzz/minimized/$(NAME) || { echo "minimization failed: build/fuzz/minimize.log"; exit 1; }
-	@{ echo "# hakmem ops v1"; echo "# regression: $(NAME) (minimized from $(notdir $(CRASH)))"; \
+	@{ echo "# hakmem ops v2"; echo "# regression: $(NAME) (minimized from $(notdir $(CRASH)))"; \
 	    build/opsc decompile build/fuzz/minimized/$(NAME) | sed 1d; } >corpus/regress/$(NAME).txt
 	@echo "corpus/regress/$(NAME).txt ($$(grep -vc '^#' corpus/regress/$(NAME).txt) ops, from \
 	    $$(stat -c %s $(CRASH)) bytes):"; cat corpus/regress/$(NAME).txt

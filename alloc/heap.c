@@ -74,10 +74,12 @@ static void heap_drain(struct heap *h, struct slab *s)
  * queue says NOTIFYING, so the heap read from `owner` stays valid until notify_done. */
 static void heap_notify(struct slab *s)
 {
+    SCHED_POINT(HAK_SCHED_NOTIFY, s);
     struct heap *h = (struct heap *)slab_owner(s);
     struct slab_remote *r = slab_remote(s);
     struct slab *head = __atomic_load_n(&h->pending, __ATOMIC_RELAXED);
     do {
+        SCHED_POINT(HAK_SCHED_NOTIFY, &h->pending);
         __atomic_store_n(&r->pending_next, head, __ATOMIC_RELAXED);
     } while (
         !__atomic_compare_exchange_n(&h->pending, &head, s, 1, __ATOMIC_RELEASE, __ATOMIC_RELAXED));
@@ -102,6 +104,7 @@ static void release_slab(struct heap *h, struct slab *s)
 
 static void collect_pending(struct heap *h)
 {
+    SCHED_POINT(HAK_SCHED_PENDING_TAKE, &h->pending);
     struct slab *s = __atomic_exchange_n(&h->pending, NULL, __ATOMIC_ACQUIRE);
     while (s != NULL) {
         struct slab *next = __atomic_load_n(&slab_remote(s)->pending_next, __ATOMIC_RELAXED);
@@ -150,6 +153,7 @@ static struct slab *acquire_slab(struct heap *h, unsigned cls)
             return NULL;
         slab_format(s, cls);
     }
+    SCHED_POINT(HAK_SCHED_OWNER, s);
     slab_set_owner(s, h->id);
     s->notified = 0;
     list_push(&h->partial[cls], s, SLAB_LIST_PARTIAL);
@@ -160,6 +164,7 @@ static struct slab *acquire_slab(struct heap *h, unsigned cls)
 
 void *heap_alloc_chain(struct heap *h, unsigned cls, uint32_t max, uint32_t *count)
 {
+    SCHED_POINT(HAK_SCHED_QUEUE_LOAD, &h->pending);
     if (__atomic_load_n(&h->pending, __ATOMIC_RELAXED) != NULL)
         collect_pending(h);
     for (;;) {
@@ -302,14 +307,19 @@ static void return_bins(struct heap *h, struct thread_cache *tc)
 /* Every slab of h goes back to the pool (no live block) or to the orphan pool. */
 static void teardown(struct heap *h)
 {
+    SCHED_POINT(HAK_SCHED_THREAD_EXIT, h);
     if (h->cache != NULL)
         return_bins(h, h->cache);
     for (unsigned c = 0; c < HAK_CLASS_COUNT; c++)
         while (h->full[c].head != NULL)
             unpark(h, h->full[c].head);
     /* unpark() waited out every notifier, so all notifications are on the pending stack now. */
-    while (h->notified_count > 0 || __atomic_load_n(&h->pending, __ATOMIC_ACQUIRE) != NULL)
+    for (;;) {
+        SCHED_POINT(HAK_SCHED_QUEUE_LOAD, &h->pending);
+        if (h->notified_count == 0 && __atomic_load_n(&h->pending, __ATOMIC_ACQUIRE) == NULL)
+            break;
         collect_pending(h);
+    }
     for (unsigned c = 0; c < HAK_CLASS_COUNT; c++) {
         struct slab *s;
         while ((s = h->partial[c].head) != NULL) {
@@ -319,6 +329,7 @@ static void teardown(struct heap *h)
             if (s->used == 0) {
                 slab_pool_put(s);
             } else {
+                SCHED_POINT(HAK_SCHED_OWNER, s);
                 slab_set_owner(s, SLAB_OWNER_ORPHAN);
                 orphan_pool_put(s);
             }

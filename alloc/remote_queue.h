@@ -18,6 +18,7 @@
 
 #include "config.h"
 #include "lock.h"
+#include "sched_hook.h"
 #include "track.h"
 
 #define REMOTE_ARMED ((uintptr_t)1)
@@ -29,9 +30,11 @@ typedef uintptr_t remote_queue_t;
 /* Push a freed block. True when the caller consumed the arm and must notify the owner. */
 HAK_INLINE bool remote_queue_push(remote_queue_t *q, void *block)
 {
+    SCHED_POINT(HAK_SCHED_QUEUE_LOAD, q);
     uintptr_t old = __atomic_load_n(q, __ATOMIC_RELAXED);
     uintptr_t next;
     do {
+        SCHED_POINT(HAK_SCHED_PUSH, q);
         block_set_next(block, (void *)(old & ~REMOTE_BITS));
         next = (uintptr_t)block | (old & REMOTE_NOTIFYING);
         if (old & REMOTE_ARMED)
@@ -55,21 +58,25 @@ HAK_INLINE void remote_queue_push_racy(remote_queue_t *q, void *block)
 
 HAK_INLINE void remote_queue_notify_done(remote_queue_t *q)
 {
+    SCHED_POINT(HAK_SCHED_NOTIFY_DONE, q);
     __atomic_fetch_and(q, ~REMOTE_NOTIFYING, __ATOMIC_RELEASE);
 }
 
 HAK_INLINE bool remote_queue_nonempty(const remote_queue_t *q)
 {
+    SCHED_POINT(HAK_SCHED_QUEUE_LOAD, q);
     return (__atomic_load_n(q, __ATOMIC_RELAXED) & ~REMOTE_BITS) != 0;
 }
 
 /* Owner only: detach the whole chain (NULL if empty), keeping the notification bits. */
 HAK_INLINE void *remote_queue_take(remote_queue_t *q)
 {
+    SCHED_POINT(HAK_SCHED_QUEUE_LOAD, q);
     uintptr_t old = __atomic_load_n(q, __ATOMIC_RELAXED);
     do {
         if ((old & ~REMOTE_BITS) == 0)
             return NULL;
+        SCHED_POINT(HAK_SCHED_TAKE, q);
     } while (!__atomic_compare_exchange_n(q, &old, old & REMOTE_BITS, 1, __ATOMIC_ACQUIRE,
                                           __ATOMIC_RELAXED));
     return (void *)(old & ~REMOTE_BITS);
@@ -80,6 +87,7 @@ HAK_INLINE void *remote_queue_take(remote_queue_t *q)
 HAK_INLINE bool remote_queue_arm(remote_queue_t *q)
 {
     uintptr_t idle = 0;
+    SCHED_POINT(HAK_SCHED_ARM, q);
     return __atomic_compare_exchange_n(q, &idle, REMOTE_ARMED, 0, __ATOMIC_ACQ_REL,
                                        __ATOMIC_RELAXED);
 }
@@ -88,9 +96,11 @@ HAK_INLINE bool remote_queue_arm(remote_queue_t *q)
  * pusher consumed it (the notification has been delivered once this returns). */
 HAK_INLINE bool remote_queue_disarm(remote_queue_t *q)
 {
+    SCHED_POINT(HAK_SCHED_QUEUE_LOAD, q);
     uintptr_t old = __atomic_load_n(q, __ATOMIC_ACQUIRE);
     for (;;) {
         if (old & REMOTE_ARMED) {
+            SCHED_POINT(HAK_SCHED_DISARM, q);
             if (__atomic_compare_exchange_n(q, &old, old & ~REMOTE_ARMED, 1, __ATOMIC_ACQ_REL,
                                             __ATOMIC_RELAXED))
                 return true;
@@ -99,6 +109,7 @@ HAK_INLINE bool remote_queue_disarm(remote_queue_t *q)
         if (!(old & REMOTE_NOTIFYING))
             return false;
         cpu_relax();
+        SCHED_POINT(HAK_SCHED_QUEUE_LOAD, q);
         old = __atomic_load_n(q, __ATOMIC_ACQUIRE);
     }
 }
@@ -106,8 +117,12 @@ HAK_INLINE bool remote_queue_disarm(remote_queue_t *q)
 /* Wait until no notifier is between its push and its notify_done. */
 HAK_INLINE void remote_queue_wait_quiet(const remote_queue_t *q)
 {
-    while (__atomic_load_n(q, __ATOMIC_ACQUIRE) & REMOTE_NOTIFYING)
+    for (;;) {
+        SCHED_POINT(HAK_SCHED_QUEUE_LOAD, q);
+        if (!(__atomic_load_n(q, __ATOMIC_ACQUIRE) & REMOTE_NOTIFYING))
+            return;
         cpu_relax();
+    }
 }
 
 #endif

@@ -15,6 +15,7 @@
 
 #include "hakmem.h"
 #include "ops_format.h"
+#include "race_sched.h"
 
 /* A full sweep of every live block's contents every this many ops, and (in the fuzz, afl and
  * debug builds, where HAK_FUZZ_HEAP_CHECK is defined) the heap-invariant checker. */
@@ -23,6 +24,7 @@
 #define MAX_PROGRAM 65536 /* ops beyond this are ignored: keeps one run bounded */
 
 int interp_trace;
+uint32_t interp_schedule_salt;
 
 struct block {
     uint8_t *p;
@@ -134,7 +136,7 @@ static void check_new(unsigned slot, size_t align)
 
 /* ---- workers ---- */
 
-enum worker_op { W_NONE, W_FREE, W_ALLOC, W_CHURN, W_BULK, W_FLUSH, W_EXIT };
+enum worker_op { W_NONE, W_FREE, W_ALLOC, W_CHURN, W_BULK, W_FLUSH, W_EXIT, W_RACE };
 
 #define BULK_MAX 4096
 #define BULK_BYTES ((size_t)8 << 20)
@@ -149,9 +151,12 @@ struct worker {
     size_t size;
     unsigned cls, count;
     int done;
+    struct race_task race;
 };
 
 static struct worker workers[OPS_WORKERS];
+
+static void race_task_run(const struct race_task *t, unsigned id);
 
 static void *worker_main(void *arg)
 {
@@ -162,6 +167,7 @@ static void *worker_main(void *arg)
             pthread_cond_wait(&w->cond, &w->lock);
         enum worker_op op = w->op;
         pthread_mutex_unlock(&w->lock);
+        int exits = op == W_EXIT;
         switch (op) {
         case W_FREE:
             hak_free(w->ptr);
@@ -195,6 +201,17 @@ static void *worker_main(void *arg)
         case W_FLUSH:
             hak_thread_flush();
             break;
+        case W_RACE: {
+            unsigned id = (unsigned)(w - workers) + 1;
+            sched_enter(id);
+            race_task_run(&w->race, id);
+            exits = w->race.action == RACE_EXIT;
+            if (exits)
+                sched_leave_at_exit(id); /* after hakmem's thread teardown */
+            else
+                sched_leave();
+            break;
+        }
         default:
             break;
         }
@@ -203,7 +220,7 @@ static void *worker_main(void *arg)
         w->done = 1;
         pthread_cond_broadcast(&w->cond);
         pthread_mutex_unlock(&w->lock);
-        if (op == W_EXIT)
+        if (exits)
             return NULL;
     }
 }
@@ -426,6 +443,158 @@ static void double_free(const struct op *op)
              (unsigned long long)before.live_bytes, (unsigned long long)after.live_bytes);
 }
 
+/* ---- races ---- */
+
+#define RACE_TIMEOUT_S 10
+
+/* What alloc tasks put into empty slots: filled by the allocating thread at once, so a block
+ * handed out twice or overwritten by a concurrent drain shows in the check after the race. */
+static struct {
+    int fill;
+    size_t size;
+    uint32_t seed;
+} race_slot[OPS_SLOTS];
+
+static void race_task_run(const struct race_task *t, unsigned id)
+{
+    switch (t->action) {
+    case RACE_FREE:
+        for (unsigned k = t->group * 8; k < t->group * 8 + 8; k++)
+            if (slots[k].p != NULL)
+                hak_free(slots[k].p);
+        break;
+    case RACE_ALLOC:
+        for (unsigned k = t->group * 8; k < t->group * 8 + 8; k++) {
+            if (!race_slot[k].fill)
+                continue;
+            struct block *b = &slots[k];
+            b->p = hak_malloc(race_slot[k].size);
+            if (b->p == NULL)
+                continue; /* reported by the main thread after the race */
+            b->size = race_slot[k].size;
+            b->seed = race_slot[k].seed;
+            b->thread = (uint8_t)id;
+            fill(b);
+        }
+        break;
+    case RACE_CHURN: {
+        /* Blocks are stamped with this thread's id and checked before they are freed: a block
+         * handed to two threads at once is written by both. */
+        uint8_t *held[64];
+        size_t size = ops_class_size(t->cls);
+        for (unsigned i = 0; i < t->count; i++)
+            if ((held[i] = hak_malloc(size)) != NULL)
+                memset(held[i], 0xc0 + (int)id, size);
+        for (unsigned i = 0; i < t->count; i++) {
+            if (held[i] == NULL)
+                continue;
+            for (size_t j = 0; j < size; j++)
+                if (held[i][j] != (uint8_t)(0xc0 + id)) {
+                    fprintf(stderr,
+                            "hakmem ops: check failed at op %u (%s): a block churned by thread "
+                            "%u (%p, %zu bytes) was written by someone else: byte %zu is %#x\n",
+                            op_index, op_text, id, (void *)held[i], size, j, held[i][j]);
+                    abort();
+                }
+            hak_free(held[i]);
+        }
+        break;
+    }
+    case RACE_FLUSH:
+        hak_thread_flush();
+        break;
+    default:
+        break;
+    }
+}
+
+static void race(const struct op *op)
+{
+    struct race_task t[OPS_RACE_TASKS];
+    unsigned threads = 0, groups = 0;
+    for (int i = 0; i < OPS_RACE_TASKS; i++) {
+        t[i] = op->task[i];
+        int grouped = t[i].action == RACE_FREE || t[i].action == RACE_ALLOC;
+        if (t[i].action == RACE_NONE || (t[i].action == RACE_EXIT && t[i].thread == 0) ||
+            (threads & (1u << t[i].thread)) || (grouped && (groups & (1u << t[i].group)))) {
+            t[i].action = RACE_NONE;
+            continue;
+        }
+        threads |= 1u << t[i].thread;
+        if (grouped)
+            groups |= 1u << t[i].group;
+    }
+    if (threads == 0)
+        return;
+    static int scheduler_ready; /* set up on first use: replay's parent must not touch hakmem */
+    if (!scheduler_ready) {
+        sched_setup();
+        scheduler_ready = 1;
+    }
+    memset(race_slot, 0, sizeof race_slot);
+    for (int i = 0; i < OPS_RACE_TASKS; i++) {
+        for (unsigned k = t[i].group * 8; k < t[i].group * 8 + 8; k++) {
+            if (t[i].action == RACE_FREE && slots[k].p != NULL)
+                check_intact(k, "before a race freed it");
+            if (t[i].action == RACE_ALLOC && slots[k].p == NULL)
+                race_slot[k] = (typeof(race_slot[k])){1, ops_class_size(t[i].cls), next_seed++};
+        }
+        if (t[i].thread > 0)
+            worker(t[i].thread - 1); /* started before the race, not during it */
+    }
+    sched_begin(threads, op->sched, interp_schedule_salt);
+    for (int i = 0; i < OPS_RACE_TASKS; i++) {
+        if (t[i].action == RACE_NONE || t[i].thread == 0)
+            continue;
+        struct worker *w = &workers[t[i].thread - 1];
+        pthread_mutex_lock(&w->lock);
+        w->race = t[i];
+        w->op = W_RACE;
+        w->done = 0;
+        pthread_cond_broadcast(&w->cond);
+        pthread_mutex_unlock(&w->lock);
+    }
+    for (int i = 0; i < OPS_RACE_TASKS; i++)
+        if (t[i].action != RACE_NONE && t[i].thread == 0) {
+            sched_enter(0);
+            race_task_run(&t[i], 0);
+            sched_leave();
+        }
+    char why[768];
+    if (sched_wait(RACE_TIMEOUT_S, why, sizeof why) != 0)
+        fail("the race did not finish within %d s (a hang in the allocator?): %s", RACE_TIMEOUT_S,
+             why);
+    if (interp_trace && sched_deterministic)
+        fprintf(stderr, "       race: %llu scheduling points\n", (unsigned long long)sched_steps());
+    for (int i = 0; i < OPS_RACE_TASKS; i++) {
+        if (t[i].action == RACE_NONE || t[i].thread == 0)
+            continue;
+        unsigned k = t[i].thread - 1;
+        struct worker *w = &workers[k];
+        pthread_mutex_lock(&w->lock);
+        while (!w->done)
+            pthread_cond_wait(&w->cond, &w->lock);
+        pthread_mutex_unlock(&w->lock);
+        if (t[i].action == RACE_EXIT) {
+            pthread_join(w->thread, NULL);
+            pthread_mutex_destroy(&w->lock);
+            pthread_cond_destroy(&w->cond);
+            w->running = 0;
+        }
+    }
+    for (int i = 0; i < OPS_RACE_TASKS; i++)
+        for (unsigned k = t[i].group * 8; k < t[i].group * 8 + 8; k++) {
+            if (t[i].action == RACE_FREE)
+                slots[k].p = NULL;
+            if (t[i].action != RACE_ALLOC || !race_slot[k].fill)
+                continue;
+            if (slots[k].p == NULL)
+                fail("a race's allocation of %zu bytes into slot %u failed", race_slot[k].size, k);
+            check_new(k, 1);
+            check_intact(k, "after the race that allocated it");
+        }
+}
+
 static void execute(const struct op *op)
 {
     struct block *b = &slots[op->slot];
@@ -555,6 +724,9 @@ static void execute(const struct op *op)
         ask(op->worker, W_BULK);
         break;
     }
+    case OP_RACE:
+        race(op);
+        break;
     case OP_COUNT:
         break;
     }
@@ -570,25 +742,44 @@ void interp_setup(void)
     foreign_mapping = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 }
 
-void interp_run(const uint8_t *data, size_t len, int accept_text)
+/* The binary form of a program (text compiled into `compiled`), or NULL if it is neither. */
+static const uint8_t *binary_form(const uint8_t *data, size_t *len, int accept_text)
 {
     static uint8_t compiled[1 << 20];
-    if (len > 0 && data[0] != OPS_VERSION_BYTE) {
-        if (!accept_text || (data[0] != '#' && !(data[0] >= 'a' && data[0] <= 'z')))
-            return; /* not a program of this version */
-        char *text = malloc(len + 1), err[256];
-        memcpy(text, data, len);
-        text[len] = '\0';
-        long n = ops_compile(text, compiled, sizeof compiled, err, sizeof err);
-        free(text);
-        if (n < 0) {
-            fprintf(stderr, "hakmem ops: cannot compile the text program: %s\n", err);
-            abort();
-        }
-        data = compiled;
-        len = (size_t)n;
+    if (*len == 0 || data[0] == OPS_VERSION_BYTE)
+        return data;
+    if (!accept_text || (data[0] != '#' && !(data[0] >= 'a' && data[0] <= 'z')))
+        return NULL; /* not a program of this version */
+    char *text = malloc(*len + 1), err[256];
+    memcpy(text, data, *len);
+    text[*len] = '\0';
+    long n = ops_compile(text, compiled, sizeof compiled, err, sizeof err);
+    free(text);
+    if (n < 0) {
+        fprintf(stderr, "hakmem ops: cannot compile the text program: %s\n", err);
+        abort();
     }
-    if (len == 0)
+    *len = (size_t)n;
+    return compiled;
+}
+
+unsigned interp_count_races(const uint8_t *data, size_t len, int accept_text)
+{
+    data = binary_form(data, &len, accept_text);
+    if (data == NULL || len == 0)
+        return 0;
+    size_t pos = 1;
+    struct op op;
+    unsigned n = 0;
+    while (ops_next(data, len, &pos, &op))
+        n += op.code == OP_RACE;
+    return n;
+}
+
+void interp_run(const uint8_t *data, size_t len, int accept_text)
+{
+    data = binary_form(data, &len, accept_text);
+    if (data == NULL || len == 0)
         return;
     if (foreign_libc == NULL)
         interp_setup();

@@ -21,7 +21,14 @@ void interp_setup(void);
  * form (starting with '#' or a letter; a text that does not compile aborts with the reason). */
 void interp_run(const uint8_t *data, size_t len, int accept_text);
 
+/* How many race ops a program holds (0 for anything that is not a program). */
+unsigned interp_count_races(const uint8_t *data, size_t len, int accept_text);
+
 /* Whether interp_run prints each op as it runs it (replay --trace). */
 extern int interp_trace;
+
+/* Mixed into every race's schedule bytes: replay --schedules runs a program under other
+ * interleavings than the ones its bytes name (0: exactly as written). */
+extern uint32_t interp_schedule_salt;
 
 #endif

@@ -9,18 +9,42 @@ static const char *const names[OP_COUNT] = {
     "malloc",       "calloc",          "realloc",  "aligned",     "free",
     "free_on",      "alloc_on",        "churn_on", "end_worker",  "flush",
     "foreign_free", "foreign_realloc", "sweep",    "check_heap",  "usable",
-    "fork",         "stats",           "bulk_on",  "double_free",
+    "fork",         "stats",           "bulk_on",  "double_free", "race",
 };
+
+static const char *const action_names[RACE_ACTIONS] = {"none",  "free", "alloc",
+                                                       "churn", "exit", "flush"};
 
 static const char *const kind_names[FOREIGN_KINDS] = {"libc", "stack", "mapping", "interior"};
 
 /* Tier edges: the Tiny/Mid and Mid/page-run limits, page-run sizes and the Large limit. */
 static const size_t edges[8] = {1024, 32768, 65536, 4096, 1u << 20, (1u << 20) - 4096, 2u << 20, 0};
 
-enum operand { A_SLOT, A_WORKER, A_THREAD, A_CLASS, A_COUNT, A_ALIGN, A_KIND, A_SIZE, A_SCALE };
+enum operand {
+    A_SLOT,
+    A_WORKER,
+    A_THREAD,
+    A_CLASS,
+    A_COUNT,
+    A_ALIGN,
+    A_KIND,
+    A_SIZE,
+    A_SCALE,
+    A_TASK1,
+    A_TASK2,
+    A_TASK3,
+    A_SCHED,
+    A_KINDS
+};
+
+/* Encoded length of an operand. */
+static size_t operand_bytes(int a)
+{
+    return a == A_SIZE ? 3 : a >= A_TASK1 && a <= A_TASK3 ? 3 : a == A_SCHED ? 4 : 1;
+}
 
 /* Operands of each op, in encoding order (A_SIZE is 3 bytes, everything else 1). */
-static const signed char layout[OP_COUNT][4] = {
+static const signed char layout[OP_COUNT][5] = {
     [OP_MALLOC] = {A_SLOT, A_SIZE, -1},
     [OP_CALLOC] = {A_SLOT, A_SIZE, -1},
     [OP_REALLOC] = {A_SLOT, A_SIZE, -1},
@@ -40,10 +64,12 @@ static const signed char layout[OP_COUNT][4] = {
     [OP_STATS] = {-1},
     [OP_BULK_ON] = {A_WORKER, A_CLASS, A_SCALE, -1},
     [OP_DOUBLE_FREE] = {A_SLOT, A_THREAD, -1},
+    [OP_RACE] = {A_TASK1, A_TASK2, A_TASK3, A_SCHED, -1},
 };
 
-static const char *const operand_names[] = {"slot",  "worker", "thread", "class", "count",
-                                            "align", "kind",   "size",   "scale"};
+static const char *const operand_names[A_KINDS] = {"slot",  "worker", "thread", "class", "count",
+                                                   "align", "kind",   "size",   "scale", "t1",
+                                                   "t2",    "t3",     "sched"};
 
 size_t ops_class_size(unsigned cls)
 {
@@ -72,6 +98,30 @@ static size_t decode_size(const uint8_t b[3])
     }
 }
 
+static struct race_task decode_task(const uint8_t b[3])
+{
+    struct race_task t = {(enum race_action)(b[0] / (OPS_WORKERS + 1) % RACE_ACTIONS),
+                          b[0] % (OPS_WORKERS + 1), 0, 0, 0};
+    switch (t.action) {
+    case RACE_FREE:
+        t.group = b[1] % OPS_GROUPS;
+        break;
+    case RACE_ALLOC:
+        t.group = b[1] % OPS_GROUPS;
+        t.cls = b[2] % OPS_CLASSES;
+        break;
+    case RACE_CHURN:
+        t.cls = b[1] % OPS_CLASSES;
+        t.count = b[2] % 64 + 1;
+        break;
+    default:
+        break;
+    }
+    if (t.action == RACE_NONE)
+        t.thread = 0;
+    return t;
+}
+
 int ops_next(const uint8_t *data, size_t len, size_t *pos, struct op *out)
 {
     size_t p = *pos;
@@ -80,7 +130,7 @@ int ops_next(const uint8_t *data, size_t len, size_t *pos, struct op *out)
     memset(out, 0, sizeof *out);
     out->code = (enum op_code)(data[p++] % OP_COUNT);
     for (const signed char *a = layout[out->code]; *a >= 0; a++) {
-        size_t need = *a == A_SIZE ? 3 : 1;
+        size_t need = operand_bytes(*a);
         if (p + need > len)
             return 0;
         uint8_t b = data[p];
@@ -113,6 +163,14 @@ int ops_next(const uint8_t *data, size_t len, size_t *pos, struct op *out)
             memcpy(out->size_bytes, data + p, 3);
             out->size = decode_size(data + p);
             break;
+        case A_TASK1:
+        case A_TASK2:
+        case A_TASK3:
+            out->task[*a - A_TASK1] = decode_task(data + p);
+            break;
+        case A_SCHED:
+            memcpy(out->sched, data + p, 4);
+            break;
         }
         p += need;
     }
@@ -140,11 +198,42 @@ static void format_size(const uint8_t b[3], char *buf, size_t len)
     }
 }
 
+static void format_task(const struct race_task *t, char *buf, size_t len)
+{
+    switch (t->action) {
+    case RACE_NONE:
+        snprintf(buf, len, "none");
+        break;
+    case RACE_FREE:
+        snprintf(buf, len, "%u:free:g%u", t->thread, t->group);
+        break;
+    case RACE_ALLOC:
+        snprintf(buf, len, "%u:alloc:g%u:c%u", t->thread, t->group, t->cls);
+        break;
+    case RACE_CHURN:
+        snprintf(buf, len, "%u:churn:c%u:n%u", t->thread, t->cls, t->count);
+        break;
+    default:
+        snprintf(buf, len, "%u:%s", t->thread, action_names[t->action]);
+        break;
+    }
+}
+
 void ops_format(const struct op *op, char *buf, size_t len)
 {
     size_t n = (size_t)snprintf(buf, len, "%s", names[op->code]);
     for (const signed char *a = layout[op->code]; *a >= 0 && n < len; a++) {
         char value[48];
+        if (*a >= A_TASK1 && *a <= A_TASK3) {
+            format_task(&op->task[*a - A_TASK1], value, sizeof value);
+            n += (size_t)snprintf(buf + n, len - n, " %s=%s", operand_names[*a], value);
+            continue;
+        }
+        if (*a == A_SCHED) {
+            n += (size_t)snprintf(buf + n, len - n, " sched=0x%02x%02x%02x%02x", op->sched[0],
+                                  op->sched[1], op->sched[2], op->sched[3]);
+            continue;
+        }
         switch (*a) {
         case A_SLOT:
             snprintf(value, sizeof value, "%u", op->slot);
@@ -227,11 +316,65 @@ static int encode_size(const char *s, uint8_t out[3])
     return 0;
 }
 
+static int encode_task(const char *s, uint8_t out[3])
+{
+    unsigned long thread, a = 0, b = 0;
+    char action[16];
+    out[0] = out[1] = out[2] = 0;
+    if (!strcmp(s, "none"))
+        return 1;
+    int n = sscanf(s, "%lu:%15[a-z]", &thread, action);
+    if (n != 2 || thread > OPS_WORKERS)
+        return 0;
+    const char *rest = strchr(strchr(s, ':') + 1, ':');
+    int k = -1;
+    for (int i = 1; i < RACE_ACTIONS; i++)
+        if (!strcmp(action, action_names[i]))
+            k = i;
+    switch (k) {
+    case RACE_FREE:
+        if (rest == NULL || sscanf(rest, ":g%lu", &a) != 1 || a >= OPS_GROUPS)
+            return 0;
+        break;
+    case RACE_ALLOC:
+        if (rest == NULL || sscanf(rest, ":g%lu:c%lu", &a, &b) != 2 || a >= OPS_GROUPS ||
+            b >= OPS_CLASSES)
+            return 0;
+        break;
+    case RACE_CHURN:
+        if (rest == NULL || sscanf(rest, ":c%lu:n%lu", &a, &b) != 2 || a >= OPS_CLASSES || b < 1 ||
+            b > 64)
+            return 0;
+        b -= 1;
+        break;
+    case RACE_EXIT:
+    case RACE_FLUSH:
+        if (rest != NULL || (k == RACE_EXIT && thread == 0))
+            return 0;
+        break;
+    default:
+        return 0;
+    }
+    out[0] = (uint8_t)(thread + (OPS_WORKERS + 1) * (unsigned long)k);
+    out[1] = (uint8_t)a;
+    out[2] = (uint8_t)b;
+    return 1;
+}
+
 static int encode_operand(int kind, const char *value, uint8_t *out)
 {
     unsigned long v;
     if (kind == A_SIZE)
         return encode_size(value, out);
+    if (kind >= A_TASK1 && kind <= A_TASK3)
+        return encode_task(value, out);
+    if (kind == A_SCHED) {
+        if (!parse_uint(value, &v) || v > 0xffffffffu)
+            return 0;
+        for (int i = 0; i < 4; i++)
+            out[i] = (uint8_t)(v >> (24 - 8 * i));
+        return 1;
+    }
     if (kind == A_KIND) {
         for (unsigned k = 0; k < FOREIGN_KINDS; k++)
             if (!strcmp(value, kind_names[k])) {
@@ -298,19 +441,19 @@ long ops_compile(const char *text, uint8_t *out, size_t cap, char *err, size_t e
             snprintf(err, errlen, "line %d: unknown op '%s'", lineno, word);
             return -1;
         }
-        if (n + 8 > cap) {
+        if (n + 16 > cap) {
             snprintf(err, errlen, "line %d: program too long", lineno);
             return -1;
         }
         out[n++] = (uint8_t)code;
         /* Operands may come in any order as name=value; all are required. */
-        char *given[9] = {0};
+        char *given[A_KINDS] = {0};
         while ((word = strtok_r(NULL, " \t\r", &save)) != NULL) {
             char *eq = strchr(word, '=');
             int known = 0;
             if (eq) {
                 *eq = '\0';
-                for (int k = 0; k < 9; k++)
+                for (int k = 0; k < A_KINDS; k++)
                     if (!strcmp(word, operand_names[k]))
                         given[k] = eq + 1, known = 1;
             }
@@ -325,7 +468,7 @@ long ops_compile(const char *text, uint8_t *out, size_t cap, char *err, size_t e
                          operand_names[(int)*a]);
                 return -1;
             }
-            n += *a == A_SIZE ? 3 : 1;
+            n += operand_bytes(*a);
         }
     }
     return (long)n;

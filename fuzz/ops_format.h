@@ -1,4 +1,4 @@
-/* ops_format.h — the op-sequence input format, version 1.
+/* ops_format.h — the op-sequence input format, version 2 (version 1 plus the race op and alignments up to 64 MiB).
  *
  * Owns: the binary encoding of an allocator program (what every fuzzer mutates), its readable text
  * form (one op per line), and the decoding of operands into slots, threads, sizes and alignments.
@@ -6,7 +6,7 @@
  * ops; a truncated last op is dropped), so mutations stay meaningful; text -> binary -> text is the
  * identity on canonical text. Must never: depend on the allocator (opsc links only this file).
  *
- * Binary: byte 0 is OPS_VERSION_BYTE (0xA1 for version 1); then ops, each an opcode byte and a
+ * Binary: byte 0 is OPS_VERSION_BYTE (0xA2 for version 2); then ops, each an opcode byte and a
  * fixed number of operand bytes:
  *
  *   op            operands                     text form
@@ -29,10 +29,22 @@
  *   stats         -                            stats
  *   bulk_on       worker class scale           bulk_on worker=W class=C scale=N
  *   double_free   slot thread                  double_free slot=S thread=T
+ *   race          task3 task3 task3 sched4     race t1=TASK t2=TASK t3=TASK sched=0xHHHHHHHH
  *
  * slot = byte % 64; worker = byte % 4; thread = byte % 5; class = byte % 40;
  * count = byte % 128 + 1; scale = byte % 8 + 1 (bulk_on moves scale * 512 blocks, at most
- * 8 MiB); align = 2^(byte % 22) (1 B .. 2 MiB); kind = byte % 4 (libc, stack, mapping, interior).
+ * 8 MiB); align = 2^(byte % 27) (1 B .. 64 MiB); kind = byte % 4 (libc, stack, mapping, interior).
+ *
+ * race: up to three tasks run at once on different threads (a task on a thread that already has
+ * one, or on a slot group another task uses, is dropped). task3 = [t, a, b]: thread t % 5 (0:
+ * main, 1..4: workers), action t / 5 % 6, by action:
+ *   none                                                      text: none
+ *   free    the live blocks of slot group a % 8 (slots 8g..8g+7)    T:free:gG
+ *   alloc   a block of class b % 40 into each empty slot of group a % 8   T:alloc:gG:cC
+ *   churn   allocate b % 64 + 1 blocks of class a % 40, free them    T:churn:cC:nN
+ *   exit    the worker exits (its blocks stay live)                 T:exit
+ *   flush   the thread returns its cached blocks                    T:flush
+ * sched4: the schedule (sched build): priorities and change points drawn from these bytes.
  * size3 = [mode, lo, hi], v = lo | hi << 8, by mode % 4:
  *   0 exact     size = v                                     text: 1234
  *   1 class     class v % 40's block size + (v/40 % 3) - 1   text: class:C:-1|0|+1
@@ -44,12 +56,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define OPS_VERSION 1
+#define OPS_VERSION 2
 #define OPS_VERSION_BYTE (0xA0 | OPS_VERSION)
 #define OPS_SLOTS 64
 #define OPS_WORKERS 4
 #define OPS_CLASSES 40
-#define OPS_MAX_ALIGN_LOG2 21
+#define OPS_MAX_ALIGN_LOG2 26
+#define OPS_GROUPS 8 /* slot groups of a race: slots 8g .. 8g+7 */
+#define OPS_RACE_TASKS 3
 
 enum op_code {
     OP_MALLOC,
@@ -71,10 +85,27 @@ enum op_code {
     OP_STATS,
     OP_BULK_ON,
     OP_DOUBLE_FREE,
+    OP_RACE,
     OP_COUNT
 };
 
 enum foreign_kind { FOREIGN_LIBC, FOREIGN_STACK, FOREIGN_MAPPING, FOREIGN_INTERIOR, FOREIGN_KINDS };
+
+enum race_action {
+    RACE_NONE,
+    RACE_FREE,
+    RACE_ALLOC,
+    RACE_CHURN,
+    RACE_EXIT,
+    RACE_FLUSH,
+    RACE_ACTIONS
+};
+
+struct race_task {
+    enum race_action action;
+    unsigned thread; /* 0: main, 1..OPS_WORKERS: worker thread - 1 */
+    unsigned group, cls, count;
+};
 
 /* A decoded op. */
 struct op {
@@ -82,6 +113,8 @@ struct op {
     unsigned slot, worker, thread, cls, count, kind, scale;
     size_t size, align;
     uint8_t size_bytes[3]; /* the encoding, for the text form */
+    struct race_task task[OPS_RACE_TASKS];
+    uint8_t sched[4];
 };
 
 /* Size of a class's blocks, as the allocator defines them (16..128 by 16, 4 per doubling). */

@@ -4,7 +4,12 @@
  * in its process, as libFuzzer runs a single input (its leak check executes it again): a crash
  * that libFuzzer minimized may need the allocator state the first run leaves behind.
  *
- *   replay [--trace] [--sample N] PATH...      exit status 1 if any program failed */
+ * A program with race ops runs once as written and, with --schedules N, under N-1 other
+ * schedules too (each race's schedule bytes mixed with a salt); a failure names its salt, and
+ * --salt S replays exactly that schedule.
+ *
+ *   replay [--trace] [--sample N] [--schedules N] [--salt S] [--trace-sched] PATH...
+ *   exit status 1 if any program failed */
 #include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,10 +20,13 @@
 #include <unistd.h>
 
 #include "interpreter.h"
+#include "race_sched.h"
 
 static int passed, failed;
 static long sample = -1; /* every Nth file only, for slow builds */
 static long seen;
+static long schedules = 1;
+static long only_salt = -1;
 
 static int read_file(const char *path, uint8_t **data, size_t *len)
 {
@@ -49,26 +57,35 @@ static void replay_file(const char *path)
         failed++;
         return;
     }
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-        interp_run(data, len, 1);
-        interp_run(data, len, 1);
-        exit(0);
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    free(data);
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-        printf("PASS %s\n", path);
-        passed++;
-    } else {
+    long runs = only_salt < 0 && interp_count_races(data, len, 1) > 0 ? schedules : 1;
+    for (long salt = 0; salt < runs; salt++) {
+        uint32_t use = only_salt >= 0 ? (uint32_t)only_salt : (uint32_t)salt;
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid == 0) {
+            interp_schedule_salt = use;
+            interp_run(data, len, 1);
+            interp_run(data, len, 1);
+            exit(0);
+        }
+        int status = 0;
+        waitpid(pid, &status, 0);
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+            continue;
+        char how[64] = "";
+        if (use != 0)
+            snprintf(how, sizeof how, " (schedule salt %u: replay --salt %u)", use, use);
         if (WIFSIGNALED(status))
-            printf("FAIL %s: killed by signal %d\n", path, WTERMSIG(status));
+            printf("FAIL %s%s: killed by signal %d\n", path, how, WTERMSIG(status));
         else
-            printf("FAIL %s: exit status %d\n", path, WEXITSTATUS(status));
+            printf("FAIL %s%s: exit status %d\n", path, how, WEXITSTATUS(status));
         failed++;
+        free(data);
+        return;
     }
+    free(data);
+    printf("PASS %s%s\n", path, runs > 1 ? " (every schedule)" : "");
+    passed++;
 }
 
 static int by_name(const void *a, const void *b)
@@ -118,15 +135,23 @@ int main(int argc, char **argv)
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (!strcmp(argv[i], "--trace"))
             interp_trace = 1;
+        else if (!strcmp(argv[i], "--trace-sched"))
+            interp_trace = sched_trace = 1;
         else if (!strcmp(argv[i], "--sample") && i + 1 < argc)
             sample = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--schedules") && i + 1 < argc)
+            schedules = atol(argv[++i]) > 0 ? atol(argv[i]) : 1;
+        else if (!strcmp(argv[i], "--salt") && i + 1 < argc)
+            only_salt = atol(argv[++i]);
         else {
-            fprintf(stderr, "usage: replay [--trace] [--sample N] PATH...\n");
+            fprintf(stderr, "usage: replay [--trace] [--sample N] [--schedules N] [--salt S] "
+                            "PATH...\n");
             return 2;
         }
     }
     if (i == argc) {
-        fprintf(stderr, "usage: replay [--trace] [--sample N] PATH...\n");
+        fprintf(stderr, "usage: replay [--trace] [--sample N] [--schedules N] [--salt S] "
+                        "[--trace-sched] PATH...\n");
         return 2;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);

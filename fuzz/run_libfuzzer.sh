@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
 # run_libfuzzer.sh BIN SECONDS JOBS — make fuzz: libFuzzer in fork mode over the op interpreter,
-# seeded from corpus/ (compiled into build/fuzz/seeds), growing build/fuzz/corpus. Prints progress
-# and a summary; exits 1 if anything crashed, naming the crash files and how to minimize them.
+# seeded from corpus/ (compiled into build/fuzz/seeds), growing the working corpus next to BIN
+# (build/fuzz/corpus, or build/sched/corpus for the sched build). Prints progress and a summary;
+# exits 1 if anything crashed, naming the crash files and how to minimize them.
 set -u
 bin=$1 seconds=$2 jobs=$3
-dir=build/fuzz
+dir=$(dirname "$bin")
+variant=$(basename "$dir")
+seeds=build/fuzz/seeds
 mkdir -p "$dir/corpus" "$dir/crashes"
 log=$dir/fuzz.log
 before=$(ls "$dir/crashes" | wc -l)
-echo "libFuzzer: $jobs worker(s) for ${seconds}s; seeds corpus/ops corpus/regress; working corpus $dir/corpus"
+echo "libFuzzer ($variant build): $jobs worker(s) for ${seconds}s; seeds corpus/ops corpus/regress; working corpus $dir/corpus"
 ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=0:allocator_may_return_null=1} \
     "$bin" -fork="$jobs" -ignore_crashes=1 -max_total_time="$seconds" -timeout=20 \
     -artifact_prefix="$dir/crashes/" -dict=fuzz/ops.dict -max_len=8192 \
-    "$dir/corpus" "$dir/seeds" >"$log" 2>&1 &
+    "$dir/corpus" "$seeds" >"$log" 2>&1 &
 pid=$!
 # Progress: libFuzzer's status lines, at most one every 10 seconds.
 last=0
@@ -41,7 +44,7 @@ if [ "$new" -gt 0 ]; then
     ls -t "$dir/crashes" | head -n "$new" | sed "s|^|  $dir/crashes/|"
     first=$(ls -t "$dir/crashes" | head -1)
     echo "minimize one into a regression test with:"
-    echo "  make minimize CRASH=$dir/crashes/$first NAME=<what-broke>"
+    echo "  make minimize CRASH=$dir/crashes/$first NAME=<what-broke>$([ "$variant" = sched ] && echo " VARIANT=sched")"
     echo "FAIL libfuzzer_run_finds_no_crash ($new crash file(s); log: $log)"
     exit 1
 fi
