@@ -167,6 +167,7 @@ void *heap_alloc_chain(struct heap *h, unsigned cls, uint32_t max, uint32_t *cou
     SCHED_POINT(HAK_SCHED_QUEUE_LOAD, &h->pending);
     if (__atomic_load_n(&h->pending, __ATOMIC_RELAXED) != NULL)
         collect_pending(h);
+    struct spin_wait w = SPIN_WAIT_INIT;
     for (;;) {
         struct slab *s = h->partial[cls].head;
         if (s == NULL && (s = acquire_slab(h, cls)) == NULL) {
@@ -180,8 +181,11 @@ void *heap_alloc_chain(struct heap *h, unsigned cls, uint32_t max, uint32_t *cou
         void *chain = slab_take(s, max, count);
         if (chain != NULL)
             return chain;
-        if (!park_full(h, s))
+        /* Parking fails only while remote frees arrive: the next round drains them. */
+        if (!park_full(h, s)) {
             remote_queue_wait_quiet(&slab_remote(s)->queue);
+            spin_wait(&w, "a slab with no free block that can be neither parked nor drained", s);
+        }
     }
 }
 

@@ -78,6 +78,7 @@ bool hak_init_slow(void)
     if (registering_fork_handlers)
         return true;
     long seen;
+    struct spin_wait w = SPIN_WAIT_INIT;
     while ((seen = __atomic_load_n(&hak_init_state, __ATOMIC_ACQUIRE)) != 2) {
         /* A fork during another thread's initialization leaves the child "running" with no
          * thread to finish it: the child starts over (the fork handlers are not registered). */
@@ -88,7 +89,7 @@ bool hak_init_slow(void)
         }
         if (seen == 0)
             return hak_init_slow();
-        cpu_relax();
+        spin_wait(&w, "another thread to finish initializing hakmem", &hak_init_state);
     }
     return true;
 }

@@ -98,6 +98,7 @@ HAK_INLINE bool remote_queue_disarm(remote_queue_t *q)
 {
     SCHED_POINT(HAK_SCHED_QUEUE_LOAD, q);
     uintptr_t old = __atomic_load_n(q, __ATOMIC_ACQUIRE);
+    struct spin_wait w = SPIN_WAIT_INIT;
     for (;;) {
         if (old & REMOTE_ARMED) {
             SCHED_POINT(HAK_SCHED_DISARM, q);
@@ -108,7 +109,7 @@ HAK_INLINE bool remote_queue_disarm(remote_queue_t *q)
         }
         if (!(old & REMOTE_NOTIFYING))
             return false;
-        cpu_relax();
+        spin_wait(&w, "a remote free to finish notifying a full slab's owner", q);
         SCHED_POINT(HAK_SCHED_QUEUE_LOAD, q);
         old = __atomic_load_n(q, __ATOMIC_ACQUIRE);
     }
@@ -117,11 +118,12 @@ HAK_INLINE bool remote_queue_disarm(remote_queue_t *q)
 /* Wait until no notifier is between its push and its notify_done. */
 HAK_INLINE void remote_queue_wait_quiet(const remote_queue_t *q)
 {
+    struct spin_wait w = SPIN_WAIT_INIT;
     for (;;) {
         SCHED_POINT(HAK_SCHED_QUEUE_LOAD, q);
         if (!(__atomic_load_n(q, __ATOMIC_ACQUIRE) & REMOTE_NOTIFYING))
             return;
-        cpu_relax();
+        spin_wait(&w, "a remote free to finish notifying a slab's owner", q);
     }
 }
 

@@ -732,6 +732,19 @@ static void execute(const struct op *op)
     }
 }
 
+void interp_report_stuck(unsigned seconds)
+{
+    char line[512];
+    int n = snprintf(line, sizeof line,
+                     "hakmem ops: check failed at op %u (%s): no result within %u s (stuck in "
+                     "the allocator, or waiting for a worker that is)\n",
+                     op_index, op_text, seconds);
+    if (n > 0) {
+        ssize_t w = write(2, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+        (void)w;
+    }
+}
+
 void interp_setup(void)
 {
     /* Misuse committed on purpose must be counted, not fatal; foreign frees are contained. */

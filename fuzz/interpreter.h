@@ -21,6 +21,9 @@ void interp_setup(void);
  * form (starting with '#' or a letter; a text that does not compile aborts with the reason). */
 void interp_run(const uint8_t *data, size_t len, int accept_text);
 
+/* For a driver's watchdog (from a signal handler): say which op the program is stuck at. */
+void interp_report_stuck(unsigned seconds);
+
 /* How many race ops a program holds (0 for anything that is not a program). */
 unsigned interp_count_races(const uint8_t *data, size_t len, int accept_text);
 

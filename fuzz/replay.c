@@ -4,7 +4,8 @@
  * in its process, as libFuzzer runs a single input (its leak check executes it again): a crash
  * that libFuzzer minimized may need the allocator state the first run leaves behind.
  *
- * A program with race ops runs once as written and, with --schedules N, under N-1 other
+ * A program that gives no result within REPLAY_TIMEOUT seconds (default 60) fails, naming the op
+ * it was stuck at. A program with race ops runs once as written and, with --schedules N, under N-1 other
  * schedules too (each race's schedule bytes mixed with a salt); a failure names its salt, and
  * --salt S replays exactly that schedule.
  *
@@ -25,6 +26,14 @@
 static int passed, failed;
 static long sample = -1; /* every Nth file only, for slow builds */
 static long seen;
+static unsigned timeout_s = 60;
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    interp_report_stuck(timeout_s);
+    abort();
+}
 static long schedules = 1;
 static long only_salt = -1;
 
@@ -63,6 +72,8 @@ static void replay_file(const char *path)
         fflush(NULL);
         pid_t pid = fork();
         if (pid == 0) {
+            signal(SIGALRM, on_alarm);
+            alarm(timeout_s);
             interp_schedule_salt = use;
             interp_run(data, len, 1);
             interp_run(data, len, 1);
@@ -155,6 +166,8 @@ int main(int argc, char **argv)
         return 2;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
+    if (getenv("REPLAY_TIMEOUT") && atoi(getenv("REPLAY_TIMEOUT")) > 0)
+        timeout_s = (unsigned)atoi(getenv("REPLAY_TIMEOUT"));
     interp_setup();
     for (; i < argc; i++)
         replay_path(argv[i]);

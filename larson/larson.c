@@ -5,6 +5,9 @@
  * thread and exits. So most frees are of blocks another (usually dead) thread allocated, and
  * threads keep being born and dying. Runs for `seconds`; one op is one malloc or one free.
  *
+ * Watchdog: the threads beat every 4096 steps; a run that makes no progress for 20 s, or whose
+ * threads do not stop within 60 s of the deadline, fails with every thread's stack (gdb).
+ *
  * Check mode: every block carries its size, its slot's generation count and a pattern derived
  * from its address and generation; all of it is verified before the block is freed, and any
  * mismatch prints what was expected and found and exits 1.
@@ -57,6 +60,7 @@ struct arena { /* one thread's array, handed from thread to thread */
 };
 
 static int stop;           /* atomic */
+static uint64_t heartbeat; /* atomic: bumped every 4096 steps of any thread */
 static uint64_t total_ops; /* atomic: ops of finished threads */
 static uint64_t handovers; /* atomic */
 
@@ -159,6 +163,8 @@ static void *worker(void *arg)
         else
             p[0] = (unsigned char)k;
         ops += 2;
+        if ((k & 4095) == 4095)
+            __atomic_fetch_add(&heartbeat, 1, __ATOMIC_RELAXED);
     }
     a->rng = rng;
     __atomic_fetch_add(&total_ops, ops, __ATOMIC_RELAXED);
@@ -198,6 +204,24 @@ static void heap_check(void)
                 errors);
         exit(1);
     }
+}
+
+/* The watchdog's verdict: what was waited for, then every thread's stack, then exit 1. */
+__attribute__((noreturn)) static void stuck(const char *what, double seconds)
+{
+    printf("larson: FAIL: %s for %.0f s (%d threads still running); stacks:\n", what, seconds,
+           __atomic_load_n(&running_threads, __ATOMIC_RELAXED));
+    fflush(stdout);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd,
+             "command -v gdb >/dev/null && timeout -s KILL 30 gdb -p %d -batch -nx "
+             "-ex 'thread apply all bt 25' 2>/dev/null | grep -E '^(Thread|#)' | sed 's/^/    /'",
+             (int)getpid());
+    if (system(cmd) != 0)
+        printf("  (no stacks: gdb is missing or could not attach)\n");
+    printf("larson: check=failed (hung)\n");
+    fflush(stdout);
+    _exit(1);
 }
 
 static long arg(int argc, char **argv, const char *key, long def)
@@ -258,11 +282,25 @@ int main(int argc, char **argv)
     double t0 = now();
     for (long t = 0; t < P.threads; t++)
         start_thread(&arenas[t]);
-    sleep((unsigned)P.seconds);
+    uint64_t beat = 0;
+    double last_beat = t0;
+    while (now() - t0 < (double)P.seconds) {
+        usleep(100000);
+        uint64_t b = __atomic_load_n(&heartbeat, __ATOMIC_RELAXED);
+        if (b != beat) {
+            beat = b;
+            last_beat = now();
+        } else if (now() - last_beat > 20) {
+            stuck("no thread made progress", now() - last_beat);
+        }
+    }
     __atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
     double t1 = now();
-    while (__atomic_load_n(&running_threads, __ATOMIC_ACQUIRE) > 0)
+    while (__atomic_load_n(&running_threads, __ATOMIC_ACQUIRE) > 0) {
         usleep(1000);
+        if (now() - t1 > 60)
+            stuck("threads did not stop after the deadline", now() - t1);
+    }
     for (long t = 0; t < P.threads; t++)
         pthread_join(arenas[t].thread, NULL);
     uint64_t ops = __atomic_load_n(&total_ops, __ATOMIC_RELAXED);

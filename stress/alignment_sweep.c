@@ -92,11 +92,13 @@ static void *sweep(void *arg)
 int main(void)
 {
     stress_name = "alignment_sweep";
+    stress_watchdog_start();
     pthread_t t[THREADS];
     for (intptr_t i = 0; i < THREADS; i++)
         pthread_create(&t[i], NULL, sweep, (void *)i);
     usleep((useconds_t)(stress_seconds() * 1e6));
     __atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
+    stress_phase("joining the threads");
     for (int i = 0; i < THREADS; i++)
         pthread_join(t[i], NULL);
     stress_end_check();

@@ -83,6 +83,7 @@ static void *freer(void *arg)
 int main(void)
 {
     stress_name = "drain_order";
+    stress_watchdog_start();
     struct hak_stats before, after;
     hak_stats(&before);
     pthread_t o, f[FREERS];
@@ -91,6 +92,7 @@ int main(void)
     pthread_create(&o, NULL, owner, NULL);
     usleep((useconds_t)(stress_seconds() * 1e6));
     __atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
+    stress_phase("joining the threads");
     pthread_join(o, NULL);
     for (int i = 0; i < FREERS; i++)
         pthread_join(f[i], NULL);

@@ -87,6 +87,7 @@ static void *consumer(void *arg)
 int main(void)
 {
     stress_name = "foreign_free";
+    stress_watchdog_start();
     mapping = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     memset(mapping, 0x7e, 4096);
     for (int i = 0; i < 64; i++) {
@@ -102,6 +103,7 @@ int main(void)
     }
     usleep((useconds_t)(stress_seconds() * 1e6));
     __atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
+    stress_phase("joining the threads");
     for (int i = 0; i < 2 * PAIRS; i++)
         pthread_join(t[i], NULL);
     hak_stats(&after);

@@ -76,6 +76,7 @@ static int child(void)
 int main(void)
 {
     stress_name = "fork_stress";
+    stress_watchdog_start();
     for (int w = 0; w < WORKERS; w++)
         for (int k = 0; k < SLOTS; k++)
             pthread_mutex_init(&slots[w][k].lock, NULL);
@@ -99,6 +100,7 @@ int main(void)
         forks++;
     }
     __atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
+    stress_phase("joining the threads");
     for (int i = 0; i < WORKERS; i++)
         pthread_join(t[i], NULL);
     for (int w = 0; w < WORKERS; w++)

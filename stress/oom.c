@@ -27,6 +27,7 @@ static long vm_kb(void)
 int main(void)
 {
     stress_name = "oom";
+    stress_watchdog_start();
     /* Room for 192 MiB more than the process has mapped now. */
     struct rlimit lim;
     rlim_t limit = (rlim_t)(vm_kb() + 192 * 1024) * 1024;

@@ -75,6 +75,7 @@ static void *work(void *arg)
 int main(void)
 {
     stress_name = "realloc_chain";
+    stress_watchdog_start();
     for (int i = 0; i < THREADS * CHAINS; i++)
         pthread_mutex_init(&chains[i].lock, NULL);
     pthread_t t[THREADS];
@@ -82,6 +83,7 @@ int main(void)
         pthread_create(&t[i], NULL, work, (void *)i);
     usleep((useconds_t)(stress_seconds() * 1e6));
     __atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
+    stress_phase("joining the threads");
     for (int i = 0; i < THREADS; i++)
         pthread_join(t[i], NULL);
     for (int i = 0; i < THREADS * CHAINS; i++)

@@ -76,6 +76,7 @@ static void *consumer(void *arg)
 int main(void)
 {
     stress_name = "remote_storm";
+    stress_watchdog_start();
     struct hak_stats before, after;
     hak_stats(&before);
     pthread_t t[PRODUCERS + CONSUMERS];
@@ -85,6 +86,7 @@ int main(void)
         pthread_create(&t[PRODUCERS + i], NULL, consumer, (void *)i);
     usleep((useconds_t)(stress_seconds() * 1e6));
     __atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
+    stress_phase("joining the threads");
     for (int i = 0; i < PRODUCERS + CONSUMERS; i++)
         pthread_join(t[i], NULL);
     hak_stats(&after);

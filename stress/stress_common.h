@@ -4,10 +4,15 @@
  * Stress programs run free (no determinism), at full speed, in any variant, through the hak_*
  * API. Each aims at one mechanism and verifies contents, not just survival: the first mismatch
  * prints what was expected and found and exits 1. The last line is "PASS <name> (...)" or
- * "FAIL <name>: ...". Duration: STRESS_SECONDS (default 5). */
+ * "FAIL <name>: ...". Duration: STRESS_SECONDS (default 5).
+ *
+ * Watchdog: every fill and check of a block is progress. A program that makes none for
+ * STRESS_STALL_SECONDS (default 20), or runs 60 s past its duration, fails with what its main
+ * thread was doing (stress_phase) and every thread's stack (gdb, when installed). */
 #ifndef HAK_STRESS_COMMON_H
 #define HAK_STRESS_COMMON_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -46,6 +51,77 @@ static inline double stress_seconds(void)
     return v > 0 ? v : 5.0;
 }
 
+/* ---- watchdog ---- */
+
+static uint64_t stress_ticks; /* atomic: progress of any thread */
+static char stress_doing[160] = "starting";
+
+static inline void stress_tick(void) { __atomic_fetch_add(&stress_ticks, 1, __ATOMIC_RELAXED); }
+
+/* What the main thread is doing now, for the watchdog's report. */
+__attribute__((format(printf, 1, 2))) static inline void stress_phase(const char *fmt, ...)
+{
+    char doing[sizeof stress_doing];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(doing, sizeof doing, fmt, ap);
+    va_end(ap);
+    memcpy(stress_doing, doing, sizeof doing);
+    stress_tick();
+}
+
+static void stress_stacks(void)
+{
+    if (system("command -v gdb >/dev/null 2>&1") != 0)
+        return;
+    char cmd[256];
+    snprintf(cmd, sizeof cmd,
+             "timeout -s KILL 30 gdb -p %d -batch -nx -ex 'thread apply all bt 25' 2>/dev/null | "
+             "grep -E '^(Thread|#)' | sed 's/^/    /'",
+             (int)getpid());
+    printf("  stacks of every thread:\n");
+    fflush(stdout);
+    if (system(cmd) != 0)
+        printf("  (gdb could not attach)\n");
+}
+
+static void *stress_watchdog(void *arg)
+{
+    double duration = *(double *)arg, start = stress_now(), last_change = start;
+    double stall = getenv("STRESS_STALL_SECONDS") ? atof(getenv("STRESS_STALL_SECONDS")) : 20;
+    uint64_t seen = 0;
+    for (;;) {
+        usleep(100000);
+        double now = stress_now();
+        uint64_t t = __atomic_load_n(&stress_ticks, __ATOMIC_RELAXED);
+        if (t != seen) {
+            seen = t;
+            last_change = now;
+        }
+        const char *why = now - last_change > stall     ? "no progress for"
+                          : now - start > duration + 60 ? "still running after"
+                                                        : NULL;
+        if (why == NULL)
+            continue;
+        printf("FAIL %s: %s %.0f s (of %.0f s planned); main thread was: %s\n", stress_name, why,
+               now - (why[0] == 'n' ? last_change : start), duration, stress_doing);
+        stress_stacks();
+        fflush(stdout);
+        _exit(1);
+    }
+    return NULL;
+}
+
+/* Start the watchdog; call first thing in main. */
+static inline void stress_watchdog_start(void)
+{
+    static double duration;
+    static pthread_t t;
+    duration = stress_seconds();
+    pthread_create(&t, NULL, stress_watchdog, &duration);
+    pthread_detach(t);
+}
+
 static inline uint64_t stress_rand(uint64_t *s)
 {
     *s ^= *s << 13;
@@ -63,6 +139,7 @@ static inline uint8_t stress_byte(const void *p, uint32_t tag, size_t i)
 static inline void stress_fill(void *p, size_t n, uint32_t tag)
 {
     unsigned char *b = p;
+    stress_tick();
     if (n <= 16384) {
         for (size_t i = 0; i < n; i++)
             b[i] = stress_byte(p, tag, i);
@@ -78,6 +155,7 @@ static inline void stress_fill(void *p, size_t n, uint32_t tag)
 static inline size_t stress_damage(const void *p, size_t n, uint32_t tag)
 {
     const unsigned char *b = p;
+    stress_tick();
     if (n <= 16384) {
         for (size_t i = 0; i < n; i++)
             if (b[i] != stress_byte(p, tag, i))
@@ -106,6 +184,7 @@ static inline void stress_check(const void *p, size_t n, uint32_t tag, const cha
  * mappings nothing explains). */
 static inline void stress_end_check(void)
 {
+    stress_phase("the heap check at the end");
     hak_thread_flush();
 #ifdef STRESS_INTERPOSED
     int errors = hak_debug_check_heap(); /* libc's own blocks are hakmem's too */

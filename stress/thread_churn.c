@@ -44,6 +44,7 @@ static void *leave_blocks(void *arg)
 int main(void)
 {
     stress_name = "thread_churn";
+    stress_watchdog_start();
     static struct job jobs[2][WAVE];
     double end = stress_now() + stress_seconds();
     long waves = 0, baseline = 0, peak = 0;
@@ -63,6 +64,7 @@ int main(void)
                                  "left by an exited thread");
                     hak_free(prev[i].p[k]);
                 }
+        stress_phase("joining the threads");
         for (int i = 0; i < WAVE; i++)
             pthread_join(t[i], NULL);
         waves++;

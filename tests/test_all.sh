@@ -1,42 +1,73 @@
 #!/usr/bin/env bash
 # make test: the release suite (with whole programs under LD_PRELOAD and the clang build check),
 # the ASan, TSan and valgrind-variant suites, short stress runs and Larson in check mode (release,
-# ASan, TSan), a replay of every corpus program (release, ASan, TSan, memcheck) and a short
-# libFuzzer run; prints one "N passed, N failed" at the end.
+# ASan, TSan), a replay of every corpus program (release, ASan, TSan, sched with many schedules,
+# memcheck) and a short libFuzzer run; prints one "N passed, N failed" at the end.
+#
+# Every step runs in a session of its own under a time limit: a step that overruns it (its own
+# watchdogs should have failed it first) is killed with everything it started and reported as a
+# FAIL naming the step, so make test itself always ends.
 set -u
 cd "$(dirname "$0")/.."
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+work=$(mktemp -d)
+trap 'rm -rf "$log" "$work"' EXIT
 status=0
+
+# run LIMIT NAME CMD...: one step, output shown live and kept for the final count.
 run() {
+    local limit=$1 name=$2
+    shift 2
     echo "=== $*"
-    "$@" 2>&1 | tee -a "$log"
-    [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+    local out=$work/step.out
+    : >"$out"
+    perl -MPOSIX -e 'POSIX::setsid(); exec @ARGV' "$@" >"$out" 2>&1 &
+    local pid=$! start=$SECONDS
+    tail -n +1 -f --pid="$pid" "$out" &
+    local tailer=$!
+    while kill -0 "$pid" 2>/dev/null; do
+        if [ $((SECONDS - start)) -ge "$limit" ]; then
+            pkill -KILL -s "$pid" 2>/dev/null
+            echo "FAIL step_$name: did not finish within its $limit s limit (killed with" \
+                "everything it started)" >>"$out"
+            break
+        fi
+        sleep 0.2
+    done
+    wait "$pid"
+    local rc=$?
+    wait "$tailer" 2>/dev/null
+    echo "=== $name: $((SECONDS - start)) s"
+    cat "$out" >>"$log"
+    [ "$rc" -eq 0 ] || status=1
 }
-run make --no-print-directory compilers-check
-run make --no-print-directory VARIANT=release check
+
+run 180 compilers_check make --no-print-directory compilers-check
+run 240 release_suite make --no-print-directory VARIANT=release check
 # Sanitizers slow the timed tests down; their job there is races and memory errors, not volume.
 export TEST_SECONDS=${TEST_SECONDS_SANITIZED:-3}
-run make --no-print-directory VARIANT=asan check
-run make --no-print-directory VARIANT=tsan check
-run make --no-print-directory VARIANT=valgrind check
+run 240 asan_suite make --no-print-directory VARIANT=asan check
+run 240 tsan_suite make --no-print-directory VARIANT=tsan check
+run 180 valgrind_suite make --no-print-directory VARIANT=valgrind check
 larson() { # VARIANT: a short Larson run in check mode must end with its checked line
     local out
     out=$(make --no-print-directory larson VARIANT="$1" THREADS=4 SECONDS=3 CHECK=1 2>&1)
     echo "$out" | tail -1
-    if echo "$out" | tail -1 | grep -q 'check=passed'; then
-        echo "PASS larson_check_mode_$1" | tee -a "$log"
+    if echo "$out" | tail -1 | grep -q ' check=passed'; then
+        echo "PASS larson_check_mode_$1"
     else
-        echo "FAIL larson_check_mode_$1" | tee -a "$log"
-        status=1
+        echo "$out" | grep -v '^  CC' | tail -30
+        echo "FAIL larson_check_mode_$1"
+        return 1
     fi
 }
 for v in release asan tsan; do
-    run make --no-print-directory stress VARIANT=$v STRESS_SECONDS="${TEST_STRESS_SECONDS:-2}"
-    larson $v
+    run 150 "stress_$v" make --no-print-directory stress VARIANT=$v \
+        STRESS_SECONDS="${TEST_STRESS_SECONDS:-2}"
+    run 150 "larson_$v" bash -c "$(declare -f larson); larson $v"
 done
-run make --no-print-directory replay
-run make --no-print-directory fuzz FUZZ_SECONDS="${TEST_FUZZ_SECONDS:-20}" JOBS=2
+run 300 replay make --no-print-directory replay
+run 150 fuzz make --no-print-directory fuzz FUZZ_SECONDS="${TEST_FUZZ_SECONDS:-20}" JOBS=2
 passed=$(grep -c '^PASS ' "$log")
 failed=$(grep -c '^FAIL ' "$log")
 echo

@@ -2,8 +2,10 @@
  *
  * Each TEST(name) registers a case; test_main runs each case in its own child process (so a crash,
  * an abort or a leak of allocator state stays inside that case) under a time limit, and prints
- * "PASS name" or "FAIL name: why". TEST_NOFORK=1 runs cases in-process (for gdb / valgrind).
- * TEST_FILTER=substring runs only matching cases. */
+ * "PASS name" or "FAIL name: why". A case that outlives its limit, or reports progress and then
+ * stops (TEST_STALL_SECONDS, default 20), fails with its last progress note and every thread's
+ * stack. TEST_NOFORK=1 runs cases in-process (for gdb / valgrind). TEST_FILTER=substring runs only
+ * matching cases. */
 #ifndef HAK_TEST_H
 #define HAK_TEST_H
 
@@ -24,7 +26,12 @@ void test_fail(const char *file, int line, const char *fmt, ...)
     }                                                                                              \
     static void name(void)
 
-#define TEST(name) TEST_TIMEOUT(name, 60)
+#define TEST(name) TEST_TIMEOUT(name, 30)
+
+/* Progress of a long case: a note saying what it is doing (shown if it stops), or a bare tick.
+ * Cheap enough for every round of a loop. */
+void test_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void test_tick(void);
 
 /* After each case the harness runs the full heap check in the case's process, and, unless the
  * case says it keeps blocks on purpose, demands that nothing is out (everything was freed). */

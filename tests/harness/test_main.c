@@ -1,8 +1,10 @@
 /* test_main.c — registry and fork-per-case runner for the test harness. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,6 +23,32 @@ struct test_case {
 static struct test_case cases[MAX_TESTS];
 static int ncases;
 static int keeps_blocks, skip_heap_check;
+
+/* Shared with the case's process: it reports progress here, the runner watches. */
+struct progress {
+    volatile uint64_t ticks;
+    char note[240];
+};
+static struct progress *progress;
+
+void test_progress(const char *fmt, ...)
+{
+    if (progress == NULL)
+        return;
+    char note[sizeof progress->note];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(note, sizeof note, fmt, ap);
+    va_end(ap);
+    memcpy(progress->note, note, sizeof note);
+    __atomic_fetch_add(&progress->ticks, 1, __ATOMIC_RELEASE);
+}
+
+void test_tick(void)
+{
+    if (progress != NULL)
+        __atomic_fetch_add(&progress->ticks, 1, __ATOMIC_RELAXED);
+}
 
 void test_keeps_blocks(void) { keeps_blocks = 1; }
 void test_skip_heap_check(void) { skip_heap_check = 1; }
@@ -166,6 +194,33 @@ void test_program_path(char *buf, size_t len, const char *name)
     snprintf(buf, len, "%s/programs/%s", self, name);
 }
 
+static double env_seconds(const char *name, double def)
+{
+    const char *v = getenv(name);
+    return v != NULL && atof(v) > 0 ? atof(v) : def;
+}
+
+/* Every thread's stack of a stuck case, from gdb when it is installed (bounded in time). */
+static void dump_stacks(pid_t pid)
+{
+    if (system("command -v gdb >/dev/null 2>&1") != 0) {
+        printf("  (install gdb to see every thread's stack here)\n");
+        return;
+    }
+    char cmd[256];
+    snprintf(cmd, sizeof cmd,
+             "timeout -s KILL 30 gdb -p %d -batch -nx -ex 'thread apply all bt 25' 2>/dev/null | "
+             "grep -E '^(Thread|#)' | sed 's/^/    /'",
+             (int)pid);
+    printf("  stacks of every thread of the stuck case:\n");
+    fflush(stdout);
+    if (system(cmd) != 0)
+        printf("  (gdb could not attach)\n");
+}
+
+/* Runs a case in its own process group and watches it: a case that outlives its time limit, or
+ * that reported progress and then made none for TEST_STALL_SECONDS (default 20), fails with its
+ * last progress note and every thread's stack, then is killed with everything it started. */
 static int run_case(const struct test_case *t)
 {
     double start = test_now();
@@ -175,18 +230,52 @@ static int run_case(const struct test_case *t)
         printf("PASS %s (%.2fs)\n", t->name, test_now() - start);
         return 1;
     }
+    double stall_limit = env_seconds("TEST_STALL_SECONDS", 20);
+    memset(progress, 0, sizeof *progress);
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {
         setpgid(0, 0);
-        alarm(t->timeout_s);
         t->fn();
         heap_check_after_case(t->name);
         exit(0); /* not _exit: coverage and sanitizer runtimes write their results at exit */
     }
     setpgid(pid, pid); /* both sides set it, so no kill below can miss the group */
     int status = 0;
-    waitpid(pid, &status, 0);
+    uint64_t seen = 0;
+    double last_change = start;
+    useconds_t nap = 500;
+    for (;;) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid || (r < 0 && errno != EINTR))
+            break;
+        double now = test_now();
+        uint64_t ticks = __atomic_load_n(&progress->ticks, __ATOMIC_ACQUIRE);
+        if (ticks != seen) {
+            seen = ticks;
+            last_change = now;
+        }
+        int stalled = seen > 0 && now - last_change > stall_limit;
+        if (now - start > t->timeout_s || stalled) {
+            char note[sizeof progress->note];
+            memcpy(note, progress->note, sizeof note);
+            note[sizeof note - 1] = '\0';
+            if (stalled)
+                printf("FAIL %s: no progress for %.0f s (stalled after %.1f s); last progress: "
+                       "%s\n",
+                       t->name, now - last_change, now - start, note);
+            else
+                printf("FAIL %s: no result within its %u s limit; last progress: %s\n", t->name,
+                       t->timeout_s, seen > 0 ? note : "(the case reports none)");
+            dump_stacks(pid);
+            kill(-pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            return 0;
+        }
+        usleep(nap);
+        if (nap < 20000)
+            nap *= 2;
+    }
     /* A case's own children (a hung fork child, say) die with it: left alive they would keep
      * the runner's output pipe open and stall the whole suite. */
     kill(-pid, SIGKILL);
@@ -196,8 +285,7 @@ static int run_case(const struct test_case *t)
         return 1;
     }
     if (WIFSIGNALED(status))
-        printf("FAIL %s: killed by signal %d%s (%.2fs)\n", t->name, WTERMSIG(status),
-               WTERMSIG(status) == SIGALRM ? " (timeout)" : "", took);
+        printf("FAIL %s: killed by signal %d (%.2fs)\n", t->name, WTERMSIG(status), took);
     else
         printf("FAIL %s: exit status %d (%.2fs)\n", t->name, WEXITSTATUS(status), took);
     return 0;
@@ -208,6 +296,10 @@ int main(void)
     const char *filter = getenv("TEST_FILTER");
     int passed = 0, failed = 0;
     setvbuf(stdout, NULL, _IOLBF, 0);
+    progress =
+        mmap(NULL, sizeof *progress, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (progress == MAP_FAILED)
+        progress = NULL;
     for (int i = 0; i < ncases; i++) {
         if (filter && !strstr(cases[i].name, filter))
             continue;

@@ -71,6 +71,7 @@ static void *worker(void *arg)
             if (p != NULL && !check_and_free((struct parcel){p, words}))
                 test_fail(__FILE__, __LINE__, "own block corrupted");
         }
+        test_tick();
         /* Consume what the others sent. */
         struct inbox *mine = &inboxes[self];
         unsigned n;
@@ -101,8 +102,10 @@ TEST_TIMEOUT(threads_freeing_each_others_blocks_lose_nothing, 120)
     pthread_t t[THREADS];
     for (uintptr_t i = 0; i < THREADS; i++)
         pthread_create(&t[i], NULL, worker, (void *)i);
+    test_progress("%d threads allocating and freeing each other's blocks", THREADS);
     usleep((useconds_t)(seconds * 1e6));
     __atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
+    test_progress("waiting for the %d threads to stop and exit", THREADS);
     for (int i = 0; i < THREADS; i++)
         pthread_join(t[i], NULL);
     uint64_t total = 0;

@@ -80,6 +80,7 @@ TEST_TIMEOUT(fork_while_threads_allocate_gives_a_working_child, 120)
     for (intptr_t i = 0; i < 4; i++)
         pthread_create(&t[i], NULL, churn, (void *)i);
     for (int f = 0; f < 40; f++) {
+        test_progress("fork %d of 40 while 4 threads allocate: waiting for the child", f + 1);
         usleep(2000);
         pid_t pid = fork();
         if (pid == 0)
@@ -90,6 +91,7 @@ TEST_TIMEOUT(fork_while_threads_allocate_gives_a_working_child, 120)
         CHECKF(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child %d: status %#x", f, status);
     }
     __atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
+    test_progress("joining the 4 allocating threads");
     for (int i = 0; i < 4; i++)
         pthread_join(t[i], NULL);
     for (int id = 0; id < 4; id++)

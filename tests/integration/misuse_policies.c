@@ -112,6 +112,8 @@ static void check_matrix(const char *env, const char *via)
                         !strcmp(kinds[k], "double-other-twice")))
                 continue;
             const char *args[] = {kinds[k], tiers[t], via, NULL};
+            test_progress("misuse_case %s %s%s%s: waiting for it", kinds[k], tiers[t],
+                          via ? " " : "", via ? via : "");
             struct outcome o = run("misuse_case", args, env);
             const char *op = via ? "realloc()" : "free()";
             if (abort_policy) {

@@ -39,6 +39,9 @@ TEST_TIMEOUT(ten_thousand_threads_leaving_live_blocks_keep_rss_bounded, 300)
     int waves = threads / WAVE;
     for (int w = 0; w < waves; w++) {
         struct job *cur = jobs[w & 1], *prev = jobs[(w + 1) & 1];
+        test_progress("wave %d of %d: starting its threads, freeing the last wave's blocks, "
+                      "joining",
+                      w + 1, waves);
         pthread_t t[WAVE];
         for (int i = 0; i < WAVE; i++) {
             cur[i].seed = (unsigned)(w * WAVE + i + 1);

@@ -1,0 +1,53 @@
+/* lock.c — the wait watchdog of the checking builds: a lock or a spin wait that lasts
+ * HAK_WAIT_LIMIT_S seconds is reported and aborts. */
+#include "lock.h"
+
+#ifdef HAK_WAIT_WATCHDOG
+#include <errno.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "diag.h"
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+__attribute__((noreturn)) static void waited_too_long(const char *what, const void *object)
+{
+    char caller[160];
+    diag_print("hakmem: waited %d s for %s (%p) and nothing moved: a thread that should end the "
+               "wait is stuck, or the protocol is broken; aborting (called from %s)\n",
+               HAK_WAIT_LIMIT_S, what, object,
+               diag_name_address(__builtin_return_address(0), caller, sizeof caller));
+    abort();
+}
+
+void hak_lock_wait(hak_lock_t *l)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += HAK_WAIT_LIMIT_S;
+    int rc;
+    while ((rc = pthread_mutex_timedlock(&l->mutex, &until)) == EINTR) {
+    }
+    if (rc == ETIMEDOUT)
+        waited_too_long("an allocator lock held by another thread (or inherited held by a fork "
+                        "child)",
+                        l);
+}
+
+void spin_wait_check(struct spin_wait *w, const char *what, const void *object)
+{
+    uint64_t now = now_ns();
+    if (w->since_ns == 0)
+        w->since_ns = now;
+    else if (now - w->since_ns >= (uint64_t)HAK_WAIT_LIMIT_S * 1000000000u)
+        waited_too_long(what, object);
+}
+#else
+typedef int lock_watchdog_unused; /* release: waits are not bounded */
+#endif

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# run.sh [NAME...] — make mutants: apply each planted bug (mutants/*.patch, or the named ones) to
+# a scratch copy of the tree, run `make test` there, and stop it at its first failed check.
+# Prints a table (mutant, verdict, first failing check, seconds to the kill) to stdout and to
+# build/mutants/results.md; exits 1 if any mutant survived or did not build.
+#
+# A mutant is killed when make test prints its first FAIL line within MUTANT_TIMEOUT seconds
+# (default 300: the goal is every kill within 5 minutes on a 2-core machine); it survived when
+# make test passes or the time runs out. Before the clock starts the mutant must build warning-free
+# (release with gcc and clang): a patch that breaks the build is reported, not counted as killed.
+# The scratch copy gets the current build outputs, so only what the patch touches is rebuilt.
+set -u
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+out=build/mutants
+work=$out/work
+timeout=${MUTANT_TIMEOUT:-300}
+mkdir -p "$out/logs"
+if [ $# -gt 0 ]; then
+    patches=()
+    for n in "$@"; do patches+=("mutants/${n%.patch}.patch"); done
+else
+    patches=(mutants/*.patch)
+fi
+
+# The build outputs make test reuses; working corpora and crash files stay behind, so every
+# mutant's fuzz run starts as on a clean clone.
+prepare() {
+    rm -rf "$work"
+    mkdir -p "$work"
+    git ls-files -co --exclude-standard -z | tar --null -cf - -T - | tar -xf - -C "$work"
+    mkdir -p "$work/build"
+    for d in build/*; do
+        case "$d" in build/mutants | build/bench | build/cov | build/afl) continue ;; esac
+        cp -a "$d" "$work/build/"
+    done
+    rm -rf "$work"/build/*/corpus "$work"/build/*/crashes "$work"/build/*/minimized
+}
+
+first_fail() { grep -m1 '^FAIL ' "$1" | cut -c6- | cut -c1-150; }
+
+# Make sure the unmutated tree's outputs exist (and that they pass is make test's business).
+make --no-print-directory -s lib >/dev/null || { echo "the tree itself does not build"; exit 1; }
+
+results=$out/results.md
+{
+    echo "| mutant | what it breaks | verdict | first failing check | seconds |"
+    echo "|---|---|---|---|---|"
+} >"$results"
+survivors=0
+printf '%-40s %-9s %7s  %s\n' mutant verdict seconds "first failing check"
+for p in "${patches[@]}"; do
+    name=$(basename "$p" .patch)
+    what=$(sed -n 's/^Breaks: //p' "$p" | head -1)
+    log=$here/$out/logs/$name.log
+    prepare
+    verdict= check= secs=
+    if ! git -C "$work" apply --whitespace=nowarn "$here/$p" 2>"$log"; then
+        verdict=BROKEN check="patch does not apply: $(head -1 "$log")"
+    elif ! (cd "$work" && make --no-print-directory -s lib && make --no-print-directory -s \
+        compilers-check) >"$log" 2>&1; then
+        verdict=BROKEN check="mutant does not build warning-free: $(grep -m1 -i 'error' "$log")"
+    else
+        start=$(date +%s.%N)
+        # A session of its own, so everything make test starts (test cases put themselves in
+        # process groups of their own) can be killed at once.
+        (cd "$work" && exec perl -MPOSIX -e 'POSIX::setsid(); exec @ARGV' \
+            make --no-print-directory test) >"$log" 2>&1 &
+        pid=$!
+        while kill -0 "$pid" 2>/dev/null; do
+            if grep -q '^FAIL ' "$log"; then
+                break
+            fi
+            if [ "$(echo "$(date +%s.%N) - $start > $timeout" | bc)" = 1 ]; then
+                break
+            fi
+            sleep 0.5
+        done
+        secs=$(echo "$(date +%s.%N) - $start" | bc | xargs printf '%.0f')
+        pkill -KILL -s "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+        if grep -q '^FAIL ' "$log"; then
+            verdict=killed check=$(first_fail "$log")
+        elif [ "$secs" -ge "$timeout" ]; then
+            verdict=SURVIVED check="no check failed within ${timeout} s"
+        else
+            verdict=SURVIVED check="make test passed"
+        fi
+    fi
+    [ "$verdict" = killed ] || survivors=$((survivors + 1))
+    printf '%-40s %-9s %7s  %s\n' "$name" "$verdict" "${secs:--}" "$check"
+    echo "| \`$name\` | $what | $verdict | ${check//|/\\|} | ${secs:--} |" >>"$results"
+done
+rm -rf "$work"
+total=${#patches[@]}
+echo
+echo "mutants: $((total - survivors)) of $total killed by make test (table: $results, logs: $out/logs/)"
+[ "$survivors" -eq 0 ]
