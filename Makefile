@@ -444,6 +444,13 @@ corpus-merge: build/fuzz/seeds/.stamp
 	    build/opsc decompile build/fuzz/merge/$$f >corpus/ops/merged-$$f.txt && n=$$((n + 1)); \
 	    done; echo "corpus-merge: $$n new program(s) in corpus/ops"
 
+# ---- planted bugs -------------------------------------------------------------------------------
+# make mutants [MUTANTS="name ..."] [MUTANT_TIMEOUT=300]: every mutants/*.patch applied to a scratch
+# copy, make test run until its first FAIL; a table of kills and survivors (exit 1 if any survived).
+.PHONY: mutants
+mutants:
+	@mutants/run.sh $(MUTANTS)
+
 FORMATTED := alloc/*.[ch] tests/*/*.[ch] tests/programs/*.cc bench/*.[ch] fuzz/*.[ch] larson/*.c \
              stress/*.[ch]
 format:

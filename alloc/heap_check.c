@@ -57,6 +57,8 @@ struct check {
     struct slab_segment **segs;
     struct segment_scratch *scratch;
     size_t nsegs, segs_cap;
+    uintptr_t last_seg; /* the last segment looked up, and its scratch */
+    struct segment_scratch *last_scratch;
     /* per class: blocks out by the counters and by the slabs */
     uint64_t refilled[HAK_CLASS_COUNT], flushed[HAK_CLASS_COUNT], remote[HAK_CLASS_COUNT];
     uint64_t cached[HAK_CLASS_COUNT], out[HAK_CLASS_COUNT];
@@ -130,6 +132,8 @@ static int by_address(const void *a, const void *b)
 static struct segment_scratch *scratch_of(struct check *c, const void *a)
 {
     uintptr_t seg = (uintptr_t)a & ~HAK_SEGMENT_MASK;
+    if (seg == c->last_seg)
+        return c->last_scratch;
     size_t lo = 0, hi = c->nsegs;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
@@ -138,7 +142,11 @@ static struct segment_scratch *scratch_of(struct check *c, const void *a)
         else
             hi = mid;
     }
-    return lo < c->nsegs && (uintptr_t)c->segs[lo] == seg ? &c->scratch[lo] : NULL;
+    if (lo >= c->nsegs || (uintptr_t)c->segs[lo] != seg)
+        return NULL;
+    c->last_seg = seg;
+    c->last_scratch = &c->scratch[lo];
+    return c->last_scratch;
 }
 
 static uint8_t *where_of(struct segment_scratch *sc, const void *b)
@@ -447,11 +455,43 @@ static void check_segments(struct check *c)
 
 /* ---- the whole check ---- */
 
-static void *scratch_map(size_t bytes) { return bytes == 0 ? NULL : os_map(bytes); }
-static void scratch_unmap(void *p, size_t bytes)
+/* Scratch memory is kept between checks (a fuzz driver checks after every few ops): a mapping
+ * that only grows, whose used part is cleared again before the check returns. */
+static void *scratch_mem;
+static size_t scratch_bytes;
+
+static void *scratch(size_t bytes)
 {
-    if (p != NULL)
-        os_unmap(p, bytes);
+    if (bytes > scratch_bytes) {
+        if (scratch_mem != NULL)
+            os_unmap(scratch_mem, scratch_bytes);
+        bytes = (bytes + (HAK_SEGMENT_SIZE - 1)) & ~(size_t)(HAK_SEGMENT_SIZE - 1);
+        scratch_mem = os_map(bytes);
+        scratch_bytes = scratch_mem != NULL ? bytes : 0;
+    }
+    return scratch_mem;
+}
+
+/* Zero what the check wrote: every slab's carved granules and every segment's slab marks (all
+ * of it after a failed check, whose broken slabs may have had marks written anywhere). */
+static void scratch_clear(struct check *c)
+{
+    if (c->errors > 0) {
+        memset(c->scratch, 0, c->nsegs * sizeof *c->scratch);
+        return;
+    }
+    for (size_t i = 0; i < c->nsegs; i++) {
+        struct slab_segment *seg = c->segs[i];
+        struct segment_scratch *sc = &c->scratch[i];
+        memset(sc->slab_seen, 0, sizeof sc->slab_seen);
+        for (unsigned k = 0; k < seg->nslabs && k < HAK_MAX_SLABS_PER_SEGMENT; k++) {
+            const struct slab *s = &seg->slabs[k];
+            size_t first = s->start_off >> GRANULE_SHIFT;
+            size_t n = (size_t)s->carved >> GRANULE_SHIFT;
+            if (first < GRANULES)
+                memset(&sc->where[first], 0, n < GRANULES - first ? n : GRANULES - first);
+        }
+    }
 }
 
 static int run_check(void *const *held, size_t nheld, int has_held)
@@ -461,34 +501,30 @@ static int run_check(void *const *held, size_t nheld, int has_held)
     struct check c;
     memset(&c, 0, sizeof c);
     c.has_held = has_held;
-    size_t held_bytes = nheld * (sizeof(uintptr_t) + 1);
-    if (has_held && nheld > 0) {
-        c.held = scratch_map(held_bytes);
-        if (c.held == NULL) {
-            diag_print("hakmem heap check: no memory for the held list\n");
-            return 1;
-        }
+    slab_pool_for_each_segment(count_segment, &c);
+    c.segs_cap += 16; /* headroom: nothing should change, but never write past the array */
+    size_t scratch_size = c.segs_cap * sizeof *c.scratch, segs_size = c.segs_cap * sizeof *c.segs;
+    size_t held_size = has_held ? nheld * sizeof *c.held : 0;
+    char *mem = scratch(scratch_size + segs_size + held_size + (has_held ? nheld : 0));
+    if (mem == NULL) {
+        diag_print("hakmem heap check: no memory for the check's scratch\n");
+        return 1;
+    }
+    /* Only the per-segment scratch must start zeroed (and is left zeroed); the rest is set. */
+    c.scratch = (struct segment_scratch *)mem;
+    c.segs = (struct slab_segment **)(mem + scratch_size);
+    if (has_held) {
+        c.held = (uintptr_t *)(mem + scratch_size + segs_size);
         c.held_found = (uint8_t *)(c.held + nheld);
-        for (size_t i = 0; i < nheld; i++)
+        for (size_t i = 0; i < nheld; i++) {
             c.held[i] = (uintptr_t)held[i];
+            c.held_found[i] = 0;
+        }
         qsort(c.held, nheld, sizeof *c.held, by_address);
         c.nheld = nheld;
         for (size_t i = 1; i < nheld; i++)
             if (c.held[i] == c.held[i - 1])
                 check_fail(&c, "the program lists block %p as held twice", (void *)c.held[i]);
-    }
-    slab_pool_for_each_segment(count_segment, &c);
-    c.segs_cap += 16; /* headroom: nothing should change, but never write past the array */
-    size_t segs_bytes = c.segs_cap * sizeof *c.segs;
-    size_t scratch_bytes = c.segs_cap * sizeof *c.scratch;
-    c.segs = scratch_map(segs_bytes);
-    c.scratch = scratch_map(scratch_bytes);
-    if (c.segs == NULL || c.scratch == NULL) {
-        diag_print("hakmem heap check: no memory for the check's scratch\n");
-        scratch_unmap(c.segs, segs_bytes);
-        scratch_unmap(c.scratch, scratch_bytes);
-        scratch_unmap(c.held, held_bytes);
-        return 1;
     }
     slab_pool_for_each_segment(collect_segment, &c);
     qsort(c.segs, c.nsegs, sizeof *c.segs, by_address);
@@ -520,9 +556,7 @@ static int run_check(void *const *held, size_t nheld, int has_held)
             check_fail(&c, "the program holds %p, but it is not a live block", (void *)c.held[i]);
     if (c.errors > REPORT_LIMIT)
         diag_print("hakmem heap check: %d violations in all\n", c.errors);
-    scratch_unmap(c.segs, segs_bytes);
-    scratch_unmap(c.scratch, scratch_bytes);
-    scratch_unmap(c.held, held_bytes);
+    scratch_clear(&c);
     return c.errors;
 }
 

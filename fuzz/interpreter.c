@@ -37,7 +37,18 @@ static struct block slots[OPS_SLOTS];
 static int forked; /* this program has run its fork op */
 static uint32_t next_seed = 1;
 static unsigned op_index;
-static char op_text[256];
+static struct op current_op; /* the op being run, formatted only when something is reported */
+static const char *op_phase; /* or what runs outside an op ("end of program") */
+static int in_fork_child;
+
+static const char *op_text(void)
+{
+    static char text[256];
+    if (op_phase != NULL)
+        return op_phase;
+    ops_format(&current_op, text, sizeof text);
+    return text;
+}
 
 /* ---- failure ---- */
 
@@ -48,16 +59,59 @@ __attribute__((noreturn, format(printf, 1, 2))) static void fail(const char *fmt
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "hakmem ops: check failed at op %u (%s): %s\n", op_index, op_text, msg);
+    fprintf(stderr, "hakmem ops: check failed at op %u (%s%s): %s\n", op_index,
+            in_fork_child ? "in the fork child: " : "", op_text(), msg);
     fflush(stderr);
     abort();
 }
 
 /* ---- contents ---- */
 
-static uint8_t pattern(uint32_t seed, size_t i)
+/* A block's contents are a window into one fixed table of random bytes, starting at an offset
+ * drawn from its seed: filling and checking are memcpy and memcmp, and a block copied or
+ * overlapped at a shifted address still shows (the period is prime, so no block-sized shift
+ * lines up). */
+#define PATTERN_PERIOD 4093
+static uint8_t pattern_table[2 * PATTERN_PERIOD];
+
+static void pattern_init(void)
 {
-    return (uint8_t)(seed * 131u + i * 7u + (i >> 8));
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    for (size_t i = 0; i < PATTERN_PERIOD; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        pattern_table[i] = pattern_table[PATTERN_PERIOD + i] = (uint8_t)(x >> 24);
+    }
+}
+
+static size_t pattern_start(uint32_t seed, size_t i)
+{
+    return ((size_t)seed * 977u + i) % PATTERN_PERIOD;
+}
+
+static uint8_t pattern(uint32_t seed, size_t i) { return pattern_table[pattern_start(seed, i)]; }
+
+static void fill_range(uint8_t *p, uint32_t seed, size_t from, size_t to)
+{
+    while (from < to) {
+        size_t n = to - from < PATTERN_PERIOD ? to - from : PATTERN_PERIOD;
+        memcpy(p + from, pattern_table + pattern_start(seed, from), n);
+        from += n;
+    }
+}
+
+/* First offset in [from, to) that differs from the pattern, or SIZE_MAX. */
+static size_t damage_in(const uint8_t *p, uint32_t seed, size_t from, size_t to)
+{
+    while (from < to) {
+        size_t n = to - from < PATTERN_PERIOD ? to - from : PATTERN_PERIOD;
+        const uint8_t *want = pattern_table + pattern_start(seed, from);
+        if (memcmp(p + from, want, n) != 0)
+            for (size_t i = 0; i < n; i++)
+                if (p[from + i] != want[i])
+                    return from + i;
+        from += n;
+    }
+    return SIZE_MAX;
 }
 
 /* Blocks above 64 KiB are filled and checked sparsely (their first and last 4 KiB and a line
@@ -67,40 +121,28 @@ static uint8_t pattern(uint32_t seed, size_t i)
 static void fill(struct block *b)
 {
     if (b->size <= DENSE_LIMIT) {
-        for (size_t i = 0; i < b->size; i++)
-            b->p[i] = pattern(b->seed, i);
+        fill_range(b->p, b->seed, 0, b->size);
         return;
     }
-    for (size_t i = 0; i < 4096; i++) {
-        b->p[i] = pattern(b->seed, i);
-        b->p[b->size - 4096 + i] = pattern(b->seed, b->size - 4096 + i);
-    }
+    fill_range(b->p, b->seed, 0, 4096);
+    fill_range(b->p, b->seed, b->size - 4096, b->size);
     for (size_t off = 65536; off + 64 < b->size; off += 65536)
-        for (size_t i = off; i < off + 64; i++)
-            b->p[i] = pattern(b->seed, i);
+        fill_range(b->p, b->seed, off, off + 64);
 }
 
 /* First offset (below `limit`) whose byte differs from the pattern, or SIZE_MAX. */
 static size_t first_damage(const struct block *b, size_t limit)
 {
-    size_t n = b->size < limit ? b->size : limit;
-    if (b->size <= DENSE_LIMIT) { /* filled densely */
-        for (size_t i = 0; i < n; i++)
-            if (b->p[i] != pattern(b->seed, i))
-                return i;
-        return SIZE_MAX;
-    }
-    for (size_t i = 0; i < 4096 && i < n; i++)
-        if (b->p[i] != pattern(b->seed, i))
-            return i;
+    size_t n = b->size < limit ? b->size : limit, at;
+    if (b->size <= DENSE_LIMIT) /* filled densely */
+        return damage_in(b->p, b->seed, 0, n);
+    if ((at = damage_in(b->p, b->seed, 0, n < 4096 ? n : 4096)) != SIZE_MAX)
+        return at;
     for (size_t off = 65536; off + 64 < n && off + 64 < b->size; off += 65536)
-        for (size_t i = off; i < off + 64; i++)
-            if (b->p[i] != pattern(b->seed, i))
-                return i;
+        if ((at = damage_in(b->p, b->seed, off, off + 64)) != SIZE_MAX)
+            return at;
     if (n == b->size)
-        for (size_t i = b->size - 4096; i < b->size; i++)
-            if (b->p[i] != pattern(b->seed, i))
-                return i;
+        return damage_in(b->p, b->seed, b->size - 4096, b->size);
     return SIZE_MAX;
 }
 
@@ -146,6 +188,7 @@ struct worker {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     int running;
+    int dirty; /* ran an op since its last flush: its cache may hold blocks */
     enum worker_op op;
     void *ptr;
     size_t size;
@@ -243,6 +286,7 @@ static struct worker *worker(unsigned k)
 static void ask(unsigned k, enum worker_op op)
 {
     struct worker *w = worker(k);
+    w->dirty = op != W_FLUSH;
     pthread_mutex_lock(&w->lock);
     w->op = op;
     w->done = 0;
@@ -365,11 +409,12 @@ static void heap_check(void)
              n);
 }
 
+/* Every thread's cached blocks back to their slabs (idle workers have nothing cached). */
 static void flush_all(void)
 {
     hak_thread_flush();
     for (unsigned k = 0; k < OPS_WORKERS; k++)
-        if (workers[k].running)
+        if (workers[k].running && workers[k].dirty)
             ask(k, W_FLUSH);
 }
 
@@ -381,8 +426,74 @@ static unsigned live_slots(void)
     return n;
 }
 
-/* fork() with worker threads alive: the child must get a consistent allocator, free blocks the
- * (now absent) workers allocated, allocate in every tier, and pass the heap check. */
+/* What a fork child runs, on the state the fork left it (workers gone, their blocks still held):
+ * every kind of op — every tier, realloc across tiers, aligned blocks, foreign and double frees,
+ * statistics — then, where threads may be started in a fork child (not under a sanitizer, whose
+ * runtime can block them), new workers with cross-thread frees, orphans and a race. */
+static const char fork_child_program[] = "sweep\n"
+                                         "realloc slot=1 size=class:9:+1\n"
+                                         "realloc slot=3 size=edge:4:+1\n"
+                                         "malloc slot=0 size=1\n"
+                                         "calloc slot=2 size=20000\n"
+                                         "aligned slot=4 align=4096 size=100\n"
+                                         "aligned slot=6 align=4194304 size=100\n"
+                                         "malloc slot=8 size=large:1\n"
+                                         "realloc slot=8 size=edge:0:+1\n"
+                                         "foreign_free kind=libc slot=0\n"
+                                         "foreign_free kind=stack slot=0\n"
+                                         "foreign_free kind=mapping slot=0\n"
+                                         "foreign_free kind=interior slot=2\n"
+                                         "foreign_realloc kind=mapping slot=0\n"
+                                         "malloc slot=10 size=48\n"
+                                         "double_free slot=10 thread=0\n"
+                                         "usable slot=2\n"
+                                         "stats\n"
+                                         "flush thread=0\n";
+static const char fork_child_threads[] = "alloc_on slot=12 worker=0 size=500\n"
+                                         "free_on slot=12 worker=1\n"
+                                         "churn_on worker=0 class=5 count=40\n"
+                                         "alloc_on slot=14 worker=2 size=3000\n"
+                                         "end_worker worker=2\n"
+                                         "free_on slot=14 worker=1\n"
+                                         "race t1=1:churn:c27:n8 t2=0:alloc:g2:c10 t3=3:flush "
+                                         "sched=0x01020304\n"
+                                         "flush thread=1\n";
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define FORK_CHILD_THREADS 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define FORK_CHILD_THREADS 0
+#endif
+#endif
+#ifndef FORK_CHILD_THREADS
+#define FORK_CHILD_THREADS 1
+#endif
+
+static void execute(const struct op *op);
+
+static void run_compiled(const char *text, const char *what)
+{
+    static uint8_t code[2][512];
+    static long len[2] = {-1, -1};
+    int k = text == fork_child_program ? 0 : 1;
+    if (len[k] < 0) {
+        char err[256];
+        len[k] = ops_compile(text, code[k], sizeof code[k], err, sizeof err);
+        if (len[k] < 0)
+            fail("%s does not compile: %s", what, err);
+    }
+    size_t pos = 1;
+    struct op op;
+    while (ops_next(code[k], (size_t)len[k], &pos, &op)) {
+        current_op = op;
+        op_phase = NULL;
+        execute(&op);
+    }
+}
+
+/* fork() with worker threads alive: the child must get a consistent allocator and use it every
+ * way a program can, and its heap must account for exactly the blocks it holds. */
 static void fork_child(void)
 {
     fflush(NULL);
@@ -390,21 +501,17 @@ static void fork_child(void)
     if (pid < 0)
         return; /* out of processes: not the allocator's failure */
     if (pid == 0) {
-        static const size_t sizes[] = {1, 100, 3000, 20000, 100000, (size_t)2 << 20};
+        in_fork_child = 1;
+        for (unsigned k = 0; k < OPS_WORKERS; k++)
+            workers[k].running = workers[k].dirty = 0; /* their threads do not exist here */
+        op_phase = "freeing half the inherited blocks";
         for (unsigned k = 0; k < OPS_SLOTS; k += 2)
-            if (slots[k].p != NULL) {
-                check_intact(k, "in a fork child");
-                hak_free(slots[k].p);
-                slots[k].p = NULL;
-            }
-        for (unsigned i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-            unsigned char *p = hak_malloc(sizes[i]);
-            if (p == NULL)
-                fail("fork child: allocation of %zu bytes failed", sizes[i]);
-            memset(p, 0x6b, sizes[i]);
-            hak_free(p);
-        }
-        hak_thread_flush();
+            release(k);
+        run_compiled(fork_child_program, "the fork child's program");
+        if (FORK_CHILD_THREADS)
+            run_compiled(fork_child_threads, "the fork child's thread program");
+        op_phase = "the fork child's heap check";
+        flush_all();
         heap_check();
         _exit(0);
     }
@@ -414,7 +521,7 @@ static void fork_child(void)
         /* libFuzzer's timeout alarm interrupts the wait */
     }
     if (got != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        fail("fork child ended with status %#x", status);
+        fail("fork child ended with status %#x (its report is above)", status);
 }
 
 /* Free a slot's block, then free it again on `thread` (main or a worker): the second free must be
@@ -493,7 +600,7 @@ static void race_task_run(const struct race_task *t, unsigned id)
                     fprintf(stderr,
                             "hakmem ops: check failed at op %u (%s): a block churned by thread "
                             "%u (%p, %zu bytes) was written by someone else: byte %zu is %#x\n",
-                            op_index, op_text, id, (void *)held[i], size, j, held[i][j]);
+                            op_index, op_text(), id, (void *)held[i], size, j, held[i][j]);
                     abort();
                 }
             hak_free(held[i]);
@@ -549,6 +656,7 @@ static void race(const struct op *op)
         struct worker *w = &workers[t[i].thread - 1];
         pthread_mutex_lock(&w->lock);
         w->race = t[i];
+        w->dirty = 1;
         w->op = W_RACE;
         w->done = 0;
         pthread_cond_broadcast(&w->cond);
@@ -703,15 +811,23 @@ static void execute(const struct op *op)
         double_free(op);
         break;
     case OP_STATS: {
+        /* Other threads publish their counters at their slow paths; flushed, every thread's
+         * are exact, and the live bytes must cover what the program holds. */
+        flush_all();
         struct hak_stats s;
         hak_stats(&s);
-        if (s.live_bytes == 0 && live_slots() > 0)
-            fail("statistics show no live bytes while %u blocks are live", live_slots());
-        int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-        if (fd >= 0) {
-            hak_stats_print(fd);
-            close(fd);
-        }
+        size_t held = 0;
+        for (unsigned k = 0; k < OPS_SLOTS; k++)
+            if (slots[k].p != NULL)
+                held += slots[k].size;
+        if (s.live_bytes < held)
+            fail("statistics show %llu live bytes while the program holds %zu bytes in %u blocks",
+                 (unsigned long long)s.live_bytes, held, live_slots());
+        static int null_fd = -1;
+        if (null_fd < 0)
+            null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        if (null_fd >= 0)
+            hak_stats_print(null_fd);
         break;
     }
     case OP_BULK_ON: {
@@ -738,7 +854,7 @@ void interp_report_stuck(unsigned seconds)
     int n = snprintf(line, sizeof line,
                      "hakmem ops: check failed at op %u (%s): no result within %u s (stuck in "
                      "the allocator, or waiting for a worker that is)\n",
-                     op_index, op_text, seconds);
+                     op_index, op_text(), seconds);
     if (n > 0) {
         ssize_t w = write(2, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
         (void)w;
@@ -751,6 +867,10 @@ void interp_setup(void)
     setenv("HAKMEM_INVALID_FREE", "report", 1);
     setenv("HAKMEM_EXTERNAL_GUARD", "contain", 1);
     setenv("HAKMEM_EXTERNAL_GUARD_REPORT", "0", 1);
+    /* A small Large cache keeps the process small: the fork op copies its page tables, and a
+     * fork of a process holding 128 MiB of cached pages costs milliseconds. */
+    setenv("HAKMEM_LARGE_CACHE_MB", "16", 0);
+    pattern_init();
     foreign_libc = malloc(256);
     foreign_mapping = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 }
@@ -796,7 +916,7 @@ void interp_run(const uint8_t *data, size_t len, int accept_text)
         return;
     if (foreign_libc == NULL)
         interp_setup();
-    flush_all();
+    /* Every thread was flushed at the end of the last program: its baseline stands. */
     struct hak_stats start;
     hak_stats(&start);
     size_t pos = 1;
@@ -804,9 +924,10 @@ void interp_run(const uint8_t *data, size_t len, int accept_text)
     op_index = 0;
     forked = 0;
     while (op_index < MAX_PROGRAM && ops_next(data, len, &pos, &op)) {
-        ops_format(&op, op_text, sizeof op_text);
+        current_op = op;
+        op_phase = NULL;
         if (interp_trace)
-            fprintf(stderr, "%5u  %s\n", op_index, op_text);
+            fprintf(stderr, "%5u  %s\n", op_index, op_text());
         execute(&op);
         op_index++;
         if (op_index % SWEEP_EVERY == 0)
@@ -816,7 +937,8 @@ void interp_run(const uint8_t *data, size_t len, int accept_text)
             heap_check();
 #endif
     }
-    snprintf(op_text, sizeof op_text, "end of program");
+    op_phase = "end of program";
+
     /* Everything back: the allocator itself must hold no live byte more than before. */
     for (unsigned k = 0; k < OPS_SLOTS; k++)
         release(k);

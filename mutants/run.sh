@@ -23,24 +23,30 @@ else
     patches=(mutants/*.patch)
 fi
 
-# The build outputs make test reuses; working corpora and crash files stay behind, so every
-# mutant's fuzz run starts as on a clean clone.
-prepare() {
-    rm -rf "$work"
-    mkdir -p "$work"
-    git ls-files -co --exclude-standard -z | tar --null -cf - -T - | tar -xf - -C "$work"
-    mkdir -p "$work/build"
+# A snapshot of the tree as it is now (tracked and untracked files, and the build outputs make
+# test reuses), taken once: edits made while the mutants run do not leak into them. Working
+# corpora and crash files stay behind, so every mutant's fuzz run starts as on a clean clone.
+base=$out/base
+snapshot() {
+    rm -rf "$base"
+    mkdir -p "$base/build"
+    git ls-files -co --exclude-standard -z | tar --null -cf - -T - | tar -xf - -C "$base"
     for d in build/*; do
         case "$d" in build/mutants | build/bench | build/cov | build/afl) continue ;; esac
-        cp -a "$d" "$work/build/"
+        cp -a "$d" "$base/build/"
     done
-    rm -rf "$work"/build/*/corpus "$work"/build/*/crashes "$work"/build/*/minimized
+    rm -rf "$base"/build/*/corpus "$base"/build/*/crashes "$base"/build/*/minimized
+}
+prepare() {
+    rm -rf "$work"
+    cp -a "$base" "$work"
 }
 
 first_fail() { grep -m1 '^FAIL ' "$1" | cut -c6- | cut -c1-150; }
 
-# Make sure the unmutated tree's outputs exist (and that they pass is make test's business).
+# The unmutated tree's outputs must exist (that they pass is make test's business: run it first).
 make --no-print-directory -s lib >/dev/null || { echo "the tree itself does not build"; exit 1; }
+snapshot
 
 results=$out/results.md
 {
@@ -55,7 +61,9 @@ for p in "${patches[@]}"; do
     log=$here/$out/logs/$name.log
     prepare
     verdict= check= secs=
-    if ! git -C "$work" apply --whitespace=nowarn "$here/$p" 2>"$log"; then
+    # patch(1), not git apply: the scratch copy sits inside this repository, where git apply
+    # would silently skip every path outside the scratch directory.
+    if ! patch -d "$work" -p1 -s --no-backup-if-mismatch -i "$here/$p" >"$log" 2>&1; then
         verdict=BROKEN check="patch does not apply: $(head -1 "$log")"
     elif ! (cd "$work" && make --no-print-directory -s lib && make --no-print-directory -s \
         compilers-check) >"$log" 2>&1; then
@@ -91,7 +99,7 @@ for p in "${patches[@]}"; do
     printf '%-40s %-9s %7s  %s\n' "$name" "$verdict" "${secs:--}" "$check"
     echo "| \`$name\` | $what | $verdict | ${check//|/\\|} | ${secs:--} |" >>"$results"
 done
-rm -rf "$work"
+rm -rf "$work" "$base"
 total=${#patches[@]}
 echo
 echo "mutants: $((total - survivors)) of $total killed by make test (table: $results, logs: $out/logs/)"
