@@ -192,6 +192,16 @@ compilers-check:
 	    OPT="-O2 -DNDEBUG" >/dev/null; then echo "PASS library_builds_warning_free_with_clang"; \
 	    else echo "FAIL library_builds_warning_free_with_clang"; exit 1; fi
 
+# Everything make test runs, built first with every core (the runs themselves are sequential).
+.PHONY: test-build
+test-build: build/fuzz/seeds/.stamp
+	@for v in release asan tsan valgrind; do $(MAKE) --no-print-directory -j$(NPROC) VARIANT=$$v \
+	    tests build/$$v/replay build/$$v/larson stress-bins || exit 1; done
+	@$(MAKE) --no-print-directory -j$(NPROC) VARIANT=sched build/sched/replay
+	@$(MAKE) --no-print-directory -j$(NPROC) VARIANT=fuzz build/fuzz/fuzz_ops
+	@$(MAKE) --no-print-directory -j$(NPROC) -s lib BUILD=build/release-clang CC=clang \
+	    OPT="-O2 -DNDEBUG" >/dev/null
+
 # ---- variants -----------------------------------------------------------------------------------
 
 ensure-afl:
@@ -301,6 +311,9 @@ $(BUILD)/stress/alignment_sweep: stress/alignment_sweep.c $(STRESS_HDRS) $(BUILD
 	@$(CC) $(CFLAGS_ALL) -DSTRESS_INTERPOSED -Ialloc $< -Wl,--whole-archive $(BUILD)/libhakmem.a \
 	    -Wl,--no-whole-archive -o $@ $(LDFLAGS_ALL)
 endif
+
+.PHONY: stress-bins
+stress-bins: $(STRESS_BINS)
 
 stress: $(STRESS_BINS)
 	@echo "stress programs, $(VARIANT), $${STRESS_SECONDS:-5} s each"

@@ -42,6 +42,7 @@ run() {
     [ "$rc" -eq 0 ] || status=1
 }
 
+run 600 build make --no-print-directory test-build
 run 180 compilers_check make --no-print-directory compilers-check
 run 240 release_suite make --no-print-directory VARIANT=release check
 # Sanitizers slow the timed tests down; their job there is races and memory errors, not volume.
