@@ -216,8 +216,14 @@ HAK_EXPORT size_t hak_usable_size(const void *ptr)
     /* Under a sanitizer, the usable size is what the program may touch: the requested size. */
     if (kind == HAK_MAP_PAGE_RUN)
         return track_requested(ptr, page_run_usable(ptr));
-    if (kind == HAK_MAP_LARGE)
-        return track_requested(ptr, large_usable(ptr));
+    if (kind == HAK_MAP_LARGE) {
+        size_t n = large_usable(ptr);
+        if (n != 0)
+            return track_requested(ptr, n);
+        /* Not a live block: misuse of ours (inside a block, freed) or, as for any address the
+         * registry does not know, foreign memory that happens to lie in a Large range. */
+        return large_classify(ptr) >= 0 ? 0 : external_guard_usable_size(ptr);
+    }
     if (kind == HAK_MAP_IDLE)
         return 0;
     return external_guard_usable_size(ptr);

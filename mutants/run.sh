@@ -75,6 +75,7 @@ for p in "${patches[@]}"; do
         (cd "$work" && exec perl -MPOSIX -e 'POSIX::setsid(); exec @ARGV' \
             make --no-print-directory test) >"$log" 2>&1 &
         pid=$!
+        disown "$pid" # polled and killed below; no job-control chatter when it dies
         while kill -0 "$pid" 2>/dev/null; do
             if grep -q '^FAIL ' "$log"; then
                 break
@@ -86,7 +87,6 @@ for p in "${patches[@]}"; do
         done
         secs=$(echo "$(date +%s.%N) - $start" | bc | xargs printf '%.0f')
         pkill -KILL -s "$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null
         if grep -q '^FAIL ' "$log"; then
             verdict=killed check=$(first_fail "$log")
         elif [ "$secs" -ge "$timeout" ]; then

@@ -1,7 +1,9 @@
 /* oom — under a low RLIMIT_AS, allocations in every tier fail cleanly (NULL with errno ENOMEM, no
  * crash), blocks obtained before stay intact, and after freeing three quarters of them
  * allocation works again in every tier: the allocator gives back what it caches and recovers.
- * Repeats for the time budget. */
+ * Then address space one tier caches must serve the others: freed Large blocks (cached) must not
+ * keep slab segments from being mapped, nor cached segments Large blocks. Repeats for the time
+ * budget. */
 #include <errno.h>
 #include <sys/resource.h>
 
@@ -11,6 +13,37 @@
 
 static void *blocks[MAX_BLOCKS];
 static size_t sizes[MAX_BLOCKS];
+
+/* Fill the address space with blocks of `fill` bytes, free them all (their memory stays in
+ * hakmem's caches), then allocate `want` bytes in blocks of `need` bytes, which need fresh
+ * mappings: hakmem must give the cached memory back to get them. */
+static void caches_give_way(size_t fill, size_t need, size_t want, const char *what)
+{
+    int n = 0;
+    void *p;
+    while (n < MAX_BLOCKS && (p = hak_malloc(fill)) != NULL)
+        blocks[n++] = p;
+    if (n == MAX_BLOCKS)
+        stress_fail("the address-space limit was never reached with %zu-byte blocks", fill);
+    for (int i = 0; i < n; i++)
+        hak_free(blocks[i]);
+    hak_thread_flush();
+    size_t got = 0;
+    n = 0;
+    while (got < want) {
+        errno = 0;
+        if ((p = hak_malloc(need)) == NULL)
+            stress_fail(
+                "%s: %zu-byte blocks fail (errno %d) after %zu bytes, although the %zu-byte "
+                "blocks freed before left their address space in hakmem's caches",
+                what, need, errno, got, fill);
+        blocks[n++] = p;
+        got += need;
+    }
+    for (int i = 0; i < n; i++)
+        hak_free(blocks[i]);
+    hak_thread_flush();
+}
 
 static long vm_kb(void)
 {
@@ -78,6 +111,8 @@ int main(void)
             hak_free(blocks[i]);
         }
         hak_thread_flush();
+        caches_give_way((size_t)3 << 20, 3000, (size_t)96 << 20, "slab segments after Large");
+        caches_give_way(3000, (size_t)3 << 20, (size_t)96 << 20, "Large blocks after slabs");
         rounds++;
     } while (stress_now() < end);
     stress_end_check();

@@ -55,6 +55,7 @@ static void *consumer(void *arg)
 {
     int id = (int)(intptr_t)arg;
     struct parcel x;
+    int last_pass = 0;
     for (;;) {
         int got = 0;
         for (int p = 0; p < PRODUCERS; p++)
@@ -65,9 +66,14 @@ static void *consumer(void *arg)
                 got = 1;
             }
         if (!got) {
-            if (__atomic_load_n(&producers_done, __ATOMIC_ACQUIRE) == PRODUCERS)
+            /* Once every producer is done, one more pass: a parcel pushed just before the last
+             * producer finished must not be left in a ring (it would leak). */
+            if (last_pass)
                 break;
-            sched_yield();
+            if (__atomic_load_n(&producers_done, __ATOMIC_ACQUIRE) == PRODUCERS)
+                last_pass = 1;
+            else
+                sched_yield();
         }
     }
     return NULL;

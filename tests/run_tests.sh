@@ -10,13 +10,17 @@ trap 'rm -f "$log"' EXIT
 bins=()
 while [ $# -gt 0 ] && [ "$1" != "--" ]; do bins+=("$1"); shift; done
 [ "${1:-}" = "--" ] && shift
+# Output streams as it comes (a case that hangs must not hide the verdicts before it).
 for b in "${bins[@]}"; do
     echo "== ${b#$build/}"
-    out=$(${VALGRIND_RUN:-} "$b" 2>&1); rc=$?
-    printf '%s\n' "$out" | tee -a "$log"
-    if [ $rc -ne 0 ] && ! printf '%s\n' "$out" | grep -q '^FAIL '; then
+    out=$(mktemp)
+    ${VALGRIND_RUN:-} "$b" 2>&1 | tee "$out"
+    rc=${PIPESTATUS[0]}
+    cat "$out" >>"$log"
+    if [ "$rc" -ne 0 ] && ! grep -q '^FAIL ' "$out"; then
         echo "FAIL ${b#$build/}: exited with status $rc without reporting a case" | tee -a "$log"
     fi
+    rm -f "$out"
 done
 if [ $# -gt 0 ]; then
     echo "== $1"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Whole programs under LD_PRELOAD=libhakmem.so must print exactly what they print without it.
-# Each comparison is one test case (PASS/FAIL line). usage: run.sh BUILD_DIR
+# Each comparison is one test case (PASS/FAIL line), each run limited to 120 s (a program that
+# hangs under hakmem fails, naming itself, with its threads' stacks). usage: run.sh BUILD_DIR
 set -u
 build=$(cd "$1" && pwd)
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -9,13 +10,41 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work" || exit 1
 
+limit=120
+
+# bounded CMD...: run CMD (a shell function too) in a session of its own; after $limit seconds
+# print every thread's stack of its processes (gdb, when installed), kill it and return 124.
+bounded() {
+    perl -MPOSIX -e 'POSIX::setsid(); exec @ARGV' bash -c "$(declare -f); \"\$@\"" bounded "$@" &
+    local pid=$! t0=$SECONDS
+    while kill -0 "$pid" 2>/dev/null; do
+        if [ $((SECONDS - t0)) -ge $limit ]; then
+            if command -v gdb >/dev/null; then
+                for p in $(pgrep -s "$pid"); do
+                    echo "  stacks of $(cat /proc/$p/comm 2>/dev/null) ($p):" >&2
+                    timeout -s KILL 30 gdb -p "$p" -batch -nx -ex 'thread apply all bt 15' 2>/dev/null |
+                        grep -E '^(Thread|#)' | sed 's/^/    /' >&2
+                done
+            fi
+            pkill -KILL -s "$pid"
+            wait "$pid" 2>/dev/null
+            return 124
+        fi
+        sleep 0.2
+    done
+    wait "$pid" 2>/dev/null
+}
+
 # run NAME CMD...: compare stdout (and exit status) with and without hakmem
 same_output() {
     local name=$1; shift
     local t0=$SECONDS
-    "$@" >"$work/plain.out" 2>"$work/plain.err"; local rc1=$?
-    LD_PRELOAD=$lib "$@" >"$work/hak.out" 2>"$work/hak.err"; local rc2=$?
-    if [ $rc1 -eq $rc2 ] && cmp -s "$work/plain.out" "$work/hak.out" && [ -s "$work/hak.out" ]; then
+    bounded "$@" >"$work/plain.out" 2>"$work/plain.err"; local rc1=$?
+    LD_PRELOAD=$lib bounded "$@" >"$work/hak.out" 2>"$work/hak.err"; local rc2=$?
+    if [ $rc2 -eq 124 ]; then
+        echo "FAIL $name: no result within $limit s under hakmem (stacks below)"
+        head -c 4000 "$work/hak.err"
+    elif [ $rc1 -eq $rc2 ] && cmp -s "$work/plain.out" "$work/hak.out" && [ -s "$work/hak.out" ]; then
         echo "PASS $name ($((SECONDS - t0))s)"
     else
         echo "FAIL $name: exit $rc1 vs $rc2; output differs or is empty"

@@ -1,5 +1,6 @@
 /* guard_case SOURCE OP [COUNT] — hand hakmem a pointer it does not own (SOURCE: libc, stack,
- * mmap, static) through OP (free, realloc, usable_size), COUNT times (default 1). Linked with the
+ * mmap, static, or large-range: a private mapping placed where a Large block of hakmem's was and
+ * went back to the OS, inside an address range hakmem's map remembers as Large) through OP (free, realloc, usable_size), COUNT times (default 1). Linked with the
  * hak_* API only, so libc's malloc is glibc's. When still alive (contain and log policies), check
  * that the right ExternalGuard counter moved by COUNT, the foreign memory is untouched, and no
  * later hakmem allocation lands inside it; exit 0 and print "contained". */
@@ -17,6 +18,21 @@ static unsigned char static_area[4096];
 __attribute__((noinline)) static void site_a(void *p) { hak_free(p); }
 __attribute__((noinline)) static void site_b(void *p) { hak_free(p); }
 
+/* A foreign mapping inside an address range that held a Large block: a 40 MiB block is mapped on
+ * its own and, with the Large cache disabled (HAKMEM_LARGE_CACHE_MB=0, set by the caller), goes
+ * back to the OS when freed; the foreign page lands 64 KiB into it, so it is neither a block
+ * start nor inside a live block, and only the Large registry can tell it is not hakmem's. */
+static unsigned char *large_range_mapping(size_t len)
+{
+    unsigned char *b = hak_malloc((size_t)40 << 20);
+    if (b == NULL)
+        return NULL;
+    hak_free(b);
+    void *p = mmap(b + 65536, len, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3)
@@ -32,8 +48,12 @@ int main(int argc, char **argv)
         p = stack_area;
     else if (!strcmp(source, "mmap"))
         p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    else if (!strcmp(source, "large-range"))
+        p = large_range_mapping(len);
     else
         p = static_area;
+    if (p == NULL)
+        return 3;
     memset(p, 0x5c, len);
     struct hak_stats before, after;
     hak_stats(&before);
@@ -74,7 +94,7 @@ int main(int argc, char **argv)
     }
     if (!strcmp(source, "libc"))
         free(p); /* the program's own block, which hakmem refused to free */
-    else if (!strcmp(source, "mmap"))
+    else if (!strcmp(source, "mmap") || !strcmp(source, "large-range"))
         munmap(p, len);
     printf("contained\n");
     return 0;
