@@ -419,7 +419,7 @@ afl: ensure-afl build/fuzz/seeds/.stamp
 # Every corpus program in release, ASan, TSan, the sched build (programs with races under
 # REPLAY_SCHEDULES schedules each) and (a sample, under memcheck) the valgrind build.
 REPLAY_VALGRIND_SAMPLE ?= 4
-REPLAY_SCHEDULES ?= 64
+REPLAY_SCHEDULES ?= 128
 replay:
 	@fail=0; for v in release asan tsan sched; do \
 	    $(MAKE) --no-print-directory -s VARIANT=$$v build/$$v/replay || exit 1; \
@@ -461,9 +461,13 @@ corpus-merge: build/fuzz/seeds/.stamp
 # ---- planted bugs -------------------------------------------------------------------------------
 # make mutants [MUTANTS="name ..."] [MUTANT_TIMEOUT=300]: every mutants/*.patch applied to a scratch
 # copy, make test run until its first FAIL; a table of kills and survivors (exit 1 if any survived).
-.PHONY: mutants
+# make mutants-sched [MUTANTS="name ..."]: the protocol mutants (an "Interleaving:" line) under
+# make fuzz VARIANT=sched until its first crash, which must then replay every time.
+.PHONY: mutants mutants-sched
 mutants:
 	@mutants/run.sh $(MUTANTS)
+mutants-sched:
+	@mutants/sched_fuzz.sh $(MUTANTS)
 
 FORMATTED := alloc/*.[ch] tests/*/*.[ch] tests/programs/*.cc bench/*.[ch] fuzz/*.[ch] larson/*.c \
              stress/*.[ch]

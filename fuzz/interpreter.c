@@ -37,8 +37,9 @@ static struct block slots[OPS_SLOTS];
 static int forked; /* this program has run its fork op */
 static uint32_t next_seed = 1;
 static unsigned op_index;
-static struct op current_op; /* the op being run, formatted only when something is reported */
-static const char *op_phase; /* or what runs outside an op ("end of program") */
+static uint32_t program_hash; /* of the running program's binary form */
+static struct op current_op;  /* the op being run, formatted only when something is reported */
+static const char *op_phase;  /* or what runs outside an op ("end of program") */
 static int in_fork_child;
 
 static const char *op_text(void)
@@ -649,7 +650,10 @@ static void race(const struct op *op)
         if (t[i].thread > 0)
             worker(t[i].thread - 1); /* started before the race, not during it */
     }
-    sched_begin(threads, op->sched, interp_schedule_salt);
+    /* The schedule: the op's bytes, mixed with the whole program and the op's place in it, so
+     * that every mutation of a program with races runs them under new interleavings (the
+     * fuzzer's coverage hardly tells interleavings apart; fresh ones are what finds bugs). */
+    sched_begin(threads, op->sched, interp_schedule_salt ^ program_hash ^ (op_index * 0x9e3779b9u));
     for (int i = 0; i < OPS_RACE_TASKS; i++) {
         if (t[i].action == RACE_NONE || t[i].thread == 0)
             continue;
@@ -914,6 +918,9 @@ void interp_run(const uint8_t *data, size_t len, int accept_text)
     data = binary_form(data, &len, accept_text);
     if (data == NULL || len == 0)
         return;
+    program_hash = 2166136261u; /* FNV-1a */
+    for (size_t i = 0; i < len; i++)
+        program_hash = (program_hash ^ data[i]) * 16777619u;
     if (foreign_libc == NULL)
         interp_setup();
     /* Every thread was flushed at the end of the last program: its baseline stands. */

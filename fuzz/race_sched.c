@@ -27,7 +27,10 @@ static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static unsigned participants, left; /* bit masks of participant ids */
 static int current = -1;            /* the participant allowed to run (sched build) */
 static int64_t prio[SCHED_MAX_THREADS];
-static int64_t lowest; /* next demoted priority: below every other */
+static int64_t lowest;         /* next demoted priority: below every other */
+static int64_t highest;        /* next promoted priority: above every other */
+static uint64_t rng;           /* the schedule's own stream, for random switches */
+static unsigned switch_period; /* 0: PCT only; else a random switch every ~this many points */
 static uint64_t change_at[3];
 static uint64_t steps, spin_run;
 static unsigned last_point[SCHED_MAX_THREADS];
@@ -115,6 +118,14 @@ static void hook(unsigned point, const void *object)
     for (int i = 0; i < 3; i++)
         if (steps == change_at[i])
             prio[me] = lowest--;
+    if (switch_period != 0 && point != HAK_SCHED_SPIN && splitmix(&rng) % switch_period == 0) {
+        /* Random-walk schedules: now and then the next point goes to any participant. */
+        unsigned live = participants & ~left, n = (unsigned)__builtin_popcount(live);
+        unsigned k = (unsigned)(splitmix(&rng) % n);
+        for (int i = 0; i < SCHED_MAX_THREADS; i++)
+            if ((live & (1u << i)) && k-- == 0)
+                prio[i] = highest++;
+    }
     if (steps > STEP_LIMIT)
         stuck("the race ran past its step budget (a livelock?)");
     int next = pick();
@@ -174,6 +185,12 @@ void sched_begin(unsigned mask, const uint8_t seed[4], uint32_t salt)
         prio[i] = (int64_t)((splitmix(&s) % 1000000) * SCHED_MAX_THREADS + (uint64_t)i) + 1;
     uint64_t horizon = 16u << (splitmix(&s) % 6);
     unsigned changes = (unsigned)(splitmix(&s) % 4);
+    /* One schedule in three is a random walk instead: PCT's few change points find bugs that
+     * need a deep reordering, frequent random switches the ones that need a switch at one
+     * particular step. */
+    switch_period = splitmix(&s) % 3 == 0 ? 2u << (splitmix(&s) % 4) : 0;
+    rng = splitmix(&s);
+    highest = (int64_t)1000000 * SCHED_MAX_THREADS + 1;
     for (unsigned i = 0; i < 3; i++)
         change_at[i] = i < changes ? 1 + splitmix(&s) % horizon : 0;
     current = pick();

@@ -2,8 +2,9 @@
  *
  * Owns: which participant thread runs during a race. In the sched build it installs hakmem's
  * scheduling hook (hakmem_sched.h): exactly one participant runs at a time, and at every
- * scheduling point the schedule — a PCT-style priority order with change points, all drawn from
- * the race's schedule bytes — decides who runs next, so an interleaving of the allocator's atomic
+ * scheduling point the schedule — a PCT-style priority order with change points, or (one
+ * schedule in three) a random walk that switches threads every few points, all drawn from the
+ * race's schedule bytes — decides who runs next, so an interleaving of the allocator's atomic
  * steps is a function of the input and replays exactly. A thread that waits (a spin or a held
  * lock) is lowered below every other, so the thread it waits for runs. In other builds the
  * participants run free, with real preemption. Promises: a race whose threads all wait and none
