@@ -143,7 +143,7 @@ $(BUILD)/tests/%: tests/%.c $(HARNESS) tests/harness/test.h $(BUILD)/libhakmem_c
 # Helper programs run by the tests: misuse_case and guard_case link the hak_* API (any variant);
 # the rest exercise interposition (LD_PRELOAD, static linking, C++).
 PROGRAMS := $(BUILD)/tests/programs/misuse_case $(BUILD)/tests/programs/guard_case \
-            $(BUILD)/tests/programs/aligned_case
+            $(BUILD)/tests/programs/aligned_case $(BUILD)/tests/programs/options_case
 ifeq ($(VARIANT),valgrind)
   PROGRAMS += $(BUILD)/tests/programs/memcheck_case
 endif

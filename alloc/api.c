@@ -49,15 +49,43 @@ static const struct misuse_site idle_site = {"an idle segment", -1, 0};
 
 /* Why a pointer into slab s is not a freeable block: -1 if it is one (live, as far as cheap
  * checks can tell), else its enum misuse_kind. Valid from any thread. */
+/* A slab back in the pool keeps its last geometry and its blocks' free marks until it is formatted
+ * again: a block start there that still carries the mark was freed twice. The reads may race with
+ * a thread taking the slab; they choose only which misuse is reported. */
+static int pooled_slab_verdict(const struct slab *s, const void *p)
+{
+    uint64_t magic = __atomic_load_n(&s->magic, __ATOMIC_RELAXED);
+    uint32_t off = (uint32_t)((uintptr_t)p & HAK_SEGMENT_MASK) -
+                   __atomic_load_n(&s->start_off, __ATOMIC_RELAXED);
+    if (magic != 0 && (char *)p >= slab_start(s) && (char *)p + 16 <= slab_limit(s) &&
+        (uint64_t)off * magic < ((uint64_t)1 << 31) && block_is_marked_free(p))
+        return MISUSE_DOUBLE_FREE;
+    return MISUSE_NOT_ALLOCATED;
+}
+
 static int slab_verdict(const struct slab *s, const void *p)
 {
     if (slab_owner(s) == SLAB_OWNER_FREE)
-        return MISUSE_NOT_ALLOCATED;
+        return pooled_slab_verdict(s, p);
     if (!slab_is_block_start(s, (uintptr_t)p)) {
         uint32_t off = (uint32_t)((uintptr_t)p & HAK_SEGMENT_MASK) - s->start_off;
         return off < slab_carved(s) ? MISUSE_INTERIOR : MISUSE_NOT_ALLOCATED;
     }
     return block_is_marked_free(p) ? MISUSE_DOUBLE_FREE : -1;
+}
+
+/* A pointer into a segment that went idle: what its former tier's stale tables say it was. */
+static int idle_verdict(const void *p)
+{
+    unsigned former = segment_idle_hold(p);
+    int verdict = MISUSE_NOT_ALLOCATED;
+    if (former == HAK_MAP_PAGE_RUN)
+        verdict = page_run_idle_classify(p);
+    else if (former >= HAK_MAP_SLAB_MIN)
+        verdict = pooled_slab_verdict(slab_of_address((uintptr_t)p, former), p);
+    if (former != HAK_MAP_NONE)
+        segment_idle_unhold();
+    return verdict;
 }
 
 void free_other(void *p, unsigned kind, const void *caller)
@@ -80,7 +108,7 @@ void free_other(void *p, unsigned kind, const void *caller)
             external_guard_free(p, caller);
         return;
     case HAK_MAP_IDLE:
-        misuse_report(MISUSE_NOT_ALLOCATED, "free", p, idle_site, caller);
+        misuse_report((enum misuse_kind)idle_verdict(p), "free", p, idle_site, caller);
         return;
     default:
         external_guard_free(p, caller);
@@ -289,7 +317,7 @@ static void *realloc_internal(void *ptr, size_t size, const void *caller)
             return external_guard_realloc(ptr, caller);
         }
     } else if (kind == HAK_MAP_IDLE) {
-        return realloc_misuse(MISUSE_NOT_ALLOCATED, ptr, idle_site, caller);
+        return realloc_misuse(idle_verdict(ptr), ptr, idle_site, caller);
     } else {
         return external_guard_realloc(ptr, caller);
     }

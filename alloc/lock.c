@@ -1,5 +1,5 @@
 /* lock.c — the wait watchdog of the checking builds: a lock or a spin wait that lasts
- * HAK_WAIT_LIMIT_S seconds is reported and aborts. */
+ * HAKMEM_WAIT_LIMIT_S seconds is reported and aborts. */
 #include "lock.h"
 
 #ifdef HAK_WAIT_WATCHDOG
@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "diag.h"
+#include "options.h"
 
 static uint64_t now_ns(void)
 {
@@ -19,9 +20,9 @@ static uint64_t now_ns(void)
 __attribute__((noreturn)) static void waited_too_long(const char *what, const void *object)
 {
     char caller[160];
-    diag_print("hakmem: waited %d s for %s (%p) and nothing moved: a thread that should end the "
+    diag_print("hakmem: waited %u s for %s (%p) and nothing moved: a thread that should end the "
                "wait is stuck, or the protocol is broken; aborting (called from %s)\n",
-               HAK_WAIT_LIMIT_S, what, object,
+               hak_options.wait_limit_s, what, object,
                diag_name_address(__builtin_return_address(0), caller, sizeof caller));
     abort();
 }
@@ -30,7 +31,7 @@ void hak_lock_wait(hak_lock_t *l)
 {
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += HAK_WAIT_LIMIT_S;
+    until.tv_sec += hak_options.wait_limit_s;
     int rc;
     while ((rc = pthread_mutex_timedlock(&l->mutex, &until)) == EINTR) {
     }
@@ -45,7 +46,7 @@ void spin_wait_check(struct spin_wait *w, const char *what, const void *object)
     uint64_t now = now_ns();
     if (w->since_ns == 0)
         w->since_ns = now;
-    else if (now - w->since_ns >= (uint64_t)HAK_WAIT_LIMIT_S * 1000000000u)
+    else if (now - w->since_ns >= (uint64_t)hak_options.wait_limit_s * 1000000000u)
         waited_too_long(what, object);
 }
 #else

@@ -4,9 +4,9 @@
  * and spin_wait(), the one way hakmem waits for another thread (a notifier to finish, another
  * thread's initialization). Promises: locks never allocate; hak_lock_reinit() makes a lock usable
  * in a fork child whatever state the parent left it in; in every build but release a wait that
- * lasts HAK_WAIT_LIMIT_S seconds — a lock never released, a notification never finished — is
- * reported (what was waited for, and where) and aborts, so a hang in the allocator is a failure,
- * not silence. Release waits as long as it takes (a thread stopped in a debugger is not a bug).
+ * lasts HAKMEM_WAIT_LIMIT_S seconds (default 10) — a lock never released, a notification never
+ * finished — is reported (what was waited for, and where) and aborts, so a hang in the allocator
+ * is a failure, not silence. Release waits as long as it takes (a thread stopped in a debugger is not a bug).
  * Must never: be taken on a malloc/free fast path. */
 #ifndef HAK_LOCK_H
 #define HAK_LOCK_H
@@ -22,7 +22,6 @@ typedef struct {
 
 #ifndef NDEBUG
 #define HAK_WAIT_WATCHDOG 1
-#define HAK_WAIT_LIMIT_S 10
 /* Slow paths of the watchdog: a lock that did not come free at once, a spin that went on. */
 HAK_HIDDEN void hak_lock_wait(hak_lock_t *l);
 struct spin_wait;

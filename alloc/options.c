@@ -18,6 +18,7 @@ struct hak_options hak_options = {
     .segment_cache = 8,
     .large_cache_bytes = (size_t)128 << 20,
     .large_purge_ms = 1000,
+    .wait_limit_s = 10,
 };
 
 extern char **environ;
@@ -93,6 +94,8 @@ void options_init(void)
         hak_options.large_cache_bytes = (size_t)v << 20;
     if (parse_unsigned(lookup("HAKMEM_LARGE_PURGE_MS"), &v))
         hak_options.large_purge_ms = v;
+    if (parse_unsigned(lookup("HAKMEM_WAIT_LIMIT_S"), &v) && v > 0)
+        hak_options.wait_limit_s = (unsigned)v;
     static const char *const guard[] = {"contain", "log", "abort", NULL};
     int k = parse_choice(lookup("HAKMEM_EXTERNAL_GUARD"), guard);
     if (k >= 0)

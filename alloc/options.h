@@ -19,6 +19,7 @@ struct hak_options {
     unsigned segment_cache;   /* HAKMEM_SEGMENT_CACHE: warm free segments kept (count) */
     size_t large_cache_bytes; /* HAKMEM_LARGE_CACHE_MB: touched freed Large bytes kept */
     uint64_t large_purge_ms;  /* HAKMEM_LARGE_PURGE_MS: age at which they are purged (0: never) */
+    unsigned wait_limit_s;    /* HAKMEM_WAIT_LIMIT_S: checking builds abort a wait this long */
 };
 
 extern struct hak_options hak_options HAK_HIDDEN;

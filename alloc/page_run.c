@@ -310,6 +310,18 @@ int page_run_classify(const void *p)
     return verdict;
 }
 
+int page_run_idle_classify(const void *p)
+{
+    /* The run table is as the last free left it: every freed run start still carries its mark
+     * until the segment is set up again, which cannot happen while the caller holds it. */
+    const struct run_segment *seg = (const struct run_segment *)segment_of(p);
+    uintptr_t off = (uintptr_t)p & HAK_SEGMENT_MASK;
+    size_t i = off >> HAK_PAGE_SHIFT;
+    if (i >= FIRST_PAGE && (off & (HAK_PAGE_SIZE - 1)) == 0 && seg->pages[i].freed)
+        return MISUSE_DOUBLE_FREE;
+    return MISUSE_NOT_ALLOCATED;
+}
+
 size_t page_run_usable(const void *p)
 {
     struct run_segment *seg;

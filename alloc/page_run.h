@@ -21,6 +21,9 @@ HAK_HIDDEN void *page_run_alloc(size_t size, size_t align, int zero, unsigned ar
 HAK_HIDDEN int page_run_free(void *p);
 /* -1 if p starts a live run, otherwise its enum misuse_kind. */
 HAK_HIDDEN int page_run_classify(const void *p);
+/* The misuse kind of p in a page-run segment that went idle (the caller holds it in the segment
+ * cache): a run that started at p was freed there, or nothing was. */
+HAK_HIDDEN int page_run_idle_classify(const void *p);
 /* Bytes usable at a live run start, 0 otherwise. */
 HAK_HIDDEN size_t page_run_usable(const void *p);
 /* Grow or shrink the run at p in place to hold size bytes: 1 on success, 0 if it must move,

@@ -12,6 +12,7 @@
 
 static hak_lock_t cache_lock = HAK_LOCK_INITIALIZER;
 static void *cache[SEGMENT_CACHE_SLOTS];
+static uint8_t cache_kind[SEGMENT_CACHE_SLOTS]; /* each cached segment's map kind before */
 static unsigned cache_count;
 
 static uint64_t mapped_bytes, peak_mapped_bytes;
@@ -60,9 +61,11 @@ void segment_release(void *seg)
     unsigned limit = hak_options.segment_cache;
     if (limit > SEGMENT_CACHE_SLOTS)
         limit = SEGMENT_CACHE_SLOTS;
+    unsigned former = segment_map_kind((uintptr_t)seg);
     segment_map_set((uintptr_t)seg, HAK_MAP_IDLE);
     hak_lock(&cache_lock);
     if (cache_count < limit) {
+        cache_kind[cache_count] = (uint8_t)former;
         cache[cache_count++] = seg;
         seg = NULL;
     }
@@ -95,6 +98,19 @@ size_t segment_cache_drop(void)
         __atomic_sub_fetch(&live_segments, 1, __ATOMIC_RELAXED);
     }
 }
+
+unsigned segment_idle_hold(const void *p)
+{
+    void *seg = segment_of(p);
+    hak_lock(&cache_lock);
+    for (unsigned k = 0; k < cache_count; k++)
+        if (cache[k] == seg)
+            return cache_kind[k];
+    hak_unlock(&cache_lock);
+    return HAK_MAP_NONE;
+}
+
+void segment_idle_unhold(void) { hak_unlock(&cache_lock); }
 
 void segment_fork_prepare(void) { hak_lock(&cache_lock); }
 void segment_fork_parent(void) { hak_unlock(&cache_lock); }

@@ -21,6 +21,13 @@ HAK_HIDDEN void segment_release(void *seg);
 /* Unmap every cached segment. Returns the bytes given back. */
 HAK_HIDDEN size_t segment_cache_drop(void);
 
+/* Misuse reports on an idle segment: if p's segment is in the warm cache, keep it there (the cache
+ * lock stays held) and return the map kind it had before it went idle, so its former owner can
+ * read the stale header and tell a double free from a wild pointer; segment_idle_unhold() then.
+ * Returns HAK_MAP_NONE, holding nothing, when the segment is not cached. */
+HAK_HIDDEN unsigned segment_idle_hold(const void *p);
+HAK_HIDDEN void segment_idle_unhold(void);
+
 HAK_HIDDEN void segment_note_mapped(long delta_bytes);
 
 /* Fork support: the cache lock is held across fork() and reset in the child. */

@@ -472,6 +472,7 @@ static const char fork_child_threads[] = "alloc_on slot=12 worker=0 size=500\n"
 #endif
 
 static void execute(const struct op *op);
+extern int __llvm_profile_write_file(void) __attribute__((weak));
 
 static void run_compiled(const char *text, const char *what)
 {
@@ -514,6 +515,8 @@ static void fork_child(void)
         op_phase = "the fork child's heap check";
         flush_all();
         heap_check();
+        if (__llvm_profile_write_file != NULL) /* the coverage build: the child's lines count */
+            __llvm_profile_write_file();
         _exit(0);
     }
     int status = 0;
@@ -806,7 +809,7 @@ static void execute(const struct op *op)
     case OP_FORK:
         /* One fork per program: a fork copies the whole address space (under ASan, its shadow
          * page tables too), and more would not reach different code. */
-        if (!forked) {
+        if (op->armed && !forked) {
             forked = 1;
             fork_child();
         }

@@ -34,6 +34,7 @@ enum operand {
     A_TASK2,
     A_TASK3,
     A_SCHED,
+    A_ARMED,
     A_KINDS
 };
 
@@ -60,7 +61,7 @@ static const signed char layout[OP_COUNT][5] = {
     [OP_SWEEP] = {-1},
     [OP_CHECK_HEAP] = {-1},
     [OP_USABLE] = {A_SLOT, -1},
-    [OP_FORK] = {-1},
+    [OP_FORK] = {A_ARMED, -1},
     [OP_STATS] = {-1},
     [OP_BULK_ON] = {A_WORKER, A_CLASS, A_SCALE, -1},
     [OP_DOUBLE_FREE] = {A_SLOT, A_THREAD, -1},
@@ -69,7 +70,7 @@ static const signed char layout[OP_COUNT][5] = {
 
 static const char *const operand_names[A_KINDS] = {"slot",  "worker", "thread", "class", "count",
                                                    "align", "kind",   "size",   "scale", "t1",
-                                                   "t2",    "t3",     "sched"};
+                                                   "t2",    "t3",     "sched",  "armed"};
 
 size_t ops_class_size(unsigned cls)
 {
@@ -171,6 +172,9 @@ int ops_next(const uint8_t *data, size_t len, size_t *pos, struct op *out)
         case A_SCHED:
             memcpy(out->sched, data + p, 4);
             break;
+        case A_ARMED:
+            out->armed = b == OPS_FORK_KEY;
+            break;
         }
         p += need;
     }
@@ -261,6 +265,9 @@ void ops_format(const struct op *op, char *buf, size_t len)
             break;
         case A_SIZE:
             format_size(op->size_bytes, value, sizeof value);
+            break;
+        case A_ARMED:
+            snprintf(value, sizeof value, "%u", op->armed);
             break;
         }
         n += (size_t)snprintf(buf + n, len - n, " %s=%s", operand_names[*a], value);
@@ -398,6 +405,8 @@ static int encode_operand(int kind, const char *value, uint8_t *out)
         return v >= 1 && v <= 128 ? (out[0] = (uint8_t)(v - 1), 1) : 0;
     case A_SCALE:
         return v >= 1 && v <= 8 ? (out[0] = (uint8_t)(v - 1), 1) : 0;
+    case A_ARMED:
+        return v <= 1 ? (out[0] = v ? OPS_FORK_KEY : 0, 1) : 0;
     case A_ALIGN:
         for (unsigned k = 0; k <= OPS_MAX_ALIGN_LOG2; k++)
             if (v == (1ul << k))

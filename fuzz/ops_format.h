@@ -25,7 +25,7 @@
  *   sweep         -                            sweep
  *   check_heap    -                            check_heap
  *   usable        slot                         usable slot=S
- *   fork          -                            fork
+ *   fork          key                          fork armed=1   (key byte 0xF0; else armed=0)
  *   stats         -                            stats
  *   bulk_on       worker class scale           bulk_on worker=W class=C scale=N
  *   double_free   slot thread                  double_free slot=S thread=T
@@ -34,6 +34,10 @@
  * slot = byte % 64; worker = byte % 4; thread = byte % 5; class = byte % 40;
  * count = byte % 128 + 1; scale = byte % 8 + 1 (bulk_on moves scale * 512 blocks, at most
  * 8 MiB); align = 2^(byte % 27) (1 B .. 64 MiB); kind = byte % 4 (libc, stack, mapping, interior).
+ *
+ * fork forks only when its key byte is 0xF0 (armed=1; any other byte is armed=0, a no-op): a
+ * fork costs as much as tens of other ops, and with a plain opcode most mutated programs would
+ * fork; armed, it is a deliberate choice (the dictionary has the armed op).
  *
  * race: up to three tasks run at once on different threads (a task on a thread that already has
  * one, or on a slot group another task uses, is dropped). task3 = [t, a, b]: thread t % 5 (0:
@@ -115,7 +119,10 @@ struct op {
     uint8_t size_bytes[3]; /* the encoding, for the text form */
     struct race_task task[OPS_RACE_TASKS];
     uint8_t sched[4];
+    unsigned armed; /* fork: whether its key byte was OPS_FORK_KEY */
 };
+
+#define OPS_FORK_KEY 0xF0
 
 /* Size of a class's blocks, as the allocator defines them (16..128 by 16, 4 per doubling). */
 size_t ops_class_size(unsigned cls);

@@ -82,6 +82,10 @@ void test_skip_heap_check(void);
 #define TEST_UNDER_TSAN 0
 #endif
 
+/* End a forked child without running the parent's atexit handlers, but with its coverage
+ * profile written in the coverage build (a child's lines count too). */
+void test_exit_child(int code) __attribute__((noreturn));
+
 /* Resident set size of this process, in KiB (from /proc/self/status). */
 long test_rss_kb(void);
 long test_peak_rss_kb(void);

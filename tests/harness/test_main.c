@@ -110,6 +110,16 @@ static long status_field_kb(const char *field)
     return kb;
 }
 
+/* Present only in the coverage build (clang's profile runtime). */
+extern int __llvm_profile_write_file(void) __attribute__((weak));
+
+void test_exit_child(int code)
+{
+    if (__llvm_profile_write_file != NULL)
+        __llvm_profile_write_file();
+    _exit(code);
+}
+
 long test_rss_kb(void) { return status_field_kb("VmRSS:"); }
 long test_peak_rss_kb(void) { return status_field_kb("VmHWM:"); }
 

@@ -88,7 +88,7 @@ TEST_TIMEOUT(fork_while_threads_allocate_gives_a_working_child, 120)
         usleep(2000);
         pid_t pid = fork();
         if (pid == 0)
-            _exit(child_work());
+            test_exit_child(child_work());
         CHECK(pid > 0);
         int status;
         CHECK(waitpid(pid, &status, 0) == pid);

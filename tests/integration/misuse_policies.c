@@ -74,13 +74,10 @@ static struct outcome run(const char *name, const char *const *args, const char 
     return o;
 }
 
-static const char *const kinds[] = {"double-immediate",
-                                    "double-delayed",
-                                    "double-interleaved",
-                                    "double-owner-then-other",
-                                    "double-other-then-owner",
-                                    "double-other-twice",
-                                    "interior",
+static const char *const kinds[] = {"double-immediate",        "double-delayed",
+                                    "double-interleaved",      "double-owner-then-other",
+                                    "double-other-then-owner", "double-after-thread-exit",
+                                    "double-other-twice",      "interior",
                                     "never-allocated"};
 static const char *const tiers[] = {"tiny", "mid", "l25", "large"};
 

@@ -4,7 +4,8 @@
  * overlap a live one. Exit 0 and print "survived" when all holds.
  *
  * KIND: double-immediate double-delayed double-interleaved double-owner-then-other
- *       double-other-then-owner double-other-twice interior never-allocated
+ *       double-other-then-owner double-other-twice double-after-thread-exit interior
+ *       never-allocated
  * TIER: tiny mid l25 large */
 #include <pthread.h>
 #include <stdint.h>
@@ -63,6 +64,26 @@ static void *free_elsewhere(void *arg)
     for (int i = 0; i < j->times; i++)
         hak_free(j->p);
     return NULL;
+}
+
+/* A block whose whole thread is gone: allocated and freed by a thread that then exits, so its slab
+ * goes back to the pool or its page-run segment goes idle before the second free. */
+static void *alloc_free_exit(void *arg)
+{
+    size_t size = *(size_t *)arg;
+    void *p = hak_malloc(size);
+    memset(p, 0x55, size);
+    hak_free(p);
+    return p;
+}
+
+static void *freed_by_exited_thread(size_t size)
+{
+    pthread_t t;
+    void *p;
+    pthread_create(&t, NULL, alloc_free_exit, &size);
+    pthread_join(t, &p);
+    return p;
 }
 
 static void free_on_other_thread(void *p, int times)
@@ -141,6 +162,9 @@ static void misuse(const char *kind, size_t size, int via_realloc)
         hak_free(p);
         hak_free(a);
         hak_free(b);
+    } else if (!strcmp(kind, "double-after-thread-exit")) {
+        hak_free(p);
+        target = freed_by_exited_thread(size);
     } else if (!strcmp(kind, "double-owner-then-other")) {
         hak_free(p);
         free_on_other_thread(p, 1);
