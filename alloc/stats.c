@@ -69,19 +69,41 @@ HAK_EXPORT void hak_stats(struct hak_stats *out)
     out->invalid_frees = out->double_frees + out->interior_frees + out->unallocated_frees;
 }
 
-/* Formats into a stack buffer and writes it: printing must not allocate. */
-static void say(int fd, const char *fmt, ...)
+/* The report is formatted into a stack buffer and written in few large writes: printing must not
+ * allocate, and a report that is one write (it fits the buffer) is not interleaved with other
+ * output to the same file. */
+struct report {
+    int fd;
+    size_t used;
+    char buf[4096];
+};
+
+static void report_flush(struct report *r)
+{
+    size_t done = 0;
+    while (done < r->used) {
+        ssize_t w = write(r->fd, r->buf + done, r->used - done);
+        if (w <= 0)
+            break;
+        done += (size_t)w;
+    }
+    r->used = 0;
+}
+
+static void say(struct report *r, const char *fmt, ...)
 {
     char line[256];
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    if (n > 0) {
-        size_t len = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
-        ssize_t w = write(fd, line, len);
-        (void)w;
-    }
+    if (n <= 0)
+        return;
+    size_t len = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
+    if (r->used + len > sizeof r->buf)
+        report_flush(r);
+    memcpy(r->buf + r->used, line, len);
+    r->used += len;
 }
 
 static double percent(uint64_t part, uint64_t whole)
@@ -93,46 +115,49 @@ HAK_EXPORT void hak_stats_print(int fd)
 {
     struct hak_stats s;
     hak_stats(&s);
-    say(fd, "hakmem statistics\n");
-    say(fd, "%6s %8s %12s %12s %12s %10s %12s %8s %10s\n", "class", "size", "allocs", "frees",
+    struct report out = {.fd = fd, .used = 0};
+    struct report *r = &out;
+    say(r, "hakmem statistics\n");
+    say(r, "%6s %8s %12s %12s %12s %10s %12s %8s %10s\n", "class", "size", "allocs", "frees",
         "remote", "drains", "drained", "hit%", "live");
     for (unsigned c = 0; c < HAK_NUM_CLASSES; c++) {
         const struct hak_class_stats *k = &s.cls[c];
         if (k->allocs == 0 && k->frees == 0)
             continue;
-        say(fd, "%6u %8llu %12llu %12llu %12llu %10llu %12llu %7.2f%% %10llu\n", c,
+        say(r, "%6u %8llu %12llu %12llu %12llu %10llu %12llu %7.2f%% %10llu\n", c,
             (unsigned long long)k->block_size, (unsigned long long)k->allocs,
             (unsigned long long)k->frees, (unsigned long long)k->remote_frees,
             (unsigned long long)k->drains, (unsigned long long)k->drained,
             percent(k->allocs - (k->refills < k->allocs ? k->refills : k->allocs), k->allocs),
             (unsigned long long)k->live_blocks);
     }
-    say(fd,
+    say(r,
         "slabs: allocs %llu frees %llu remote frees %llu drains %llu (blocks %llu) cache hit "
         "%.2f%%\n",
         (unsigned long long)s.allocs, (unsigned long long)s.frees,
         (unsigned long long)s.remote_frees, (unsigned long long)s.drains,
         (unsigned long long)s.drained, percent(s.cache_hits, s.allocs));
-    say(fd, "page runs: allocs %llu frees %llu live %llu bytes\n",
+    say(r, "page runs: allocs %llu frees %llu live %llu bytes\n",
         (unsigned long long)s.page_run_allocs, (unsigned long long)s.page_run_frees,
         (unsigned long long)s.page_run_live_bytes);
-    say(fd, "large: allocs %llu frees %llu live %llu bytes, cache hits %llu, remaps %llu\n",
+    say(r, "large: allocs %llu frees %llu live %llu bytes, cache hits %llu, remaps %llu\n",
         (unsigned long long)s.large_allocs, (unsigned long long)s.large_frees,
         (unsigned long long)s.large_live_bytes, (unsigned long long)s.large_cache_hits,
         (unsigned long long)s.large_remaps);
-    say(fd, "segments: %llu mapped (peak %llu, %llu cached); mapped %llu bytes, peak %llu bytes\n",
+    say(r, "segments: %llu mapped (peak %llu, %llu cached); mapped %llu bytes, peak %llu bytes\n",
         (unsigned long long)s.segments_mapped, (unsigned long long)s.segments_peak,
         (unsigned long long)s.segments_cached, (unsigned long long)s.mapped_bytes,
         (unsigned long long)s.peak_mapped_bytes);
-    say(fd, "threads: %llu started, %llu exited; slabs orphaned %llu adopted %llu reclaimed %llu\n",
+    say(r, "threads: %llu started, %llu exited; slabs orphaned %llu adopted %llu reclaimed %llu\n",
         (unsigned long long)s.threads_started, (unsigned long long)s.threads_exited,
         (unsigned long long)s.slabs_orphaned, (unsigned long long)s.slabs_adopted,
         (unsigned long long)s.slabs_reclaimed);
-    say(fd, "live bytes %llu\n", (unsigned long long)s.live_bytes);
-    say(fd, "external guard: %llu frees, %llu reallocs contained; %llu size queries\n",
+    say(r, "live bytes %llu\n", (unsigned long long)s.live_bytes);
+    say(r, "external guard: %llu frees, %llu reallocs contained; %llu size queries\n",
         (unsigned long long)s.external_guard_frees, (unsigned long long)s.external_guard_reallocs,
         (unsigned long long)s.external_guard_size_queries);
-    say(fd, "invalid frees: %llu double, %llu interior, %llu not allocated\n",
+    say(r, "invalid frees: %llu double, %llu interior, %llu not allocated\n",
         (unsigned long long)s.double_frees, (unsigned long long)s.interior_frees,
         (unsigned long long)s.unallocated_frees);
+    report_flush(r);
 }
