@@ -8,7 +8,7 @@
 #   make valgrind-test      the tests under memcheck;  make coverage  line/branch coverage of alloc/
 #   make hooks-check        callgrind: release fast paths are identical with the tracking hooks removed
 
-VARIANTS := release debug asan tsan valgrind fuzz sched afl cov
+VARIANTS := release debug asan tsan msan valgrind fuzz sched afl cov
 VARIANT ?= release
 BUILD := build/$(VARIANT)
 NPROC := $(shell nproc 2>/dev/null || echo 2)
@@ -36,6 +36,15 @@ else ifeq ($(VARIANT),tsan)
   CC := clang
   OPT := -O1 -fno-omit-frame-pointer -fsanitize=thread
   SANLD := -fsanitize=thread
+  INTERPOSE := no
+else ifeq ($(VARIANT),msan)
+  # MemorySanitizer: uninitialized reads, in hakmem's own metadata and in what it hands out.
+  CC := clang
+  # Coverage-instrumented like the fuzz build, so the same variant serves make fuzz VARIANT=msan.
+  OPT := -O1 -fno-omit-frame-pointer -fsanitize=memory -fsanitize-memory-track-origins \
+         -DHAK_TRACK_MSAN -fsanitize=fuzzer-no-link \
+         -fsanitize-coverage-ignorelist=fuzz/coverage_ignore.txt
+  SANLD := -fsanitize=memory
   INTERPOSE := no
 else ifeq ($(VARIANT),valgrind)
   CC := gcc
@@ -383,15 +392,17 @@ build/fuzz/seeds/.stamp: build/opsc $(CORPUS_TEXT)
 	    || exit 1; done
 	@touch $@
 
-ifneq ($(filter fuzz sched,$(VARIANT)),)
+ifneq ($(filter fuzz sched msan,$(VARIANT)),)
 # The interpreter itself is not coverage-instrumented: libFuzzer's signal is the allocator's code.
+FUZZ_SANITIZE := $(if $(filter msan,$(VARIANT)),-fsanitize=memory \
+                 -fsanitize-memory-track-origins,-fsanitize=address $(SAN_UB))
 $(BUILD)/fuzz_ops: fuzz/driver_libfuzzer.c $(INTERP_SRCS) $(INTERP_HDRS) $(BUILD)/libhakmem_core.a
 	@echo "  CC $@"
 	@mkdir -p $(BUILD)/obj/fuzz
 	@for f in $(INTERP_SRCS); do clang $(BASE_CFLAGS) -O1 -fno-omit-frame-pointer \
-	    -fsanitize=address $(SAN_UB) $(INTERP_DEFS) -Ialloc -Ifuzz -c $$f \
+	    $(FUZZ_SANITIZE) $(INTERP_DEFS) -Ialloc -Ifuzz -c $$f \
 	    -o $(BUILD)/obj/$${f%.c}.o || exit 1; done
-	@clang $(BASE_CFLAGS) -O1 -fsanitize=fuzzer,address $(SAN_UB) -Ialloc -Ifuzz $< \
+	@clang $(BASE_CFLAGS) -O1 -fsanitize=fuzzer $(FUZZ_SANITIZE) -Ialloc -Ifuzz $< \
 	    $(patsubst %.c,$(BUILD)/obj/%.o,$(INTERP_SRCS)) $(BUILD)/libhakmem_core.a -o $@ \
 	    $(LDFLAGS_ALL)
 endif
@@ -404,8 +415,9 @@ endif
 
 .PHONY: fuzz afl replay minimize corpus-merge
 # make fuzz VARIANT=sched: the same harness in the sched build, where race ops interleave the
-# allocator's atomic steps deterministically (the schedule is part of the input).
-FUZZ_VARIANT := $(if $(filter sched,$(VARIANT)),sched,fuzz)
+# allocator's atomic steps deterministically (the schedule is part of the input). VARIANT=msan:
+# under MemorySanitizer (uninitialized reads in hakmem's metadata or of what it hands out).
+FUZZ_VARIANT := $(if $(filter sched msan,$(VARIANT)),$(VARIANT),fuzz)
 fuzz: build/fuzz/seeds/.stamp
 	@$(MAKE) --no-print-directory VARIANT=$(FUZZ_VARIANT) build/$(FUZZ_VARIANT)/fuzz_ops
 	@fuzz/run_libfuzzer.sh build/$(FUZZ_VARIANT)/fuzz_ops $(FUZZ_SECONDS) $(JOBS)
@@ -426,10 +438,14 @@ replay:
 	    sch=$$([ $$v = sched ] && echo "--schedules $(REPLAY_SCHEDULES)"); \
 	    echo "== replay ($$v$${sch:+, $$sch})"; build/$$v/replay $$sch corpus/ops corpus/regress \
 	        || fail=1; done; \
-	    $(MAKE) --no-print-directory -s VARIANT=valgrind build/valgrind/replay || exit 1; \
-	    echo "== replay (valgrind, every $(REPLAY_VALGRIND_SAMPLE)th program, under memcheck)"; \
-	    $(VALGRIND) build/valgrind/replay --sample $(REPLAY_VALGRIND_SAMPLE) corpus/ops \
-	        corpus/regress || fail=1; exit $$fail
+	    $(MAKE) --no-print-directory -s replay-memcheck || fail=1; exit $$fail
+
+# The corpus under memcheck (every REPLAY_VALGRIND_SAMPLE-th program; 1: all of them).
+.PHONY: replay-memcheck
+replay-memcheck:
+	@$(MAKE) --no-print-directory -s VARIANT=valgrind build/valgrind/replay
+	@echo "== replay (valgrind, every $(REPLAY_VALGRIND_SAMPLE)th program, under memcheck)"
+	@$(VALGRIND) build/valgrind/replay --sample $(REPLAY_VALGRIND_SAMPLE) corpus/ops corpus/regress
 
 # make minimize CRASH=<file> NAME=<what-broke>: the smallest program that still crashes, in the
 # text form, as corpus/regress/NAME.txt (replayed by make replay from then on).
@@ -457,6 +473,20 @@ corpus-merge: build/fuzz/seeds/.stamp
 	@n=0; for f in $$(ls build/fuzz/merge | sort | comm -13 build/fuzz/merge.before -); do \
 	    build/opsc decompile build/fuzz/merge/$$f >corpus/ops/merged-$$f.txt && n=$$((n + 1)); \
 	    done; echo "corpus-merge: $$n new program(s) in corpus/ops"
+
+# ---- continuous integration ---------------------------------------------------------------------
+# make nightly [NIGHTLY_MINUTES=60] [NIGHTLY_JOBS=asan,tsan,msan,valgrind,release]: the long
+# sanitizer matrix with crash triage; build/nightly/<UTC date>/report.md and junit.xml.
+# make ci-lint: yamllint and actionlint on the workflows (make test runs it).
+# make oss-fuzz-check: .clusterfuzzlite/build.sh in an emulation of the OSS-Fuzz builder.
+.PHONY: nightly ci-lint oss-fuzz-check
+nightly:
+	@ci/install-deps.sh nightly
+	@ci/nightly.sh
+ci-lint:
+	@ci/lint.sh
+oss-fuzz-check:
+	@ci/oss-fuzz-check.sh
 
 # ---- planted bugs -------------------------------------------------------------------------------
 # make mutants [MUTANTS="name ..."] [MUTANT_TIMEOUT=300]: every mutants/*.patch applied to a scratch

@@ -347,8 +347,10 @@ void *large_alloc(size_t size, size_t align, int zero)
                 track_alloc((void *)e.addr, size, e.size);
                 if (zero)
                     memset((void *)e.addr, 0, size);
+            } else if (zero) {
+                track_alloc_zeroed((void *)e.addr, size, e.size); /* never touched: zero */
             } else {
-                track_alloc_zeroed((void *)e.addr, size, e.size); /* never touched */
+                track_alloc((void *)e.addr, size, e.size); /* malloc promises no contents */
             }
             return (void *)e.addr;
         }
@@ -373,7 +375,11 @@ void *large_alloc(size_t size, size_t align, int zero)
         errno = ENOMEM;
         return NULL;
     }
-    track_alloc_zeroed(p, size, need); /* fresh mappings read as zero: no memset for calloc */
+    /* Fresh mappings read as zero: no memset for calloc; malloc still promises no contents. */
+    if (zero)
+        track_alloc_zeroed(p, size, need);
+    else
+        track_alloc(p, size, need);
     return p;
 }
 

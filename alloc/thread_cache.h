@@ -47,6 +47,12 @@ HAK_HIDDEN void cache_flush_all(struct thread_cache *tc);
  * link-time constant of the initial-exec TLS model, read from the GOT exactly as the compiler
  * would, but every access then addresses %fs directly instead of first materializing the thread
  * pointer (two instructions fewer on each fast path). */
+#if defined(HAK_TRACK_MSAN)
+/* MemorySanitizer would compute the shadow of the %fs offset, not of the thread's memory: plain
+ * TLS there. */
+typedef struct thread_cache fs_thread_cache;
+HAK_INLINE fs_thread_cache *my_cache(void) { return &hak_thread_cache; }
+#else
 #if defined(__clang__)
 #define HAK_FS_SPACE __attribute__((address_space(257)))
 #else
@@ -60,6 +66,7 @@ HAK_INLINE fs_thread_cache *my_cache(void)
     __asm__("movq hak_thread_cache@gottpoff(%%rip), %0" : "=r"(off));
     return (fs_thread_cache *)off;
 }
+#endif
 
 HAK_INLINE void *cache_pop(unsigned cls)
 {

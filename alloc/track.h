@@ -2,9 +2,10 @@
  *
  * Owns: telling AddressSanitizer and Valgrind's memcheck which bytes of hakmem memory a program
  * may touch (a block's requested bytes while it is live; nothing of free blocks, block tails,
- * uncarved slab memory or free page runs), and the allocator's own access to the words it keeps
- * inside free blocks (the free-list link and the free mark).
- * Promises: with neither HAK_TRACK_ASAN nor HAK_TRACK_VALGRIND defined every hook is an empty
+ * uncarved slab memory or free page runs), telling MemorySanitizer which bytes hold defined values
+ * (none of a fresh malloc block, all of a calloc block, none of a freed one), and the allocator's
+ * own access to the words it keeps inside free blocks (the free-list link and the free mark).
+ * Promises: with no HAK_TRACK_* defined every hook is an empty
  * inline function and every accessor a plain load or store, so release code is unchanged
  * (`make hooks-check` compares callgrind instruction counts with the hooks removed entirely).
  * Must never: allocate, lock, or be called with a pointer that is not block-aligned. */
@@ -16,7 +17,7 @@
 
 #include "config.h"
 
-#if defined(HAK_TRACK_ASAN) || defined(HAK_TRACK_VALGRIND)
+#if defined(HAK_TRACK_ASAN) || defined(HAK_TRACK_VALGRIND) || defined(HAK_TRACK_MSAN)
 #define HAK_TRACKING 1
 #else
 #define HAK_TRACKING 0
@@ -218,6 +219,53 @@ HAK_BLOCK_ACCESS void block_set_mark_word(void *b, uint64_t v)
     *w = v;
     VALGRIND_MAKE_MEM_NOACCESS(w, 8);
 }
+
+#elif defined(HAK_TRACK_MSAN)
+
+#include <sanitizer/msan_interface.h>
+
+/* MemorySanitizer tracks definedness, not addressability: a fresh block is undefined (a read of a
+ * byte never written is reported where the value is used), a zeroed block defined, a freed block
+ * undefined again (a stale read after free is an uninitialized read). */
+HAK_INLINE void track_alloc(void *p, size_t size, size_t usable)
+{
+    /* The whole block: realloc copies up to the usable size, which must not launder a tail
+     * written by an earlier use into defined bytes of the new block. */
+    (void)size;
+    __msan_allocated_memory(p, usable);
+}
+HAK_INLINE void track_alloc_zeroed(void *p, size_t size, size_t usable)
+{
+    (void)usable;
+    __msan_unpoison(p, size);
+}
+HAK_INLINE void track_free(void *p, size_t usable) { __msan_poison(p, usable); }
+/* An in-place realloc keeps the old bytes' state; the grown part is undefined. */
+HAK_INLINE void track_resize(void *p, size_t old_size, size_t size, size_t usable)
+{
+    (void)size;
+    if (usable > old_size)
+        __msan_allocated_memory((char *)p + old_size, usable - old_size);
+}
+HAK_INLINE void track_noaccess(void *p, size_t len) { (void)p, (void)len; }
+/* Memory going back to the OS, or a cached segment taken for a new use: hakmem initializes its
+ * headers itself; clean shadow keeps the old use's states from leaking into the new one. */
+HAK_INLINE void track_unmapped(void *p, size_t len) { __msan_unpoison(p, len); }
+HAK_INLINE void track_reset(void *p, size_t len) { __msan_unpoison(p, len); }
+HAK_INLINE size_t track_requested(const void *p, size_t usable)
+{
+    (void)p;
+    return usable;
+}
+
+/* The allocator reads the mark word of live blocks (the double-free check), which the program may
+ * never have written: those reads must neither be reported nor make the result undefined. */
+#define HAK_BLOCK_ACCESS static __attribute__((noinline, no_sanitize("memory"), unused))
+
+HAK_BLOCK_ACCESS void *block_next(const void *b) { return *(void *const *)b; }
+HAK_BLOCK_ACCESS void block_set_next(void *b, void *next) { *(void **)b = next; }
+HAK_BLOCK_ACCESS uint64_t block_mark_word(const void *b) { return ((const uint64_t *)b)[1]; }
+HAK_BLOCK_ACCESS void block_set_mark_word(void *b, uint64_t v) { ((uint64_t *)b)[1] = v; }
 
 #else
 

@@ -32,6 +32,10 @@ ALLOCATORS = [
     ("jemalloc", LIBDIR + "/libjemalloc.so.2"),
     ("tcmalloc", LIBDIR + "/libtcmalloc_minimal.so.4"),
 ]
+# BENCH_ALLOCATORS=hakmem,glibc: a subset (the nightly job compares hakmem with its own history).
+if os.environ.get("BENCH_ALLOCATORS"):
+    _wanted = os.environ["BENCH_ALLOCATORS"].split(",")
+    ALLOCATORS = [a for a in ALLOCATORS if a[0] in _wanted]
 PEERS = [a for a, _ in ALLOCATORS if a != "hakmem"]
 
 

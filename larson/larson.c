@@ -278,6 +278,10 @@ int main(int argc, char **argv)
             stamp(a->blocks[i], size, 0);
         }
     }
+    /* The seed first: a run that fails or hangs can be repeated exactly. */
+    printf("larson: threads=%ld seconds=%ld seed=%ld check=%ld\n", P.threads, P.seconds, P.seed,
+           P.check);
+    fflush(stdout);
     __atomic_store_n(&running_threads, (int)P.threads, __ATOMIC_RELAXED);
     double t0 = now();
     for (long t = 0; t < P.threads; t++)
