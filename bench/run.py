@@ -145,7 +145,8 @@ def write_markdown(table):
     for bench, param, threads, row in table:
         best_peer = max(PEERS, key=lambda a: row[a][0])
         ratio = row["hakmem"][0] / row[best_peer][0]
-        mem = row["hakmem"][1] / row["mimalloc"][1] if row["mimalloc"][1] else 0
+        ref = row.get("mimalloc", (0, 0))[1]  # absent when BENCH_ALLOCATORS leaves it out
+        mem = row["hakmem"][1] / ref if ref else 0
         cells = []
         for a, _ in ALLOCATORS:
             best = max(row[x][0] for x, _ in ALLOCATORS)

@@ -80,6 +80,9 @@ step() {
     while kill -0 "$pid" 2>/dev/null; do
         if [ $((SECONDS - start)) -ge "$left" ]; then
             pkill -KILL -s "$pid" 2>/dev/null
+            # Fuzzer workers run in sessions of their own (run_libfuzzer.sh, run_afl.sh).
+            pkill -KILL -f "$root/build/[a-z]*/(fuzz_ops|afl_ops)" 2>/dev/null
+            pkill -KILL -f "afl-fuzz .*$root/build/afl" 2>/dev/null
             cut=1
             break
         fi
@@ -88,7 +91,7 @@ step() {
     wait "$pid"
     local rc=$? secs=$((SECONDS - start))
     # The checks it printed: "PASS name (...)" / "FAIL name: why".
-    grep -aE '^(PASS|FAIL) ' "$log" | while IFS= read -r line; do
+    grep -aE '^(PASS|FAIL) ' "$log" | awk '!seen[$0]++' | while IFS= read -r line; do
         local verdict=pass check rest
         [ "${line%% *}" = FAIL ] && verdict=fail
         rest=${line#* }

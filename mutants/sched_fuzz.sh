@@ -58,8 +58,13 @@ for p in "${patches[@]}"; do
         sleep 1
     done
     secs=$(($(date +%s) - start))
+    # The libFuzzer workers run in a session of their own (run_libfuzzer.sh): stop them too, so
+    # nothing else runs while the crash is replayed.
     pkill -KILL -s "$pid" 2>/dev/null
-    while pgrep -s "$pid" >/dev/null; do sleep 0.2; done
+    pkill -KILL -f "$work/build/sched/fuzz_ops" 2>/dev/null
+    while pgrep -s "$pid" >/dev/null || pgrep -f "$work/build/sched/fuzz_ops" >/dev/null; do
+        sleep 0.2
+    done
     [ -n "$crash" ] || crash=$(ls "$work"/build/sched/crashes/ 2>/dev/null | head -1)
     if [ -z "$crash" ]; then
         printf '%-40s %8s %8s  %s\n' "$name" "none" - "not found within $limit s"
@@ -72,6 +77,7 @@ for p in "${patches[@]}"; do
     failed=0 check=
     for _ in $(seq "$replays"); do
         r=$(cd "$work" && REPLAY_TIMEOUT=60 build/sched/replay "build/sched/crashes/$crash" 2>&1)
+        echo "$r" >>"$log"
         if echo "$r" | grep -q '^FAIL '; then
             failed=$((failed + 1))
             [ -n "$check" ] || check=$(echo "$r" | grep -m1 'check failed\|ERROR: AddressSanitizer\|runtime error' | cut -c1-140)
