@@ -486,6 +486,8 @@ static void scratch_clear(struct check *c)
         memset(sc->slab_seen, 0, sizeof sc->slab_seen);
         for (unsigned k = 0; k < seg->nslabs && k < HAK_MAX_SLABS_PER_SEGMENT; k++) {
             const struct slab *s = &seg->slabs[k];
+            if (s->carved == 0)
+                continue; /* nothing was marked (and a never-formatted slab has no start) */
             size_t first = s->start_off >> GRANULE_SHIFT;
             size_t n = (size_t)s->carved >> GRANULE_SHIFT;
             if (first < GRANULES)

@@ -4,11 +4,39 @@
 
 #ifdef HAK_WAIT_WATCHDOG
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "diag.h"
 #include "options.h"
+
+/* Every thread's stack, from gdb attached to this process (when gdb is installed): what the stuck
+ * threads are doing is the first thing anyone needs. Nothing here may allocate (an allocator lock
+ * may be the one held): the command is formatted on the stack and the child only execs. */
+static void print_every_stack(void)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof cmd,
+             "command -v gdb >/dev/null 2>&1 && timeout -s KILL 30 gdb -p %d -batch -nx "
+             "-ex 'thread apply all bt 30' 2>/dev/null | grep -E '^(Thread|#)' >&2",
+             (int)getpid());
+    diag_print("hakmem: every thread's stack (gdb):\n");
+    prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0); /* let the child's gdb attach */
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    if (pid > 0) {
+        int status;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        }
+    }
+}
 
 static uint64_t now_ns(void)
 {
@@ -24,6 +52,7 @@ __attribute__((noreturn)) static void waited_too_long(const char *what, const vo
                "wait is stuck, or the protocol is broken; aborting (called from %s)\n",
                hak_options.wait_limit_s, what, object,
                diag_name_address(__builtin_return_address(0), caller, sizeof caller));
+    print_every_stack();
     abort();
 }
 

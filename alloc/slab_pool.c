@@ -74,7 +74,8 @@ static struct slab_segment *new_slab_segment(unsigned slab_shift)
         s->free = NULL;
         s->carved = s->limit = 0;
         s->block_size = 0;
-        __atomic_store_n(&s->magic, 0, __ATOMIC_RELAXED); /* no former blocks (see misuse) */
+        __atomic_store_n(&s->magic, 0, __ATOMIC_RELAXED);     /* no former blocks (see misuse) */
+        __atomic_store_n(&s->start_off, 0, __ATOMIC_RELAXED); /* a reused segment's is stale */
         s->used = s->free_count = 0;
         s->list = SLAB_LIST_NONE;
         s->notified = 0;

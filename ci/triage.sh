@@ -25,10 +25,17 @@ export MSAN_OPTIONS=abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 signature() { # LOG: one line, [a-z0-9_], from the first evidence of what broke
-    local line
-    line=$(grep -am1 -oE 'check failed at op [0-9]+ \([a-z_]+[^)]*\): .*' "$1" |
-        sed -E 's/check failed at op [0-9]+ \(([a-z_]+)[^)]*\): /\1: /')
-    if [ -z "$line" ]; then
+    local line check san
+    # Whichever comes first: a failed check of the interpreter, or a sanitizer's report (a fork
+    # child's report comes before the parent's "fork child ended" check).
+    check=$(grep -anm1 -E 'check failed at op [0-9]+ \(' "$1" | cut -d: -f1)
+    san=$(grep -anm1 -E '(Address|Memory|UndefinedBehavior|Thread|Leak)Sanitizer: [a-zA-Z-]+|runtime error: ' "$1" | cut -d: -f1)
+    if [ -n "$check" ] && { [ -z "$san" ] || [ "$check" -lt "$san" ]; }; then
+        # "(KIND ...)" or "(in the fork child: KIND ...)": the same finding either way.
+        line=$(grep -am1 -oE 'check failed at op [0-9]+ \((in the fork child: )?[a-z_]+[^)]*\): .*' \
+            "$1" | sed -E 's/check failed at op [0-9]+ \((in the fork child: )?([a-z_]+)[^)]*\): /\2: /')
+    fi
+    if [ -z "${line:-}" ]; then
         line=$(grep -am1 -oE '(Address|Memory|UndefinedBehavior|Thread|Leak)Sanitizer: [a-zA-Z-]+' "$1")
         [ -n "$line" ] || line=$(grep -am1 -oE 'runtime error: .*' "$1")
         [ -n "$line" ] || line=$(grep -am1 -E '^hakmem' "$1")

@@ -46,10 +46,14 @@ static void notification_never_finished(void *arg)
 
 static void expect_abort(void (*fn)(void *), const char *what)
 {
-    char err[4096];
+    static char err[65536];
     int status = test_run_child(fn, NULL, err, sizeof err);
     CHECKF(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "status %#x: %s", status, err);
     CHECKF(strstr(err, "hakmem: waited 1 s for") && strstr(err, what), "report: %s", err);
+    /* Then every thread's stack, where a debugger can give them. */
+    CHECKF(strstr(err, "every thread's stack"), "report: %s", err);
+    if (system("command -v gdb >/dev/null 2>&1") == 0)
+        CHECKF(strstr(err, "Thread 1") && strstr(err, "#0 "), "no stacks in: %s", err);
 }
 
 TEST(a_lock_never_released_is_reported_and_aborts)
