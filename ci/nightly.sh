@@ -75,7 +75,7 @@ step() {
         return 1
     fi
     local start=$SECONDS
-    perl -MPOSIX -e 'POSIX::setsid(); exec @ARGV' "$@" >"$log" 2>&1 &
+    perl -MPOSIX -e 'POSIX::setsid(); exec @ARGV or die "cannot run $ARGV[0]: $!\n"' "$@" >"$log" 2>&1 &
     local pid=$! cut=0
     while kill -0 "$pid" 2>/dev/null; do
         if [ $((SECONDS - start)) -ge "$left" ]; then
@@ -153,7 +153,7 @@ build_targets() {
     done
 }
 job_deadline=$((SECONDS + 1800))
-if ! step build all 0 bash -c "$(declare -f build_targets); jobs=(${jobs[*]}); nproc=$nproc; \
+if ! step build all bash -c "$(declare -f build_targets); jobs=(${jobs[*]}); nproc=$nproc; \
     build_targets"; then
     echo "nightly: the build failed; nothing else can run"
 fi

@@ -698,10 +698,14 @@ static void race(const struct op *op)
             w->running = 0;
         }
     }
+    /* Every free of the race first: a block one task freed may rightly be what another task's
+     * allocation got back in the same race, so it must not count as live in the overlap check. */
     for (int i = 0; i < OPS_RACE_TASKS; i++)
-        for (unsigned k = t[i].group * 8; k < t[i].group * 8 + 8; k++) {
+        for (unsigned k = t[i].group * 8; k < t[i].group * 8 + 8; k++)
             if (t[i].action == RACE_FREE)
                 slots[k].p = NULL;
+    for (int i = 0; i < OPS_RACE_TASKS; i++)
+        for (unsigned k = t[i].group * 8; k < t[i].group * 8 + 8; k++) {
             if (t[i].action != RACE_ALLOC || !race_slot[k].fill)
                 continue;
             if (slots[k].p == NULL)

@@ -20,7 +20,7 @@ before=$(ls "$dir/crashes" | wc -l)
 echo "libFuzzer ($variant build): $jobs worker(s) for ${seconds}s; seeds corpus/ops corpus/regress; working corpus $dir/corpus"
 # Each worker writes fuzz-<job>.log in the current directory; 1000 jobs means "replace crashed
 # workers for as long as the run lasts" (the deadline below ends it).
-(cd "$logs" && exec perl -MPOSIX -e 'POSIX::setsid(); exec @ARGV' "$bin" -workers="$jobs" \
+(cd "$logs" && exec perl -MPOSIX -e 'POSIX::setsid(); exec @ARGV or die "cannot run $ARGV[0]: $!\n"' "$bin" -workers="$jobs" \
     -jobs=1000 -max_total_time="$seconds" -timeout=20 -artifact_prefix="$dir/crashes/" \
     -dict="$root/fuzz/ops.dict" -max_len=8192 -print_final_stats=1 -handle_usr1=1 "$dir/corpus" "$seeds") \
     >"$log" 2>&1 &

@@ -73,7 +73,7 @@ for p in "${patches[@]}"; do
         start=$(date +%s.%N)
         # A session of its own, so everything make test starts (test cases put themselves in
         # process groups of their own) can be killed at once.
-        (cd "$work" && exec perl -MPOSIX -e 'POSIX::setsid(); exec @ARGV' \
+        (cd "$work" && exec perl -MPOSIX -e 'POSIX::setsid(); exec @ARGV or die "cannot run $ARGV[0]: $!\n"' \
             make --no-print-directory test) >"$log" 2>&1 &
         pid=$!
         disown "$pid" # polled and killed below; no job-control chatter when it dies

@@ -46,7 +46,7 @@ for p in "${patches[@]}"; do
         continue
     fi
     start=$(date +%s)
-    (cd "$work" && exec perl -MPOSIX -e 'POSIX::setsid(); exec @ARGV' make --no-print-directory \
+    (cd "$work" && exec perl -MPOSIX -e 'POSIX::setsid(); exec @ARGV or die "cannot run $ARGV[0]: $!\n"' make --no-print-directory \
         fuzz VARIANT=sched FUZZ_SECONDS="$limit" JOBS=2) >>"$log" 2>&1 &
     pid=$!
     disown "$pid"

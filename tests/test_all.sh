@@ -22,7 +22,7 @@ run() {
     echo "=== $*"
     local out=$work/step.out
     : >"$out"
-    perl -MPOSIX -e 'POSIX::setsid(); exec @ARGV' "$@" >"$out" 2>&1 &
+    perl -MPOSIX -e 'POSIX::setsid(); exec @ARGV or die "cannot run $ARGV[0]: $!\n"' "$@" >"$out" 2>&1 &
     local pid=$! start=$SECONDS
     tail -n +1 -f --pid="$pid" "$out" &
     local tailer=$!

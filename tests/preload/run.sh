@@ -15,7 +15,7 @@ limit=120
 # bounded CMD...: run CMD (a shell function too) in a session of its own; after $limit seconds
 # print every thread's stack of its processes (gdb, when installed), kill it and return 124.
 bounded() {
-    perl -MPOSIX -e 'POSIX::setsid(); exec @ARGV' bash -c "$(declare -f); \"\$@\"" bounded "$@" &
+    perl -MPOSIX -e 'POSIX::setsid(); exec @ARGV or die "cannot run $ARGV[0]: $!\n"' bash -c "$(declare -f); \"\$@\"" bounded "$@" &
     local pid=$! t0=$SECONDS
     while kill -0 "$pid" 2>/dev/null; do
         if [ $((SECONDS - t0)) -ge $limit ]; then
