@@ -151,6 +151,7 @@ build_targets() {
             build/bench/bin/larson || return 1 ;;
         esac
     done
+    echo "built: every variant make test uses, and what jobs ${jobs[*]} need"
 }
 job_deadline=$((SECONDS + 1800))
 if ! step build all bash -c "$(declare -f build_targets); jobs=(${jobs[*]}); nproc=$nproc; \
