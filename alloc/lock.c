@@ -47,6 +47,12 @@ static uint64_t now_ns(void)
 
 __attribute__((noreturn)) static void waited_too_long(const char *what, const void *object)
 {
+    /* One report per process: threads stuck behind the first (often on the lock it holds) wait
+     * here for its abort, so their own reports and debuggers do not cut its stacks short. */
+    static int reporting;
+    if (__atomic_exchange_n(&reporting, 1, __ATOMIC_ACQ_REL))
+        for (;;)
+            pause();
     char caller[160];
     diag_print("hakmem: waited %u s for %s (%p) and nothing moved: a thread that should end the "
                "wait is stuck, or the protocol is broken; aborting (called from %s)\n",
