@@ -4,6 +4,7 @@
 
 #ifdef HAK_WAIT_WATCHDOG
 #include <errno.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
@@ -13,6 +14,8 @@
 
 #include "diag.h"
 #include "options.h"
+
+extern char **environ;
 
 /* Every thread's stack, from gdb attached to this process (when gdb is installed): what the stuck
  * threads are doing is the first thing anyone needs. Nothing here may allocate (an allocator lock
@@ -26,12 +29,11 @@ static void print_every_stack(void)
              (int)getpid());
     diag_print("hakmem: every thread's stack (gdb):\n");
     prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0); /* let the child's gdb attach */
-    pid_t pid = fork();
-    if (pid == 0) {
-        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-        _exit(127);
-    }
-    if (pid > 0) {
+    /* posix_spawn, not fork: fork runs hakmem's own fork handlers, which take every allocator
+     * lock, and the lock a stuck thread holds is often the very one this wait is about. */
+    char *argv[] = {"sh", "-c", cmd, NULL};
+    pid_t pid;
+    if (posix_spawn(&pid, "/bin/sh", NULL, NULL, argv, environ) == 0) {
         int status;
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
         }
