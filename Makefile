@@ -334,7 +334,8 @@ stress: $(STRESS_BINS)
 # and Debian's mimalloc, jemalloc and tcmalloc (LD_PRELOAD on one binary), interleaved; medians,
 # peak RSS, build/bench/results.{csv,md} and gnuplot charts.
 
-BENCH_PROGS := fixed_size random_mixed xthread realloc_grow large
+BENCH_PROGS := fixed_size random_mixed xthread m2m realloc_grow large huge_churn thread_churn \
+               alloc_heavy
 BENCH_BINS := $(BENCH_PROGS:%=build/bench/bin/%) build/bench/bin/larson
 BENCH_PKGS := /usr/lib/x86_64-linux-gnu/libmimalloc.so.2:libmimalloc2.0 \
               /usr/lib/x86_64-linux-gnu/libjemalloc.so.2:libjemalloc2 \

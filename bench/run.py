@@ -51,12 +51,25 @@ def configs():
     rows.append(("xthread", "16-1024 B", 2,
                  [f"{BIN}/xthread", "threads=2", f"ms={1000 if q else 2000}"]))
     for t in THREADS:
+        if t < 2:
+            continue
+        for lo, hi in ((64, 64), (16, 512)):
+            rows.append(("m2m", f"{lo} B" if lo == hi else f"{lo}-{hi} B", t,
+                         [f"{BIN}/m2m", f"threads={t}", f"min={lo}", f"max={hi}",
+                          f"ms={1000 if q else 2000}"]))
+    for t in THREADS:
         rows.append(("larson", "8-1000 B", t,
                      [f"{BIN}/larson", f"threads={t}", f"seconds={2 if q else 5}", "check=0"]))
     rows.append(("realloc_grow", "16 B-1 MiB", 1,
                  [f"{BIN}/realloc_grow", f"rounds={1000 if q else 3000}"]))
     rows.append(("large", "64 KiB-8 MiB", 1,
                  [f"{BIN}/large", f"steps={1500 if q else 4000}"]))
+    rows.append(("huge_churn", "5-25 MiB", 1,
+                 [f"{BIN}/huge_churn", f"steps={200 if q else 600}"]))
+    rows.append(("thread_churn", "16 B-64 KiB", NPROC,
+                 [f"{BIN}/thread_churn", f"threads={NPROC}", f"rounds={10 if q else 30}"]))
+    rows.append(("alloc_heavy", "program", 1,
+                 [f"{BIN}/alloc_heavy", f"statements={300000 if q else 1000000}"]))
     return rows
 
 
