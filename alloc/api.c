@@ -146,8 +146,7 @@ void free_suspect(struct slab *s, void *p, const void *caller)
          * or in the slab's remote queue (pushers only prepend; only the owner takes). */
         struct cache_bin *b = &hak_thread_cache.bins[s->cls];
         const void *queued =
-            (const void *)(__atomic_load_n(&slab_remote(s)->queue, __ATOMIC_ACQUIRE) &
-                           ~REMOTE_BITS);
+            remote_queue_chain(__atomic_load_n(&slab_remote(s)->queue, __ATOMIC_ACQUIRE));
         if (!chain_contains(b->head, p) && !chain_contains(s->free, p) &&
             !chain_contains(queued, p))
             verdict = -1; /* user data that happened to equal the key: a valid free */

@@ -162,7 +162,7 @@ static struct slab *acquire_slab(struct heap *h, unsigned cls)
 
 /* ---- refill and return ---- */
 
-void *heap_alloc_chain(struct heap *h, unsigned cls, uint32_t max, uint32_t *count)
+void *heap_alloc_chain(struct heap *h, unsigned cls, uint32_t want, uint32_t up_to, uint32_t *count)
 {
     SCHED_POINT(HAK_SCHED_QUEUE_LOAD, &h->pending);
     if (__atomic_load_n(&h->pending, __ATOMIC_RELAXED) != NULL)
@@ -174,11 +174,12 @@ void *heap_alloc_chain(struct heap *h, unsigned cls, uint32_t max, uint32_t *cou
             errno = ENOMEM;
             return NULL;
         }
-        /* Drain before taking: blocks freed remotely become available, and nothing is ever on
-         * the free list and in the queue at once because the drain detaches the whole queue. */
-        if (remote_queue_nonempty(&slab_remote(s)->queue))
+        /* Drain when the free list is used up (before carving fresh blocks): the queue then
+         * collects longer chains, so its contended line and the walk over blocks other cores
+         * just wrote are paid once per many blocks, not once per refill. */
+        if (s->free == NULL && remote_queue_nonempty(&slab_remote(s)->queue))
             heap_drain(h, s);
-        void *chain = slab_take(s, max, count);
+        void *chain = slab_take(s, want, up_to, count);
         if (chain != NULL)
             return chain;
         /* Parking fails only while remote frees arrive: the next round drains them. */
@@ -224,7 +225,7 @@ void *heap_exit_alloc(unsigned cls)
     struct heap *h = &hak_exit_heap;
     uint32_t n;
     heap_lock(h);
-    void *p = heap_alloc_chain(h, cls, 1, &n);
+    void *p = heap_alloc_chain(h, cls, 1, 1, &n);
     if (p != NULL) {
         block_mark_live(p);
         counter_add(&h->counters[cls].allocs, 1);

@@ -53,8 +53,10 @@ HAK_HIDDEN struct heap *heap_attach(struct thread_cache *tc);
 /* pthread key destructor: flush, orphan, and recycle the calling thread's heap. */
 HAK_HIDDEN void heap_thread_exit(void *unused);
 
-/* Under h->lock: up to max blocks of class cls as a chain (*count of them); NULL on ENOMEM. */
-HAK_HIDDEN void *heap_alloc_chain(struct heap *h, unsigned cls, uint32_t max, uint32_t *count);
+/* Under h->lock: blocks of class cls as a chain (*count of them; see slab_take for want and
+ * up_to); NULL on ENOMEM. */
+HAK_HIDDEN void *heap_alloc_chain(struct heap *h, unsigned cls, uint32_t want, uint32_t up_to,
+                                  uint32_t *count);
 /* Under h->lock: return a chain of blocks of h's slabs; returns how many. */
 HAK_HIDDEN uint32_t heap_return_chain(struct heap *h, void *chain);
 /* Any thread: free block p of slab s, which the calling thread does not own. */

@@ -411,8 +411,13 @@ static void check_slab(struct check *c, struct slab *s, struct segment_scratch *
     if (on_list != s->free_count)
         report_slab(c, s, "free_count does not match the free list", NULL);
     uintptr_t q = __atomic_load_n(&slab_remote(s)->queue, __ATOMIC_ACQUIRE);
-    uint32_t queued =
-        walk_chain(c, s, (const void *)(q & ~REMOTE_BITS), PLACE_REMOTE_QUEUE, carved + 1);
+    uint32_t queued = walk_chain(c, s, remote_queue_chain(q), PLACE_REMOTE_QUEUE, carved + 1);
+    if (queued != remote_queue_count(q)) {
+        char what[128];
+        snprintf(what, sizeof what, "remote queue holds %u blocks, its count says %u", queued,
+                 remote_queue_count(q));
+        report_slab(c, s, what, NULL);
+    }
     check_queue_state(c, s, q, seen);
     if (s->used != carved - on_list) {
         char what[128];

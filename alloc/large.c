@@ -286,6 +286,23 @@ static struct range cache_take_fit(size_t need)
     return e;
 }
 
+/* Under the lock: the largest touched cached range of at least half of `need` bytes, removed from
+ * the cache; size 0 if none. Growing it with mremap moves its page tables instead of faulting in
+ * (and zeroing) that many fresh pages. */
+static struct range cache_take_largest_dirty(size_t need)
+{
+    int best = -1;
+    for (unsigned k = 0; k < cache_count; k++)
+        if (cache[k].dirty && cache[k].size >= need / 2 &&
+            (best < 0 || cache[k].size > cache[best].size))
+            best = (int)k;
+    if (best < 0)
+        return (struct range){0, 0, 0, 0};
+    struct range e = cache[best];
+    cache_remove((unsigned)best);
+    return e;
+}
+
 /* Under the lock: enter [addr, addr + size) in the registry as a live block. */
 static int register_block(uintptr_t addr, size_t size, int from_cache)
 {
@@ -320,6 +337,46 @@ static char *map_fresh(size_t need, size_t align, size_t *mapped)
         segment_map_mark_large((uintptr_t)p, *mapped);
     }
     return p;
+}
+
+/* No cached range fits `need`: a touched one of at least half of it grown by mremap (pages that
+ * belonged to freed blocks serve the new one; only the tail is fresh). NULL when there is none,
+ * or in the tracking builds (sanitizer and memcheck bookkeeping does not follow mremap). */
+static void *grow_cached(size_t need, size_t size, int zero)
+{
+    if (HAK_TRACKING)
+        return NULL;
+    struct range evicted[EVICT_MAX];
+    unsigned nevicted = 0;
+    hak_lock(&lock);
+    struct range d = cache_take_largest_dirty(need);
+    if (d.size == 0) {
+        hak_unlock(&lock);
+        return NULL;
+    }
+    /* The lock stays held across mremap, as in large_realloc: the old range is released there. */
+    char *q = os_remap((void *)d.addr, d.size, need);
+    if (q == NULL) { /* the range spans two kernel mappings, or no address space */
+        cache_put(d, evicted, &nevicted);
+        hak_unlock(&lock);
+        unmap_evicted(evicted, nevicted);
+        return NULL;
+    }
+    forget_recent((uintptr_t)q, need);
+    int ok = register_block((uintptr_t)q, need, 1);
+    remaps += (uint64_t)ok;
+    hak_unlock(&lock);
+    note_mapped((long)need - (long)d.size);
+    if (!ok) {
+        unmap_block((uintptr_t)q, need);
+        errno = ENOMEM;
+        return NULL;
+    }
+    segment_map_mark_large((uintptr_t)q, need);
+    track_alloc(q, size, need);
+    if (zero) /* the grown tail is fresh and reads as zero */
+        memset(q, 0, d.size < size ? d.size : size);
+    return q;
 }
 
 void *large_alloc(size_t size, size_t align, int zero)
@@ -358,6 +415,9 @@ void *large_alloc(size_t size, size_t align, int zero)
             errno = ENOMEM;
             return NULL;
         }
+        void *q = grow_cached(need, size, zero);
+        if (q != NULL)
+            return q;
     }
     size_t mapped;
     char *p = map_fresh(need, align, &mapped);

@@ -2,10 +2,12 @@
  * that do not own the block's slab.
  *
  * Owns: one atomic word per slab: the head of an intrusive stack of freed blocks (the first word
- * of each block links to the next) plus two notification bits. Promises:
+ * of each block links to the next), two notification bits, and in the top 16 bits the number of
+ * blocks on the stack. Promises:
  *  - any thread may push; only the slab's owner takes, and a take removes the whole chain with one
  *    atomic read-modify-write, so a taken block is no longer reachable from the queue (the
- *    block-in-exactly-one-place invariant);
+ *    block-in-exactly-one-place invariant), and says how many blocks it took without walking
+ *    them (the blocks were just written by other cores: every step of a walk is a miss);
  *  - ARMED is set by the owner on a slab it parked as full; the first push that sees it turns it
  *    into NOTIFYING and must tell the owner (push returns true), then clear NOTIFYING. While
  *    NOTIFYING is set the owner may not abandon the slab, which keeps the owner's heap alive for
@@ -15,6 +17,7 @@
 #define HAK_REMOTE_QUEUE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "config.h"
 #include "lock.h"
@@ -24,6 +27,18 @@
 #define REMOTE_ARMED ((uintptr_t)1)
 #define REMOTE_NOTIFYING ((uintptr_t)2)
 #define REMOTE_BITS ((uintptr_t)3)
+/* User-space addresses have 47 bits on Linux (48 with 5-level paging only above a hint that
+ * hakmem never gives), so the top 16 bits count the chain; a slab holds fewer blocks than that. */
+#define REMOTE_COUNT_SHIFT 48
+#define REMOTE_COUNT_ONE ((uintptr_t)1 << REMOTE_COUNT_SHIFT)
+#define REMOTE_CHAIN_MASK ((REMOTE_COUNT_ONE - 1) & ~REMOTE_BITS)
+
+/* The chain a queue word points to, and the number of blocks it says the chain has. */
+HAK_INLINE void *remote_queue_chain(uintptr_t word) { return (void *)(word & REMOTE_CHAIN_MASK); }
+HAK_INLINE uint32_t remote_queue_count(uintptr_t word)
+{
+    return (uint32_t)(word >> REMOTE_COUNT_SHIFT);
+}
 
 typedef uintptr_t remote_queue_t;
 
@@ -35,8 +50,9 @@ HAK_INLINE bool remote_queue_push(remote_queue_t *q, void *block)
     uintptr_t next;
     do {
         SCHED_POINT(HAK_SCHED_PUSH, q);
-        block_set_next(block, (void *)(old & ~REMOTE_BITS));
-        next = (uintptr_t)block | (old & REMOTE_NOTIFYING);
+        block_set_next(block, remote_queue_chain(old));
+        next = (uintptr_t)block | (old & REMOTE_NOTIFYING) |
+               ((old & ~(REMOTE_COUNT_ONE - 1)) + REMOTE_COUNT_ONE);
         if (old & REMOTE_ARMED)
             next |= REMOTE_NOTIFYING;
         /* Acquire as well: a pusher that consumes the arm reads the owner's heap next, which
@@ -51,8 +67,9 @@ HAK_INLINE bool remote_queue_push(remote_queue_t *q, void *block)
 HAK_INLINE void remote_queue_push_racy(remote_queue_t *q, void *block)
 {
     uintptr_t old = *(volatile remote_queue_t *)q;
-    block_set_next(block, (void *)(old & ~REMOTE_BITS));
-    *(volatile remote_queue_t *)q = (uintptr_t)block | (old & REMOTE_BITS);
+    block_set_next(block, remote_queue_chain(old));
+    *(volatile remote_queue_t *)q = (uintptr_t)block | (old & REMOTE_BITS) |
+                                    ((old & ~(REMOTE_COUNT_ONE - 1)) + REMOTE_COUNT_ONE);
 }
 #endif
 
@@ -65,21 +82,25 @@ HAK_INLINE void remote_queue_notify_done(remote_queue_t *q)
 HAK_INLINE bool remote_queue_nonempty(const remote_queue_t *q)
 {
     SCHED_POINT(HAK_SCHED_QUEUE_LOAD, q);
-    return (__atomic_load_n(q, __ATOMIC_RELAXED) & ~REMOTE_BITS) != 0;
+    return remote_queue_chain(__atomic_load_n(q, __ATOMIC_RELAXED)) != NULL;
 }
 
-/* Owner only: detach the whole chain (NULL if empty), keeping the notification bits. */
-HAK_INLINE void *remote_queue_take(remote_queue_t *q)
+/* Owner only: detach the whole chain (NULL if empty), keeping the notification bits; *count is
+ * the number of blocks on it. */
+HAK_INLINE void *remote_queue_take(remote_queue_t *q, uint32_t *count)
 {
     SCHED_POINT(HAK_SCHED_QUEUE_LOAD, q);
     uintptr_t old = __atomic_load_n(q, __ATOMIC_RELAXED);
     do {
-        if ((old & ~REMOTE_BITS) == 0)
+        if (remote_queue_chain(old) == NULL) {
+            *count = 0;
             return NULL;
+        }
         SCHED_POINT(HAK_SCHED_TAKE, q);
     } while (!__atomic_compare_exchange_n(q, &old, old & REMOTE_BITS, 1, __ATOMIC_ACQUIRE,
                                           __ATOMIC_RELAXED));
-    return (void *)(old & ~REMOTE_BITS);
+    *count = remote_queue_count(old);
+    return remote_queue_chain(old);
 }
 
 /* Owner only: ask to be notified of the next push. Fails (false) if the queue is not idle and

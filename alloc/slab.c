@@ -27,29 +27,31 @@ void slab_format(struct slab *s, unsigned cls)
 
 uint32_t slab_drain(struct slab *s)
 {
-    void *chain = remote_queue_take(&slab_remote(s)->queue);
+    uint32_t n;
+    void *chain = remote_queue_take(&slab_remote(s)->queue, &n);
     if (chain == NULL)
         return 0;
-    uint32_t n = 1;
-    void *tail = chain;
-    while (block_next(tail) != NULL) {
-        tail = block_next(tail);
-        n++;
-    }
     HAK_ASSERT(n <= s->used);
-    block_set_next(tail, s->free);
-    s->free = chain;
+    if (s->free == NULL) {
+        s->free = chain; /* the usual case (refill drains an exhausted slab): no walk */
+    } else {
+        void *tail = chain;
+        while (block_next(tail) != NULL)
+            tail = block_next(tail);
+        block_set_next(tail, s->free);
+        s->free = chain;
+    }
     s->free_count = (uint16_t)(s->free_count + n);
     s->used = (uint16_t)(s->used - n);
     return n;
 }
 
-void *slab_take(struct slab *s, uint32_t max, uint32_t *count)
+void *slab_take(struct slab *s, uint32_t want, uint32_t up_to, uint32_t *count)
 {
-    uint32_t n = 0;
+    uint32_t max = want, n = 0;
     void *head = NULL;
     if (s->free != NULL) {
-        if (s->free_count <= max) {
+        if (s->free_count <= up_to) {
             head = s->free;
             n = s->free_count;
             s->free = NULL;

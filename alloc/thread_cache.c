@@ -44,7 +44,8 @@ static void *refill(size_t size)
         return p;
     uint32_t n;
     heap_lock(h);
-    p = heap_alloc_chain(h, cls, hak_class_info[cls].batch, &n);
+    /* The bin is empty: a slab's whole free list fits when it is no longer than the cap. */
+    p = heap_alloc_chain(h, cls, hak_class_info[cls].batch, b->cap, &n);
     if (p != NULL) {
         b->head = block_next(p);
         block_mark_live(p);

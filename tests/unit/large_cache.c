@@ -1,7 +1,8 @@
 /* The Large tier's cache of free ranges: a block is cut from a bigger cached range (its tail stays
  * cached), freed blocks rejoin adjacent cached ranges, blocks come from shared reserves, and
- * touched cached bytes past the budget are purged. Each reuse is visible in hak_stats: a cache
- * hit, and no more bytes mapped from the OS. */
+ * touched cached bytes past the budget are purged, and a block bigger than every cached range
+ * grows a freed one. Each reuse is visible in hak_stats: a cache hit, and no more bytes mapped
+ * from the OS than the reuse leaves missing. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,41 @@ TEST(large_blocks_come_from_one_reserve_and_freed_pages_are_reused)
         CHECK(c[i] == 0);
     CHECK(mapped_bytes() == mapped);
     hak_free(b);
+    hak_free(c);
+    CHECK(hak_debug_check_heap() == 0);
+}
+
+/* A block bigger than every cached range grows the largest freed (touched) one with mremap: that
+ * block's pages serve the new one (its old contents show it) and only the difference is mapped
+ * fresh; calloc zeroes what was reused. The tracking builds take fresh pages instead (sanitizer
+ * and memcheck bookkeeping does not follow mremap). */
+TEST(large_block_bigger_than_any_cached_range_reuses_a_freed_blocks_pages)
+{
+    char *a = hak_malloc(40 * MiB); /* more than half a reserve: a mapping of its own */
+    CHECK(a != NULL);
+    memset(a, 0x5a, 40 * MiB);
+    hak_free(a);
+    struct hak_stats s0, s1;
+    hak_stats(&s0);
+    char *b = hak_malloc(60 * MiB);
+    CHECK(b != NULL);
+    hak_stats(&s1);
+    CHECK(s1.large_cache_hits == s0.large_cache_hits + !HAK_TRACKING);
+    CHECK(s1.large_remaps == s0.large_remaps + !HAK_TRACKING);
+    uint64_t fresh = HAK_TRACKING ? 60 * MiB : 20 * MiB;
+    CHECKF(s1.mapped_bytes == s0.mapped_bytes + fresh, "mapped bytes grew by %lld, expected %llu",
+           (long long)(s1.mapped_bytes - s0.mapped_bytes), (unsigned long long)fresh);
+#if !HAK_TRACKING
+    CHECKF(b[0] == 0x5a && b[40 * MiB - 1] == 0x5a && b[40 * MiB] == 0,
+           "the first 40 MiB are not the freed block's pages");
+#endif
+    memset(b, 0x6b, 60 * MiB);
+    hak_free(b);
+    char *c = hak_calloc(1, 80 * MiB);
+    CHECK(c != NULL);
+    for (size_t i = 0; i < 80 * MiB; i += 4093)
+        CHECKF(c[i] == 0, "calloc'ed byte %zu is %#x", i, (unsigned)(unsigned char)c[i]);
+    CHECK(c[80 * MiB - 1] == 0);
     hak_free(c);
     CHECK(hak_debug_check_heap() == 0);
 }

@@ -24,18 +24,22 @@ static struct node *node(int i)
     return nodes[i];
 }
 
-TEST(take_detaches_the_whole_chain_in_lifo_order)
+TEST(take_detaches_the_whole_chain_in_lifo_order_and_counts_it)
 {
     remote_queue_t q = 0;
-    CHECK(remote_queue_take(&q) == NULL);
+    uint32_t n = 99;
+    CHECK(remote_queue_take(&q, &n) == NULL && n == 0);
     for (int i = 0; i < 4; i++)
         CHECK(!remote_queue_push(&q, node(i)));
     CHECK(remote_queue_nonempty(&q));
-    struct node *chain = remote_queue_take(&q);
+    CHECK(remote_queue_count(q) == 4);
+    struct node *chain = remote_queue_take(&q, &n);
     CHECK(chain == node(3));
+    CHECK(n == 4);
     CHECK(!remote_queue_nonempty(&q));
-    CHECK(remote_queue_take(&q) == NULL);
-    int count = 0;
+    CHECK(q == 0); /* the count goes with the chain */
+    CHECK(remote_queue_take(&q, &n) == NULL && n == 0);
+    uint32_t count = 0;
     for (struct node *p = chain; p; p = block_next(p))
         count++;
     CHECK(count == 4);
@@ -62,7 +66,8 @@ TEST(first_push_after_arm_must_notify_and_later_pushes_must_not)
     remote_queue_notify_done(&q);
     CHECK((q & REMOTE_BITS) == 0);
     CHECK(!remote_queue_disarm(&q)); /* the arm was consumed */
-    CHECK(remote_queue_take(&q) == node(1));
+    uint32_t n;
+    CHECK(remote_queue_take(&q, &n) == node(1) && n == 2);
 }
 
 TEST(take_keeps_the_notification_bits)
@@ -70,7 +75,8 @@ TEST(take_keeps_the_notification_bits)
     remote_queue_t q = 0;
     CHECK(remote_queue_arm(&q));
     CHECK(remote_queue_push(&q, node(0)));
-    CHECK(remote_queue_take(&q) == node(0));
+    uint32_t n;
+    CHECK(remote_queue_take(&q, &n) == node(0) && n == 1);
     CHECK(q == REMOTE_NOTIFYING);
     remote_queue_notify_done(&q);
     CHECK(q == 0);
@@ -108,12 +114,16 @@ TEST(concurrent_pushes_are_each_taken_exactly_once)
     size_t taken = 0;
     for (;;) {
         int finished = __atomic_load_n(&done_producers, __ATOMIC_ACQUIRE) == PRODUCERS;
-        for (struct node *p = remote_queue_take(&shared_q); p; p = block_next(p)) {
+        uint32_t n, len = 0;
+        for (struct node *p = remote_queue_take(&shared_q, &n); p; p = block_next(p)) {
             CHECKF(p->tag < total && !seen[p->tag], "node %llu taken twice or corrupt",
                    (unsigned long long)p->tag);
             seen[p->tag] = 1;
             taken++;
+            len++;
         }
+        /* The count is 16 bits wide (more than any slab's blocks): here it counts modulo 2^16. */
+        CHECKF(n == len % 65536, "took a chain of %u nodes whose count says %u", len, n);
         if (finished && !remote_queue_nonempty(&shared_q))
             break;
     }

@@ -39,7 +39,8 @@ static void race(void *arg)
         pthread_create(&t[i], NULL, fn, NULL);
     for (int i = 0; i < 2; i++)
         pthread_join(t[i], NULL);
-    remote_queue_take(&queue);
+    uint32_t n;
+    remote_queue_take(&queue, &n);
 }
 
 TEST(racy_remote_push_is_reported_as_a_data_race)
