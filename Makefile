@@ -117,9 +117,75 @@ $(BUILD)/libhakmem.a: $(CORE_OBJS) $(INTERPOSE_OBJ)
 	@echo "  AR $@"
 	@rm -f $@ && ar rcs $@ $^
 
+# The version is written once, in alloc/hakmem.h; the soname carries its major number.
+VERSION_PART = $(shell sed -n 's/^\#define HAKMEM_VERSION_$(1) //p' alloc/hakmem.h)
+HAK_MAJOR := $(call VERSION_PART,MAJOR)
+HAK_MINOR := $(call VERSION_PART,MINOR)
+HAK_VERSION := $(HAK_MAJOR).$(HAK_MINOR).$(call VERSION_PART,PATCH)
+
 $(BUILD)/libhakmem.so: $(CORE_OBJS) $(INTERPOSE_OBJ)
 	@echo "  LD $@"
-	@$(CC) $(CFLAGS_ALL) -shared -Wl,-soname,libhakmem.so -Wl,-z,now $^ -o $@ $(LDFLAGS_ALL)
+	@$(CC) $(CFLAGS_ALL) -shared -Wl,-soname,libhakmem.so.$(HAK_MAJOR) -Wl,-z,now $^ -o $@ \
+	    $(LDFLAGS_ALL)
+
+# bin/hakmem: runs a program with libhakmem preloaded; its flags come from alloc/option_table.h.
+$(BUILD)/hakmem: launcher/hakmem.c alloc/option_table.h alloc/hakmem.h
+	@echo "  CC $@"
+	@$(CC) -std=gnu11 $(WARN) -O2 -Ialloc $< -o $@
+
+# ---- install ------------------------------------------------------------------------------------
+# make install [PREFIX=/usr/local] [DESTDIR=]: the release build, as the allocators people already
+# use ship it. make uninstall removes exactly what install added (directories install created,
+# the prefix itself included, as listed in share/hakmem/created-dirs), leaving it as it was.
+PREFIX ?= /usr/local
+INSTALL_ROOT = $(DESTDIR)$(PREFIX)
+INSTALL_DIRS := lib lib/pkgconfig include bin share share/hakmem
+INSTALLED_FILES := lib/libhakmem.so.$(HAK_MAJOR).$(HAK_MINOR) lib/libhakmem.so.$(HAK_MAJOR) \
+    lib/libhakmem.so lib/libhakmem.a lib/libhakmem_core.a include/hakmem.h \
+    lib/pkgconfig/hakmem.pc lib/pkgconfig/hakmem-core.pc bin/hakmem share/hakmem/created-dirs
+
+define PC_FILE
+prefix=$(PREFIX)
+libdir=$${prefix}/lib
+includedir=$${prefix}/include
+
+Name: $(1)
+Description: $(2)
+Version: $(HAK_VERSION)
+Cflags: -I$${includedir}
+Libs: -L$${libdir} $(3)
+endef
+export PC_HAKMEM = $(call PC_FILE,hakmem,hakmem: a fast multithreaded malloc (replaces the malloc family),-lhakmem)
+export PC_CORE = $(call PC_FILE,hakmem-core,hakmem API only (hak_malloc and friends; libc malloc stays),-lhakmem_core -pthread -ldl -lm)
+
+.PHONY: install uninstall install-check
+install:
+	@$(MAKE) --no-print-directory VARIANT=release lib build/release/hakmem
+	@created=""; [ -d "$(INSTALL_ROOT)" ] || created=.; \
+	    for d in $(INSTALL_DIRS); do [ -d "$(INSTALL_ROOT)/$$d" ] || created="$$created $$d"; \
+	    mkdir -p "$(INSTALL_ROOT)/$$d"; done; \
+	    [ -s "$(INSTALL_ROOT)/share/hakmem/created-dirs" ] || \
+	        printf '%s\n' $$created >"$(INSTALL_ROOT)/share/hakmem/created-dirs"
+	@install -m 755 build/release/libhakmem.so "$(INSTALL_ROOT)/lib/libhakmem.so.$(HAK_MAJOR).$(HAK_MINOR)"
+	@ln -sf libhakmem.so.$(HAK_MAJOR).$(HAK_MINOR) "$(INSTALL_ROOT)/lib/libhakmem.so.$(HAK_MAJOR)"
+	@ln -sf libhakmem.so.$(HAK_MAJOR) "$(INSTALL_ROOT)/lib/libhakmem.so"
+	@install -m 644 build/release/libhakmem.a build/release/libhakmem_core.a "$(INSTALL_ROOT)/lib/"
+	@install -m 644 alloc/hakmem.h "$(INSTALL_ROOT)/include/hakmem.h"
+	@printf '%s\n' "$$PC_HAKMEM" >"$(INSTALL_ROOT)/lib/pkgconfig/hakmem.pc"
+	@printf '%s\n' "$$PC_CORE" >"$(INSTALL_ROOT)/lib/pkgconfig/hakmem-core.pc"
+	@install -m 755 build/release/hakmem "$(INSTALL_ROOT)/bin/hakmem"
+	@echo "installed hakmem $(HAK_VERSION) into $(INSTALL_ROOT)"
+
+uninstall:
+	@dirs=$$(cat "$(INSTALL_ROOT)/share/hakmem/created-dirs" 2>/dev/null); \
+	    for f in $(INSTALLED_FILES); do rm -f "$(INSTALL_ROOT)/$$f"; done; \
+	    for d in $$(printf '%s\n' $$dirs | sort -r); do p="$(INSTALL_ROOT)"; [ "$$d" = . ] || p="$$p/$$d"; \
+	        rmdir "$$p" 2>/dev/null || true; done; \
+	    echo "removed hakmem from $(INSTALL_ROOT)"
+
+# Installs into a temporary DESTDIR and uses it as a user would (tests/install_check.sh).
+install-check:
+	@tests/install_check.sh
 
 # ---- tests --------------------------------------------------------------------------------------
 # tests/unit: one module at a time (internal headers allowed); tests/integration: whole-API
@@ -501,7 +567,7 @@ mutants-sched:
 	@mutants/sched_fuzz.sh $(MUTANTS)
 
 FORMATTED := alloc/*.[ch] tests/*/*.[ch] tests/programs/*.cc bench/*.[ch] fuzz/*.[ch] larson/*.c \
-             stress/*.[ch]
+             stress/*.[ch] launcher/*.c
 format:
 	clang-format -i $(FORMATTED)
 

@@ -13,6 +13,15 @@
 extern "C" {
 #endif
 
+/* The version: the only place it is written (the Makefile's soname and pkg-config files, the
+ * launcher and the statistics all read it from here). */
+#define HAKMEM_VERSION_MAJOR 0
+#define HAKMEM_VERSION_MINOR 9
+#define HAKMEM_VERSION_PATCH 0
+#define HAKMEM_VERSION_STRING "0.9.0"
+/* "MAJOR.MINOR.PATCH" of the library actually loaded (which may differ from the header). */
+const char *hak_version(void);
+
 /* Number of slab size classes (Tiny and Mid tiers). */
 #define HAK_NUM_CLASSES 40
 
@@ -70,6 +79,11 @@ struct hak_stats {
 void hak_stats(struct hak_stats *out);
 /* Print the snapshot in the HAKMEM_STATS=1 format to the given file descriptor. */
 void hak_stats_print(int fd);
+/* The same snapshot as text (HAK_STATS_TEXT, as hak_stats_print) or as one JSON object
+ * (HAK_STATS_JSON; schema in README, "schema_version" 1) followed by a newline. */
+#define HAK_STATS_TEXT 1
+#define HAK_STATS_JSON 2
+void hak_stats_write(int fd, int format);
 
 /* Full heap check: every slab block is in exactly one place (a caller's hands, one thread cache,
  * its slab's free list, its slab's remote queue, or never carved); links are in range, aligned

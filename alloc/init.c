@@ -97,5 +97,5 @@ bool hak_init_slow(void)
 __attribute__((destructor)) static void print_stats_at_exit(void)
 {
     if (__atomic_load_n(&hak_init_state, __ATOMIC_ACQUIRE) == 2 && hak_options.stats)
-        hak_stats_print(2);
+        stats_report_at_exit();
 }

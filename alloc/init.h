@@ -17,6 +17,8 @@ extern long hak_init_state HAK_HIDDEN; /* 2 when ready (see init.c) */
 extern pthread_key_t hak_thread_key HAK_HIDDEN;
 
 HAK_HIDDEN bool hak_init_slow(void);
+/* stats.c: the HAKMEM_STATS report, in its format, to HAKMEM_STATS_FILE or stderr. */
+HAK_HIDDEN void stats_report_at_exit(void);
 
 HAK_INLINE bool hak_ensure_init(void)
 {

@@ -5,6 +5,9 @@
 #define _GNU_SOURCE
 #include "options.h"
 
+#include "hakmem.h"
+#include "option_table.h"
+
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +15,7 @@
 
 struct hak_options hak_options = {
     .stats = 0,
+    .stats_file = NULL,
     .external_guard = GUARD_CONTAIN,
     .guard_report_at = 100,
     .invalid_free = INVALID_FREE_ABORT,
@@ -70,15 +74,34 @@ static int parse_unsigned(const char *s, unsigned long *out)
     return 1;
 }
 
-/* Index of s in the NULL-terminated list of names, or -1. */
-static int parse_choice(const char *s, const char *const *names)
+/* Index of s among the '|'-separated words of `values` (an option table entry), or -1. */
+static int parse_choice(const char *s, const char *values)
 {
     if (s == NULL)
         return -1;
-    for (int i = 0; names[i] != NULL; i++)
-        if (strcmp(s, names[i]) == 0)
-            return i;
-    return -1;
+    size_t len = strlen(s);
+    int index = 0;
+    for (const char *w = values;; index++) {
+        const char *end = strchr(w, '|');
+        size_t wlen = end != NULL ? (size_t)(end - w) : strlen(w);
+        if (wlen == len && strncmp(s, w, len) == 0)
+            return index;
+        if (end == NULL)
+            return -1;
+        w = end + 1;
+    }
+}
+
+#define OPTION_NAME(id, var, flag, values, def, help) var,
+#define OPTION_VALUES(id, var, flag, values, def, help) values,
+static const char *const option_var[] = {HAK_OPTION_TABLE(OPTION_NAME)};
+static const char *const option_values[] = {HAK_OPTION_TABLE(OPTION_VALUES)};
+
+static const char *option(enum hak_option_id id) { return lookup(option_var[id]); }
+
+static int option_choice(enum hak_option_id id)
+{
+    return parse_choice(option(id), option_values[id]);
 }
 
 void options_init(void)
@@ -86,24 +109,27 @@ void options_init(void)
     if (environ == NULL)
         load_proc_environ();
     unsigned long v;
-    if (parse_unsigned(lookup("HAKMEM_STATS"), &v))
-        hak_options.stats = v != 0;
-    if (parse_unsigned(lookup("HAKMEM_SEGMENT_CACHE"), &v))
+    static const unsigned stats_levels[] = {0, HAK_STATS_TEXT, HAK_STATS_TEXT, HAK_STATS_JSON};
+    int k = option_choice(HAK_OPTION_STATS); /* 0|1|text|json */
+    if (k >= 0)
+        hak_options.stats = stats_levels[k];
+    const char *file = option(HAK_OPTION_STATS_FILE);
+    if (file != NULL && *file != '\0')
+        hak_options.stats_file = file;
+    if (parse_unsigned(option(HAK_OPTION_SEGMENT_CACHE), &v))
         hak_options.segment_cache = (unsigned)v;
-    if (parse_unsigned(lookup("HAKMEM_LARGE_CACHE_MB"), &v))
+    if (parse_unsigned(option(HAK_OPTION_LARGE_CACHE_MB), &v))
         hak_options.large_cache_bytes = (size_t)v << 20;
-    if (parse_unsigned(lookup("HAKMEM_LARGE_PURGE_MS"), &v))
+    if (parse_unsigned(option(HAK_OPTION_LARGE_PURGE_MS), &v))
         hak_options.large_purge_ms = v;
-    if (parse_unsigned(lookup("HAKMEM_WAIT_LIMIT_S"), &v) && v > 0)
+    if (parse_unsigned(option(HAK_OPTION_WAIT_LIMIT_S), &v) && v > 0)
         hak_options.wait_limit_s = (unsigned)v;
-    static const char *const guard[] = {"contain", "log", "abort", NULL};
-    int k = parse_choice(lookup("HAKMEM_EXTERNAL_GUARD"), guard);
+    k = option_choice(HAK_OPTION_EXTERNAL_GUARD); /* contain|log|abort */
     if (k >= 0)
         hak_options.external_guard = (unsigned)k;
-    if (parse_unsigned(lookup("HAKMEM_EXTERNAL_GUARD_REPORT"), &v))
+    if (parse_unsigned(option(HAK_OPTION_EXTERNAL_GUARD_REPORT), &v))
         hak_options.guard_report_at = v;
-    static const char *const invalid[] = {"abort", "report", NULL};
-    k = parse_choice(lookup("HAKMEM_INVALID_FREE"), invalid);
+    k = option_choice(HAK_OPTION_INVALID_FREE); /* abort|report */
     if (k >= 0)
         hak_options.invalid_free = (unsigned)k;
 }

@@ -1,6 +1,7 @@
 /* options.h — every HAKMEM_* environment option, in one struct.
  *
- * Owns: the option table (names, defaults, parsing). Promises: the environment is read exactly
+ * Owns: the parsed values of option_table.h's options (names, accepted values and defaults are
+ * in that table). Promises: the environment is read exactly
  * once, during initialization, before any option is consulted; afterwards options are plain loads.
  * Must never: call getenv (or read anything) after initialization, and never allocate. */
 #ifndef HAK_OPTIONS_H
@@ -8,11 +9,13 @@
 
 #include "config.h"
 
+/* In the order of their words in option_table.h. */
 enum external_guard_policy { GUARD_CONTAIN, GUARD_LOG, GUARD_ABORT };
 enum invalid_free_policy { INVALID_FREE_ABORT, INVALID_FREE_REPORT };
 
 struct hak_options {
-    unsigned stats;           /* HAKMEM_STATS: print statistics at exit (0/1) */
+    unsigned stats;           /* HAKMEM_STATS: 0, or HAK_STATS_TEXT / HAK_STATS_JSON at exit */
+    const char *stats_file;   /* HAKMEM_STATS_FILE: where (NULL: stderr); %p is the pid */
     unsigned external_guard;  /* HAKMEM_EXTERNAL_GUARD: contain | log | abort */
     uint64_t guard_report_at; /* HAKMEM_EXTERNAL_GUARD_REPORT: hits before the one-time report */
     unsigned invalid_free;    /* HAKMEM_INVALID_FREE: abort | report */

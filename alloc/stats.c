@@ -1,4 +1,7 @@
-/* stats.c — hak_stats(): one snapshot of every module's counters, and its printed form. */
+/* stats.c — hak_stats(): one snapshot of every module's counters, and its printed forms (text for
+ * people, JSON for tools), at exit to the file HAKMEM_STATS_FILE names. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,6 +13,7 @@
 #include "init.h"
 #include "large.h"
 #include "misuse.h"
+#include "options.h"
 #include "orphan_pool.h"
 #include "page_run.h"
 #include "segment.h"
@@ -109,6 +113,111 @@ static void say(struct report *r, const char *fmt, ...)
 static double percent(uint64_t part, uint64_t whole)
 {
     return whole == 0 ? 0.0 : 100.0 * (double)part / (double)whole;
+}
+
+HAK_EXPORT const char *hak_version(void) { return HAKMEM_VERSION_STRING; }
+
+/* The scalar fields of struct hak_stats, in its order: the JSON object's members. */
+#define STATS_FIELDS(X)                                                                            \
+    X(allocs)                                                                                      \
+    X(frees)                                                                                       \
+    X(remote_frees) X(drains) X(drained) X(refills) X(flushes) X(cache_hits) X(live_bytes)         \
+        X(page_run_allocs) X(page_run_frees) X(page_run_live_bytes) X(large_allocs) X(large_frees) \
+            X(large_live_bytes) X(large_cache_hits) X(large_remaps) X(segments_mapped)             \
+                X(segments_peak) X(segments_cached) X(mapped_bytes) X(peak_mapped_bytes)           \
+                    X(slabs_orphaned) X(slabs_adopted) X(slabs_reclaimed) X(threads_started)       \
+                        X(threads_exited) X(external_guard_hits) X(external_guard_frees)           \
+                            X(external_guard_reallocs) X(external_guard_size_queries)              \
+                                X(invalid_frees) X(double_frees) X(interior_frees)                 \
+                                    X(unallocated_frees)
+#define CLASS_FIELDS(X)                                                                            \
+    X(block_size)                                                                                  \
+    X(allocs) X(frees) X(remote_frees) X(drains) X(drained) X(refills) X(flushes) X(live_blocks)
+
+/* Schema version 1: {"schema": "hakmem-stats", "schema_version": 1, "hakmem_version": "M.m.p",
+ * "pid": N, <every STATS_FIELDS member>: N, "classes": [{"class": N, <every CLASS_FIELDS
+ * member>: N}, ...]} — every slab class, in class order. Members are only ever added. */
+static void write_json(struct report *r, const struct hak_stats *s)
+{
+    say(r,
+        "{\"schema\": \"hakmem-stats\", \"schema_version\": 1, \"hakmem_version\": \"%s\", "
+        "\"pid\": %ld",
+        HAKMEM_VERSION_STRING, (long)getpid());
+#define JSON_MEMBER(f) say(r, ", \"" #f "\": %llu", (unsigned long long)s->f);
+    STATS_FIELDS(JSON_MEMBER)
+    say(r, ", \"classes\": [");
+    for (unsigned c = 0; c < HAK_NUM_CLASSES; c++) {
+        const struct hak_class_stats *k = &s->cls[c];
+        say(r, "%s{\"class\": %u", c ? ", " : "", c);
+#define JSON_CLASS_MEMBER(f) say(r, ", \"" #f "\": %llu", (unsigned long long)k->f);
+        CLASS_FIELDS(JSON_CLASS_MEMBER)
+        say(r, "}");
+    }
+    say(r, "]}\n");
+    report_flush(r);
+}
+
+HAK_EXPORT void hak_stats_write(int fd, int format)
+{
+    if (format != HAK_STATS_JSON) {
+        hak_stats_print(fd);
+        return;
+    }
+    struct hak_stats s;
+    hak_stats(&s);
+    struct report out = {.fd = fd, .used = 0};
+    write_json(&out, &s);
+}
+
+/* HAKMEM_STATS_FILE with every %p replaced by the pid (%% is a %), into buf; 0 if too long. */
+static int expand_stats_path(const char *pattern, char *buf, size_t size)
+{
+    size_t n = 0;
+    for (const char *c = pattern; *c; c++) {
+        char piece[24];
+        const char *add = piece;
+        if (c[0] == '%' && c[1] == 'p') {
+            snprintf(piece, sizeof piece, "%ld", (long)getpid());
+            c++;
+        } else if (c[0] == '%' && c[1] == '%') {
+            piece[0] = '%', piece[1] = '\0';
+            c++;
+        } else {
+            piece[0] = *c, piece[1] = '\0';
+        }
+        size_t len = strlen(add);
+        if (n + len + 1 > size)
+            return 0;
+        memcpy(buf + n, add, len);
+        n += len;
+    }
+    buf[n] = '\0';
+    return 1;
+}
+
+void stats_report_at_exit(void)
+{
+    int fd = 2;
+    if (hak_options.stats_file != NULL) {
+        char path[4096];
+        fd = expand_stats_path(hak_options.stats_file, path, sizeof path)
+                 ? open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)
+                 : (errno = ENAMETOOLONG, -1);
+        if (fd < 0) {
+            char line[512];
+            int n = snprintf(line, sizeof line,
+                             "hakmem: cannot write statistics to %s: %s (HAKMEM_STATS_FILE)\n",
+                             hak_options.stats_file, strerror(errno));
+            if (n > 0) {
+                ssize_t w = write(2, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+                (void)w;
+            }
+            return;
+        }
+    }
+    hak_stats_write(fd, (int)hak_options.stats);
+    if (fd != 2)
+        close(fd);
 }
 
 HAK_EXPORT void hak_stats_print(int fd)

