@@ -3,12 +3,14 @@
 
 Each configuration runs REPS times for each allocator, in interleaved order (every repetition
 rotates the allocator order), from one binary per benchmark with the allocator chosen through
-LD_PRELOAD (glibc: none). Throughput is the median of the runs (one op = one malloc or one free;
+LD_PRELOAD (glibc: none); hakmem's runs write its JSON statistics (HAKMEM_STATS=json), which must
+show that it served them. Throughput is the median of the runs (one op = one malloc or one free;
 realloc_grow also counts reallocs); peak RSS is each run's own VmHWM, median. Writes
 build/bench/results.csv, results.md and the gnuplot charts, printing progress as it goes.
 """
 import csv
 import datetime
+import json
 import os
 import platform
 import re
@@ -76,14 +78,30 @@ def configs():
 def run_one(argv, lib):
     env = dict(os.environ)
     env.pop("LD_PRELOAD", None)
+    stats = None
     if lib:
         env["LD_PRELOAD"] = lib
+    if lib == ALLOCATORS[0][1]:
+        # hakmem's own JSON statistics prove that it served the run (a preload that did not take
+        # would otherwise be measured as hakmem).
+        stats = f"{OUT}/hakmem-stats.json"
+        env["HAKMEM_STATS"], env["HAKMEM_STATS_FILE"] = "json", os.path.abspath(stats)
+        if os.path.exists(stats):
+            os.remove(stats)
     proc = subprocess.run(argv, env=env, capture_output=True, text=True)
     out, err, status = proc.stdout, proc.stderr, proc.returncode
     m = re.search(r"ops_per_sec=([0-9.]+)", out)
     rss = re.search(r"peak_rss_kb=([0-9]+)", out)
     if status != 0 or not m or not rss:
         sys.exit(f"bench: {' '.join(argv)} with {lib or 'glibc'} failed:\n{out}{err}")
+    if stats:
+        s = {"allocs": 0, "page_run_allocs": 0, "large_allocs": 0}
+        if os.path.exists(stats):
+            with open(stats) as f:
+                s = json.load(f)
+        if s["allocs"] + s["page_run_allocs"] + s["large_allocs"] == 0:
+            sys.exit(f"bench: {' '.join(argv)}: hakmem's statistics show no allocation "
+                     f"(LD_PRELOAD={lib} did not take)")
     # The program's own VmHWM: a forked child's ru_maxrss would include this runner's size.
     return float(m.group(1)), int(rss.group(1))
 
@@ -107,6 +125,7 @@ def fmt(ops):
 
 
 def main():
+    os.makedirs(OUT, exist_ok=True)
     for name, lib in ALLOCATORS:
         if lib and not os.path.exists(lib):
             sys.exit(f"bench: {lib} is missing (make bench installs it)")
