@@ -10,6 +10,7 @@
 #include "init.h"
 #include "meta_alloc.h"
 #include "orphan_pool.h"
+#include "page_run.h"
 #include "slab_pool.h"
 
 struct heap hak_exit_heap = {
@@ -23,8 +24,21 @@ static struct heap *registry;
 static struct heap_class_counters exited[HAK_CLASS_COUNT]; /* registry_lock */
 static uint64_t threads_started, threads_exited;           /* registry_lock */
 static uint64_t late_remote_frees[HAK_CLASS_COUNT];        /* atomic: frees after thread teardown */
-static uint32_t next_arena;                                /* registry_lock */
+static uint32_t arena_heaps[PAGE_RUN_ARENAS];              /* registry_lock: live heaps per arena */
 static struct meta_pool heap_pool = META_POOL_INITIALIZER(sizeof(struct heap));
+
+/* Registry lock held: the page-run arena with the fewest live heaps (the lowest of those), so
+ * threads that come and go reuse the arenas, and the free runs, of the threads before them
+ * instead of spreading over every arena's segments. */
+static uint32_t pick_arena(void)
+{
+    uint32_t best = 0;
+    for (uint32_t k = 1; k < PAGE_RUN_ARENAS; k++)
+        if (arena_heaps[k] < arena_heaps[best])
+            best = k;
+    arena_heaps[best]++;
+    return best;
+}
 
 /* ---- slab lists (owner only) ---- */
 
@@ -276,7 +290,7 @@ struct heap *heap_attach(struct thread_cache *tc)
         h->id = (uintptr_t)h;
         h->cache = tc;
         hak_lock_reinit(&h->lock);
-        h->arena = next_arena++;
+        h->arena = pick_arena();
         h->tid = (int32_t)syscall(SYS_gettid);
         registry_insert(h);
         threads_started++;
@@ -366,6 +380,7 @@ static void retire(struct heap *h)
     teardown(h);
     heap_unlock(h);
     registry_remove(h);
+    arena_heaps[h->arena % PAGE_RUN_ARENAS]--;
     merge_exited(h);
     threads_exited++;
     meta_pool_free(&heap_pool, h);
