@@ -258,18 +258,16 @@ static void unmap_evicted(const struct range *evicted, unsigned n)
         unmap_block(evicted[k].addr, evicted[k].size);
 }
 
-/* Under the lock: the smallest cached range (touched ones first) of at least `need` bytes, cut
- * to `need` when the rest is worth keeping (a page run's worth or more), removed from the cache;
- * size 0 if none. */
-static struct range cache_take_fit(size_t need)
+/* Under the lock: the smallest cached range of the given kind (touched or untouched) of at least
+ * `need` bytes, cut to `need` when the rest is worth keeping (a page run's worth or more), removed
+ * from the cache; size 0 if none. */
+static struct range cache_take_fit(size_t need, int dirty)
 {
     int fit = -1;
-    /* Touched ranges first: reusing their pages saves the page faults of untouched ones. */
-    for (int dirty = 1; dirty >= 0 && fit < 0; dirty--)
-        for (unsigned k = 0; k < cache_count; k++)
-            if (cache[k].dirty == dirty && cache[k].size >= need &&
-                (fit < 0 || cache[k].size < cache[fit].size))
-                fit = (int)k;
+    for (unsigned k = 0; k < cache_count; k++)
+        if (cache[k].dirty == dirty && cache[k].size >= need &&
+            (fit < 0 || cache[k].size < cache[fit].size))
+            fit = (int)k;
     if (fit < 0)
         return (struct range){0, 0, 0, 0};
     struct range e = cache[fit];
@@ -379,6 +377,39 @@ static void *grow_cached(size_t need, size_t size, int zero)
     return q;
 }
 
+/* A cached range of the given kind that fits: the block at its start, registered; NULL with
+ * *failed = 0 if none fits, *failed = 1 (errno ENOMEM) if the registry could not grow. */
+static void *take_cached(size_t need, size_t size, int zero, int dirty, int *failed)
+{
+    struct range evicted[EVICT_MAX];
+    unsigned nevicted = 0;
+    uint64_t now = now_ms();
+    hak_lock(&lock);
+    purge_stale(now, evicted, &nevicted);
+    struct range e = cache_take_fit(need, dirty);
+    int ok = e.size != 0 && register_block(e.addr, e.size, 1);
+    if (e.size != 0 && !ok) /* the registry could not grow */
+        cache_put(e, evicted, &nevicted);
+    hak_unlock(&lock);
+    unmap_evicted(evicted, nevicted);
+    *failed = e.size != 0 && !ok;
+    if (!ok) {
+        if (*failed)
+            errno = ENOMEM;
+        return NULL;
+    }
+    if (e.dirty) {
+        track_alloc((void *)e.addr, size, e.size);
+        if (zero)
+            memset((void *)e.addr, 0, size);
+    } else if (zero) {
+        track_alloc_zeroed((void *)e.addr, size, e.size); /* never touched: zero */
+    } else {
+        track_alloc((void *)e.addr, size, e.size); /* malloc promises no contents */
+    }
+    return (void *)e.addr;
+}
+
 void *large_alloc(size_t size, size_t align, int zero)
 {
     if (size > HAK_MAX_REQUEST) {
@@ -386,43 +417,25 @@ void *large_alloc(size_t size, size_t align, int zero)
         return NULL;
     }
     size_t need = round_pages(size);
-    struct range evicted[EVICT_MAX];
-    unsigned nevicted = 0;
     if (align <= HAK_PAGE_SIZE) {
-        uint64_t now = now_ms();
-        hak_lock(&lock);
-        purge_stale(now, evicted, &nevicted);
-        struct range e = cache_take_fit(need);
-        int ok = e.size != 0 && register_block(e.addr, e.size, 1);
-        if (e.size != 0 && !ok) /* the registry could not grow */
-            cache_put(e, evicted, &nevicted);
-        hak_unlock(&lock);
-        unmap_evicted(evicted, nevicted);
-        nevicted = 0;
-        if (ok) {
-            if (e.dirty) {
-                track_alloc((void *)e.addr, size, e.size);
-                if (zero)
-                    memset((void *)e.addr, 0, size);
-            } else if (zero) {
-                track_alloc_zeroed((void *)e.addr, size, e.size); /* never touched: zero */
-            } else {
-                track_alloc((void *)e.addr, size, e.size); /* malloc promises no contents */
-            }
-            return (void *)e.addr;
-        }
-        if (e.size != 0) {
-            errno = ENOMEM;
-            return NULL;
-        }
-        void *q = grow_cached(need, size, zero);
-        if (q != NULL)
+        /* Touched pages first — a fitting range, else a freed block grown to size — and only then
+         * untouched ones: every touched page reused is a page fault and a zeroing saved. */
+        int failed;
+        void *q = take_cached(need, size, zero, 1, &failed);
+        if (q == NULL && !failed)
+            q = grow_cached(need, size, zero);
+        if (q == NULL && !failed)
+            q = take_cached(need, size, zero, 0, &failed);
+        if (q != NULL || failed)
             return q;
     }
     size_t mapped;
     char *p = map_fresh(need, align, &mapped);
     if (p == NULL)
         return NULL;
+    /* Zeroed: gcc -O1 cannot see that unmap_evicted reads only the nevicted entries put. */
+    struct range evicted[EVICT_MAX] = {{0, 0, 0, 0}};
+    unsigned nevicted = 0;
     hak_lock(&lock);
     forget_recent((uintptr_t)p, mapped);
     int ok = register_block((uintptr_t)p, need, 0);

@@ -39,6 +39,11 @@ run() {
     wait "$pid"
     local rc=$?
     wait "$tailer" 2>/dev/null
+    # A step that fails before any check can (a build error) still counts as a failure.
+    if [ "$rc" -ne 0 ] && ! grep -q '^FAIL ' "$out"; then
+        echo "FAIL step_$name: exited with status $rc before any check failed (a build error?" \
+            "its output is above)" | tee -a "$out"
+    fi
     echo "=== $name: $((SECONDS - start)) s"
     cat "$out" >>"$log"
     [ "$rc" -eq 0 ] || status=1

@@ -114,6 +114,32 @@ TEST(large_block_bigger_than_any_cached_range_reuses_a_freed_blocks_pages)
     CHECK(hak_debug_check_heap() == 0);
 }
 
+/* Touched pages come before untouched ones: with an untouched range big enough in the cache (the
+ * rest of a reserve), a freed block of at least half the request is still grown and reused. */
+TEST(large_block_grows_a_freed_block_before_taking_untouched_pages)
+{
+    char *a = hak_malloc(10 * MiB); /* cut from a 64 MiB reserve: 54 MiB stay cached, untouched */
+    CHECK(a != NULL);
+    memset(a, 0x5a, 10 * MiB);
+    hak_free(a);
+    struct hak_stats s0, s1;
+    hak_stats(&s0);
+    char *b = hak_malloc(16 * MiB);
+    CHECK(b != NULL);
+    hak_stats(&s1);
+    CHECK(s1.large_remaps == s0.large_remaps + !HAK_TRACKING);
+#if !HAK_TRACKING
+    CHECKF(b[0] == 0x5a && b[10 * MiB - 1] == 0x5a,
+           "the 16 MiB block did not reuse the freed 10 MiB block's pages");
+    CHECKF(s1.mapped_bytes == s0.mapped_bytes + 6 * MiB, "mapped bytes grew by %lld",
+           (long long)(s1.mapped_bytes - s0.mapped_bytes));
+#else
+    CHECK(b > a && b < a + 64 * MiB); /* the tracking builds take the untouched range */
+#endif
+    hak_free(b);
+    CHECK(hak_debug_check_heap() == 0);
+}
+
 /* Touched cached bytes are bounded: past HAKMEM_LARGE_CACHE_MB the excess goes back to the OS
  * (address space included), and what stays is served first. */
 TEST(large_cache_gives_back_touched_bytes_past_its_budget)
