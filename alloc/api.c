@@ -126,31 +126,21 @@ void free_not_owner(struct slab *s, void *p, const void *caller)
     }
     track_free(p, s->block_size);
     block_mark_free(p);
-    heap_free_remote(s, p);
-}
-
-static int chain_contains(const void *chain, const void *p)
-{
-    for (const void *b = chain; b != NULL; b = block_next(b))
-        if (b == p)
-            return 1;
-    return 0;
+    struct thread_cache *tc = &hak_thread_cache;
+    if (tc->heap != NULL)
+        remote_batch_add(tc, s, p);
+    else
+        heap_free_remote(s, p); /* no heap, so no exit handler to flush a batch */
 }
 
 void free_suspect(struct slab *s, void *p, const void *caller)
 {
     caller = SLOW_PATH_CALLER(caller);
+    /* A block carrying the free key is free: in a bin, a free list, a remote queue or another
+     * thread's remote-free batch (which the owner cannot search), so the key is not confirmed by
+     * a search — live blocks have it cleared when handed out, and user data equal to the
+     * per-process random key is a 2^-64 event. */
     int verdict = slab_verdict(s, p);
-    if (verdict == MISUSE_DOUBLE_FREE) {
-        /* The owner can confirm: a free block of its slab is in its bin, on the slab's free list
-         * or in the slab's remote queue (pushers only prepend; only the owner takes). */
-        struct cache_bin *b = &hak_thread_cache.bins[s->cls];
-        const void *queued =
-            remote_queue_chain(__atomic_load_n(&slab_remote(s)->queue, __ATOMIC_ACQUIRE));
-        if (!chain_contains(b->head, p) && !chain_contains(s->free, p) &&
-            !chain_contains(queued, p))
-            verdict = -1; /* user data that happened to equal the key: a valid free */
-    }
     if (verdict >= 0) {
         misuse_report((enum misuse_kind)verdict, "free", p, slab_site(s), caller);
         return;

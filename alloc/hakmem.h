@@ -33,7 +33,8 @@ void *hak_realloc(void *ptr, size_t size);
 void *hak_aligned_alloc(size_t alignment, size_t size);
 /* Bytes usable at ptr (>= the requested size); 0 for NULL and for pointers hakmem does not own. */
 size_t hak_usable_size(const void *ptr);
-/* Return every block cached by the calling thread to its slab and publish its counters. */
+/* Return every block cached by the calling thread to its slab, push its remote-free batch to the
+ * owners' queues, and publish its counters. */
 void hak_thread_flush(void);
 
 /* Block size of a size class, and the class a request of `size` bytes is served from
@@ -86,7 +87,7 @@ void hak_stats_print(int fd);
 void hak_stats_write(int fd, int format);
 
 /* Full heap check: every slab block is in exactly one place (a caller's hands, one thread cache,
- * its slab's free list, its slab's remote queue, or never carved); links are in range, aligned
+ * its slab's free list, its slab's remote queue, one thread's remote-free batch, or never carved); links are in range, aligned
  * and acyclic; free blocks carry the free mark; every slab is on the list its state names (a
  * parked full slab armed or notified, an orphan adoptable, an empty slab pooled); the per-class
  * counters agree with what the slabs say is out; page runs tile their segments and coalesce; the
@@ -98,7 +99,7 @@ int hak_debug_check_heap(void);
 
 /* The same, plus a full accounting for a program at rest: `held` lists every block the program
  * (all its threads) still holds, n of them (NULL, 0: none). Every other block must be free — a
- * slab block in a thread cache, a free list or a remote queue; no page run or Large block live —
+ * slab block in a thread cache, a free list, a remote queue or a remote-free batch; no page run or Large block live —
  * and every listed pointer must be a live block. A block the allocator lost is reported with its
  * slab. */
 int hak_debug_check_quiescent(void *const *held, size_t n);

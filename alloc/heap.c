@@ -222,16 +222,61 @@ uint32_t heap_return_chain(struct heap *h, void *chain)
     return n;
 }
 
+static void remote_batch_flush(struct remote_batch *b, int recount)
+{
+    struct slab *s = b->slab;
+    if (s == NULL)
+        return;
+    uint32_t n = b->count;
+    if (recount) {
+        n = 0;
+        for (void *p = b->head; p != NULL; p = block_next(p)) {
+            b->tail = p;
+            if (++n > REMOTE_BATCH_MAX)
+                break; /* torn or cyclic: stop (the heap check will name the slab) */
+        }
+    }
+    b->slab = NULL;
+    if (n != 0 && remote_queue_push_chain(&slab_remote(s)->queue, b->head, b->tail, n))
+        heap_notify(s);
+    b->head = b->tail = NULL;
+    b->count = 0;
+}
+
+void remote_batches_flush(struct thread_cache *tc, int recount)
+{
+    uint64_t mask = recount ? ~0ull : tc->batched;
+    for (unsigned k = 0; k < HAK_CLASS_COUNT; k++)
+        if (mask & (1ull << k))
+            remote_batch_flush(&tc->batch[k], recount);
+    tc->batched = 0;
+}
+
+void remote_batch_add(struct thread_cache *tc, struct slab *s, void *p)
+{
+    struct remote_batch *b = &tc->batch[s->cls];
+    tc->batched |= 1ull << s->cls;
+    if (b->slab != s || b->count == REMOTE_BATCH_MAX) {
+        remote_batch_flush(b, 0);
+        block_set_next(p, NULL);
+        b->slab = s;
+        b->head = b->tail = p;
+        b->count = 1;
+    } else {
+        block_set_next(p, b->head);
+        b->head = p;
+        b->count++;
+    }
+    counter_add(&tc->heap->counters[s->cls].remote_frees, 1);
+}
+
 void heap_free_remote(struct slab *s, void *p)
 {
     unsigned cls = s->cls;
     if (remote_queue_push(&slab_remote(s)->queue, p))
         heap_notify(s);
-    struct heap *h = hak_thread_cache.heap;
-    if (h != NULL)
-        counter_add(&h->counters[cls].remote_frees, 1);
-    else
-        __atomic_fetch_add(&late_remote_frees[cls], 1, __ATOMIC_RELAXED);
+    /* A thread without a heap (remote frees with a heap go through remote_batch_add). */
+    __atomic_fetch_add(&late_remote_frees[cls], 1, __ATOMIC_RELAXED);
 }
 
 void *heap_exit_alloc(unsigned cls)
@@ -327,8 +372,10 @@ static void return_bins(struct heap *h, struct thread_cache *tc)
 static void teardown(struct heap *h)
 {
     SCHED_POINT(HAK_SCHED_THREAD_EXIT, h);
-    if (h->cache != NULL)
+    if (h->cache != NULL) {
+        remote_batches_flush(h->cache, 1);
         return_bins(h, h->cache);
+    }
     for (unsigned c = 0; c < HAK_CLASS_COUNT; c++)
         while (h->full[c].head != NULL)
             unpark(h, h->full[c].head);

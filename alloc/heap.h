@@ -55,11 +55,13 @@ HAK_HIDDEN void heap_thread_exit(void *unused);
 
 /* Under h->lock: blocks of class cls as a chain (*count of them; see slab_take for want and
  * up_to); NULL on ENOMEM. */
+/* A remote free by a thread that has a heap: into its batch (see struct remote_batch). */
+HAK_HIDDEN void remote_batch_add(struct thread_cache *tc, struct slab *s, void *p);
 HAK_HIDDEN void *heap_alloc_chain(struct heap *h, unsigned cls, uint32_t want, uint32_t up_to,
                                   uint32_t *count);
 /* Under h->lock: return a chain of blocks of h's slabs; returns how many. */
 HAK_HIDDEN uint32_t heap_return_chain(struct heap *h, void *chain);
-/* Any thread: free block p of slab s, which the calling thread does not own. */
+/* A thread without a heap: free block p of slab s at once (threads with one batch them). */
 HAK_HIDDEN void heap_free_remote(struct slab *s, void *p);
 /* Allocate one block of class cls from the shared exit heap. */
 HAK_HIDDEN void *heap_exit_alloc(unsigned cls);

@@ -34,9 +34,9 @@
 #define GRANULES (HAK_SEGMENT_SIZE >> GRANULE_SHIFT)
 #define REPORT_LIMIT 50
 
-enum place { PLACE_NONE, PLACE_BIN, PLACE_FREE_LIST, PLACE_REMOTE_QUEUE };
+enum place { PLACE_NONE, PLACE_BIN, PLACE_FREE_LIST, PLACE_REMOTE_QUEUE, PLACE_REMOTE_BATCH };
 static const char *const place_name[] = {"the program's hands", "a thread cache", "the free list",
-                                         "the remote queue"};
+                                         "the remote queue", "a thread's remote-free batch"};
 
 /* Where a slab was seen while walking the lists. */
 enum { SEEN_OWNER_LIST = 1, SEEN_FULL_LIST = 2, SEEN_ORPHAN_LIST = 4, SEEN_PENDING = 8 };
@@ -323,6 +323,32 @@ static void check_heap(struct heap *h, void *arg)
             check_fail(c, "heap %p class %u: thread cache holds %u blocks, its count says %u",
                        (void *)h, k, held, cache_bin_count(b));
         c->cached[k] += held;
+    }
+    /* The remote-free batches: blocks of one slab (per class) of another owner, freed, not yet
+     * pushed. (Its own slab is possible: the thread may have adopted the slab since.) */
+    for (unsigned k = 0; k < HAK_CLASS_COUNT; k++) {
+        const struct remote_batch *rb = &h->cache->batch[k];
+        struct slab *s = rb->slab;
+        if (s == NULL) {
+            if (rb->head != NULL || rb->count != 0)
+                check_fail(c, "heap %p: an empty remote-free batch holds %p (count %u)", (void *)h,
+                           rb->head, rb->count);
+            continue;
+        }
+        if (seen_of(c, s) == NULL || slab_owner(s) == SLAB_OWNER_FREE || s->cls != k ||
+            !(h->cache->batched & (1ull << k))) {
+            check_fail(c, "heap %p: remote-free batch %u for slab %p, which is %s", (void *)h, k,
+                       (void *)s,
+                       seen_of(c, s) == NULL              ? "in no slab segment"
+                       : slab_owner(s) == SLAB_OWNER_FREE ? "pooled"
+                       : s->cls != k                      ? "of another class"
+                                                          : "not marked as batched");
+            continue;
+        }
+        uint32_t batched = walk_chain(c, s, rb->head, PLACE_REMOTE_BATCH, REMOTE_BATCH_MAX + 1);
+        if (batched != rb->count || (batched != 0 && block_next(rb->tail) != NULL))
+            report_slab(c, s, "a thread's remote-free batch does not match its count or tail",
+                        NULL);
     }
 }
 

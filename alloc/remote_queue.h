@@ -42,23 +42,30 @@ HAK_INLINE uint32_t remote_queue_count(uintptr_t word)
 
 typedef uintptr_t remote_queue_t;
 
-/* Push a freed block. True when the caller consumed the arm and must notify the owner. */
-HAK_INLINE bool remote_queue_push(remote_queue_t *q, void *block)
+/* Push a chain of n freed blocks, head ... tail (linked through their first words, tail's link
+ * is overwritten). True when the caller consumed the arm and must notify the owner. */
+HAK_INLINE bool remote_queue_push_chain(remote_queue_t *q, void *head, void *tail, uint32_t n)
 {
     SCHED_POINT(HAK_SCHED_QUEUE_LOAD, q);
     uintptr_t old = __atomic_load_n(q, __ATOMIC_RELAXED);
     uintptr_t next;
     do {
         SCHED_POINT(HAK_SCHED_PUSH, q);
-        block_set_next(block, remote_queue_chain(old));
-        next = (uintptr_t)block | (old & REMOTE_NOTIFYING) |
-               ((old & ~(REMOTE_COUNT_ONE - 1)) + REMOTE_COUNT_ONE);
+        block_set_next(tail, remote_queue_chain(old));
+        next = (uintptr_t)head | (old & REMOTE_NOTIFYING) |
+               ((old & ~(REMOTE_COUNT_ONE - 1)) + (uintptr_t)n * REMOTE_COUNT_ONE);
         if (old & REMOTE_ARMED)
             next |= REMOTE_NOTIFYING;
         /* Acquire as well: a pusher that consumes the arm reads the owner's heap next, which
          * the owner published before arming. */
     } while (!__atomic_compare_exchange_n(q, &old, next, 1, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED));
     return (old & REMOTE_ARMED) != 0;
+}
+
+/* Push one freed block. */
+HAK_INLINE bool remote_queue_push(remote_queue_t *q, void *block)
+{
+    return remote_queue_push_chain(q, block, block, 1);
 }
 
 #ifdef HAK_RACY_REMOTE_PUSH_FOR_TEST

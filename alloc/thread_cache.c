@@ -43,6 +43,7 @@ static void *refill(size_t size)
     if (p != NULL)
         return p;
     uint32_t n;
+    remote_batches_flush(tc, 0); /* a slow path anyway: other owners get their blocks */
     heap_lock(h);
     /* The bin is empty: a slab's whole free list fits when it is no longer than the cap. */
     p = heap_alloc_chain(h, cls, hak_class_info[cls].batch, b->cap, &n);
@@ -85,6 +86,7 @@ void cache_flush_all(struct thread_cache *tc)
     struct heap *h = tc->heap;
     if (h == NULL)
         return;
+    remote_batches_flush(tc, 0);
     heap_lock(h);
     for (unsigned c = 0; c < HAK_CLASS_COUNT; c++) {
         struct cache_bin *b = &tc->bins[c];

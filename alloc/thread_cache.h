@@ -14,6 +14,7 @@
 #include "size_class.h"
 
 struct heap;
+struct slab;
 
 struct cache_bin {
     void *head;
@@ -27,8 +28,23 @@ HAK_INLINE uint32_t cache_bin_count(const struct cache_bin *b)
     return b->cap - (uint32_t)b->room;
 }
 
+/* Remote frees held back to be pushed with one compare-and-swap: up to REMOTE_BATCH_MAX blocks of
+ * one slab another thread owns, linked through their first words (head is the newest). A thread
+ * holds one batch per size class, flushed when it frees a block of another slab of that class,
+ * when it is full, on the thread's next refill, by hak_thread_flush and at thread exit. */
+#define REMOTE_BATCH_MAX 64
+struct remote_batch {
+    struct slab *slab; /* NULL: empty */
+    void *head, *tail;
+    uint32_t count;
+};
+
 struct thread_cache {
     struct cache_bin bins[HAK_CLASS_COUNT];
+    /* Only while the thread has a heap (its exit flushes them); bit k of batched: batch k holds
+     * blocks. */
+    struct remote_batch batch[HAK_CLASS_COUNT];
+    uint64_t batched;
     uintptr_t id; /* this thread's heap id; 0 (never a slab owner) until it has a heap */
     struct heap *heap;
     uint8_t exiting; /* the heap was torn down at thread exit; use the shared exit heap */
@@ -42,6 +58,10 @@ HAK_HIDDEN void *cache_refill(size_t size); /* the bin of size's class was empty
 HAK_HIDDEN void *cache_refill_as(size_t class_size, size_t requested);
 HAK_HIDDEN void cache_overflow(unsigned cls); /* the bin of cls went over its cap */
 HAK_HIDDEN void cache_flush_all(struct thread_cache *tc);
+/* Push every remote-free batch of tc onto its slab's remote queue (recount: walk them rather than
+ * trust their counts and tc->batched, for batches a fork may have cut in the middle of an
+ * update). */
+HAK_HIDDEN void remote_batches_flush(struct thread_cache *tc, int recount);
 
 /* The calling thread's cache in the %fs address space: its offset from the thread pointer is a
  * link-time constant of the initial-exec TLS model, read from the GOT exactly as the compiler

@@ -14,6 +14,13 @@ trap 'rm -rf "$tmp"' EXIT
 dest=$tmp/dest prefix=/usr/local
 inst=$dest$prefix
 failed=0
+# Every program the check starts has 60 s (then it fails, naming what it ran): nothing hangs.
+bounded() {
+    timeout -k 5 60 "$@"
+    local rc=$?
+    [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ] && echo "no result within 60 s from: $*" >&2
+    return "$rc"
+}
 pass() { echo "PASS $1"; }
 fail() {
     echo "FAIL $1: $2"
@@ -65,7 +72,7 @@ if [ "$(pkg-config --modversion hakmem)" = "$version" ] &&
     cc -std=gnu11 -O2 tests/install/use_malloc.c $(pkg-config --cflags --libs hakmem) \
         -Wl,-rpath,"$inst/lib" -o "$tmp/use_malloc" 2>"$tmp/cc.log" &&
     ldd "$tmp/use_malloc" | grep -q "libhakmem.so.$major => $inst/lib/"; then
-    HAKMEM_STATS=json HAKMEM_STATS_FILE="$tmp/c.%p.json" "$tmp/use_malloc" >/dev/null
+    HAKMEM_STATS=json HAKMEM_STATS_FILE="$tmp/c.%p.json" bounded "$tmp/use_malloc" >/dev/null
     rc=$?
     if [ "$rc" -eq 3 ] && err=$(json_check 'c.*.json' 's["allocs"] >= 1000 and s["frees"] >= 1000' 2>&1); then
         pass program_built_with_pkg_config_hakmem_mallocs_from_hakmem
@@ -78,7 +85,7 @@ fi
 
 if cc -std=gnu11 -O2 tests/install/use_core.c $(pkg-config --cflags --libs hakmem-core) \
     -o "$tmp/use_core" 2>"$tmp/cc.log" && ! ldd "$tmp/use_core" | grep -q libhakmem &&
-    out=$("$tmp/use_core" 2>&1); then
+    out=$(bounded "$tmp/use_core" 2>&1); then
     pass program_built_with_pkg_config_hakmem_core_uses_the_hak_api
 else
     fail program_built_with_pkg_config_hakmem_core_uses_the_hak_api "$(cat "$tmp/cc.log") ${out:-}"
@@ -89,7 +96,7 @@ launcher=$inst/bin/hakmem
 python=/usr/bin/python3
 [ -x "$python" ] || python=python3
 # PYTHONMALLOC=malloc: every Python object through malloc (pymalloc maps its own arenas).
-if PYTHONMALLOC=malloc "$launcher" --stats=json --stats-file="$tmp/py.%p.json" -- "$python" -c \
+if PYTHONMALLOC=malloc bounded "$launcher" --stats=json --stats-file="$tmp/py.%p.json" -- "$python" -c \
     'import json; print(len(json.dumps([str(i) * 3 for i in range(50000)])))' >/dev/null &&
     err=$(json_check 'py.*.json' 's["allocs"] > 10000' 2>&1); then
     pass python3_runs_through_the_launcher_with_json_statistics
@@ -98,7 +105,8 @@ else
 fi
 
 if c++ -std=c++17 -O2 -pthread tests/install/threads.cc -o "$tmp/threads" 2>"$tmp/cc.log" &&
-    "$launcher" --stats=json --stats-file="$tmp/cc.%p.json" --guard=abort "$tmp/threads" >/dev/null &&
+    bounded "$launcher" --stats=json --stats-file="$tmp/cc.%p.json" --guard=abort "$tmp/threads" \
+        >/dev/null &&
     err=$(json_check 'cc.*.json' 's["threads_started"] >= 5 and s["remote_frees"] > 0' 2>&1); then
     pass threaded_cplusplus_program_runs_through_the_launcher_with_json_statistics
 else
@@ -111,7 +119,7 @@ refuses() { # NAME EXPECTED-TEXT FLAG...
     local name=$1 want=$2
     shift 2
     rm -f "$tmp/started"
-    "$launcher" "$@" -- touch "$tmp/started" 2>"$tmp/err"
+    bounded "$launcher" "$@" -- touch "$tmp/started" 2>"$tmp/err"
     local rc=$? lines
     lines=$(wc -l <"$tmp/err")
     if [ "$rc" -eq 2 ] && [ "$lines" -eq 1 ] && grep -q -- "$want" "$tmp/err" && [ ! -e "$tmp/started" ]; then
@@ -124,7 +132,8 @@ refuses launcher_refuses_an_unknown_flag_naming_the_accepted_ones "guard=contain
 refuses launcher_refuses_a_bad_value_naming_the_accepted_ones "contain|log|abort" --guard=maybe
 refuses launcher_refuses_a_number_option_given_words "decimal number" --large-cache-mb=lots
 
-HAKMEM_STATS=json HAKMEM_STATS_FILE=$tmp/no/such/dir/%p.json "$tmp/use_malloc" >/dev/null 2>"$tmp/err"
+HAKMEM_STATS=json HAKMEM_STATS_FILE=$tmp/no/such/dir/%p.json bounded "$tmp/use_malloc" >/dev/null \
+    2>"$tmp/err"
 rc=$?
 if [ "$rc" -eq 3 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -q "cannot write statistics" "$tmp/err"; then
     pass unwritable_stats_file_is_one_line_and_keeps_the_exit_status
@@ -146,7 +155,7 @@ for v in $read_vars; do
     *=*) flag=$(echo "$flag" | sed 's/|.*//') ;;
     *) bad="$bad $v(no flag)" && continue ;;
     esac
-    "$launcher" "$flag" -- env | grep -q "^$v=" || bad="$bad $v($flag not accepted)"
+    bounded "$launcher" "$flag" -- env | grep -q "^$v=" || bad="$bad $v($flag not accepted)"
 done
 [ "$(echo "$help" | grep -c ' HAKMEM_')" -eq "$(echo "$read_vars" | wc -l)" ] || bad="$bad (--help lists a different set)"
 if [ -z "$bad" ] && [ -n "$read_vars" ]; then

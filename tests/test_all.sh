@@ -52,8 +52,8 @@ run() {
 run 600 build make --no-print-directory test-build
 run 180 compilers_check make --no-print-directory compilers-check
 run 120 ci_lint make --no-print-directory ci-lint
-run 120 install_check make --no-print-directory install-check
 run 240 release_suite make --no-print-directory VARIANT=release check
+run 120 install_check make --no-print-directory install-check
 # Sanitizers slow the timed tests down; their job there is races and memory errors, not volume.
 export TEST_SECONDS=${TEST_SECONDS_SANITIZED:-3}
 run 240 asan_suite make --no-print-directory VARIANT=asan check
