@@ -87,8 +87,8 @@ void hak_stats_print(int fd);
 void hak_stats_write(int fd, int format);
 
 /* Full heap check: every slab block is in exactly one place (a caller's hands, one thread cache,
- * its slab's free list, its slab's remote queue, one thread's remote-free batch, or never carved); links are in range, aligned
- * and acyclic; free blocks carry the free mark; every slab is on the list its state names (a
+ * its slab's free list, its slab's remote queue, one thread's remote-free batch, or never
+ * carved); links are in range, aligned and acyclic; free blocks carry the free mark; every slab is on the list its state names (a
  * parked full slab armed or notified, an orphan adoptable, an empty slab pooled); the per-class
  * counters agree with what the slabs say is out; page runs tile their segments and coalesce; the
  * Large registry and cache agree with their counters; and every mapped byte is explained by
@@ -99,8 +99,8 @@ int hak_debug_check_heap(void);
 
 /* The same, plus a full accounting for a program at rest: `held` lists every block the program
  * (all its threads) still holds, n of them (NULL, 0: none). Every other block must be free — a
- * slab block in a thread cache, a free list, a remote queue or a remote-free batch; no page run or Large block live —
- * and every listed pointer must be a live block. A block the allocator lost is reported with its
+ * slab block in a thread cache, a free list, a remote queue or a remote-free batch; no page run
+ * or Large block live — and every listed pointer must be a live block. A block the allocator lost is reported with its
  * slab. */
 int hak_debug_check_quiescent(void *const *held, size_t n);
 

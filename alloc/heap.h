@@ -53,10 +53,10 @@ HAK_HIDDEN struct heap *heap_attach(struct thread_cache *tc);
 /* pthread key destructor: flush, orphan, and recycle the calling thread's heap. */
 HAK_HIDDEN void heap_thread_exit(void *unused);
 
-/* Under h->lock: blocks of class cls as a chain (*count of them; see slab_take for want and
- * up_to); NULL on ENOMEM. */
 /* A remote free by a thread that has a heap: into its batch (see struct remote_batch). */
 HAK_HIDDEN void remote_batch_add(struct thread_cache *tc, struct slab *s, void *p);
+/* Under h->lock: blocks of class cls as a chain (*count of them; see slab_take for want and
+ * up_to); NULL on ENOMEM. */
 HAK_HIDDEN void *heap_alloc_chain(struct heap *h, unsigned cls, uint32_t want, uint32_t up_to,
                                   uint32_t *count);
 /* Under h->lock: return a chain of blocks of h's slabs; returns how many. */

@@ -2,13 +2,16 @@
  *
  * Owns: every option's variable, its launcher flag, the values it accepts, its default and its
  * help line. Promises: the library (options.c) reads exactly these variables and the launcher
- * (bin/hakmem) accepts exactly these flags, both expanded from this list. Must never: hold code
- * or anything the library would have to allocate for.
+ * (bin/hakmem) accepts exactly these flags, both expanded from this list, and both match a value
+ * against a row's words with hak_option_word. Must never: hold anything the library would have to
+ * allocate for.
  *
  * X(id, variable, flag, values, default, help) — values: "a|b|c" one of the words, "N" a decimal
  * number, "PATH" any text. */
 #ifndef HAK_OPTION_TABLE_H
 #define HAK_OPTION_TABLE_H
+
+#include <string.h>
 
 #define HAK_OPTION_TABLE(X)                                                                        \
     X(STATS, "HAKMEM_STATS", "stats", "0|1|text|json", "0",                                        \
@@ -33,5 +36,23 @@
 #define HAK_OPTION_ID(id, var, flag, values, def, help) HAK_OPTION_##id,
 enum hak_option_id { HAK_OPTION_TABLE(HAK_OPTION_ID) HAK_OPTION_COUNT };
 #undef HAK_OPTION_ID
+
+/* Index of s among the '|'-separated words of a row's `values`, or -1. */
+static inline int hak_option_word(const char *s, const char *values)
+{
+    if (s == NULL)
+        return -1;
+    size_t len = strlen(s);
+    int index = 0;
+    for (const char *w = values;; index++) {
+        const char *end = strchr(w, '|');
+        size_t wlen = end != NULL ? (size_t)(end - w) : strlen(w);
+        if (wlen == len && strncmp(s, w, len) == 0)
+            return index;
+        if (end == NULL)
+            return -1;
+        w = end + 1;
+    }
+}
 
 #endif

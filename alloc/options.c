@@ -74,24 +74,6 @@ static int parse_unsigned(const char *s, unsigned long *out)
     return 1;
 }
 
-/* Index of s among the '|'-separated words of `values` (an option table entry), or -1. */
-static int parse_choice(const char *s, const char *values)
-{
-    if (s == NULL)
-        return -1;
-    size_t len = strlen(s);
-    int index = 0;
-    for (const char *w = values;; index++) {
-        const char *end = strchr(w, '|');
-        size_t wlen = end != NULL ? (size_t)(end - w) : strlen(w);
-        if (wlen == len && strncmp(s, w, len) == 0)
-            return index;
-        if (end == NULL)
-            return -1;
-        w = end + 1;
-    }
-}
-
 #define OPTION_NAME(id, var, flag, values, def, help) var,
 #define OPTION_VALUES(id, var, flag, values, def, help) values,
 static const char *const option_var[] = {HAK_OPTION_TABLE(OPTION_NAME)};
@@ -101,7 +83,7 @@ static const char *option(enum hak_option_id id) { return lookup(option_var[id])
 
 static int option_choice(enum hak_option_id id)
 {
-    return parse_choice(option(id), option_values[id]);
+    return hak_option_word(option(id), option_values[id]);
 }
 
 void options_init(void)

@@ -40,6 +40,12 @@ HAK_INLINE uint32_t remote_queue_count(uintptr_t word)
     return (uint32_t)(word >> REMOTE_COUNT_SHIFT);
 }
 
+/* The count bits of a queue word that had n more blocks pushed onto it. */
+HAK_INLINE uintptr_t remote_queue_count_plus(uintptr_t word, uint32_t n)
+{
+    return (word & ~(REMOTE_COUNT_ONE - 1)) + (uintptr_t)n * REMOTE_COUNT_ONE;
+}
+
 typedef uintptr_t remote_queue_t;
 
 /* Push a chain of n freed blocks, head ... tail (linked through their first words, tail's link
@@ -52,8 +58,7 @@ HAK_INLINE bool remote_queue_push_chain(remote_queue_t *q, void *head, void *tai
     do {
         SCHED_POINT(HAK_SCHED_PUSH, q);
         block_set_next(tail, remote_queue_chain(old));
-        next = (uintptr_t)head | (old & REMOTE_NOTIFYING) |
-               ((old & ~(REMOTE_COUNT_ONE - 1)) + (uintptr_t)n * REMOTE_COUNT_ONE);
+        next = (uintptr_t)head | (old & REMOTE_NOTIFYING) | remote_queue_count_plus(old, n);
         if (old & REMOTE_ARMED)
             next |= REMOTE_NOTIFYING;
         /* Acquire as well: a pusher that consumes the arm reads the owner's heap next, which
@@ -75,8 +80,8 @@ HAK_INLINE void remote_queue_push_racy(remote_queue_t *q, void *block)
 {
     uintptr_t old = *(volatile remote_queue_t *)q;
     block_set_next(block, remote_queue_chain(old));
-    *(volatile remote_queue_t *)q = (uintptr_t)block | (old & REMOTE_BITS) |
-                                    ((old & ~(REMOTE_COUNT_ONE - 1)) + REMOTE_COUNT_ONE);
+    *(volatile remote_queue_t *)q =
+        (uintptr_t)block | (old & REMOTE_BITS) | remote_queue_count_plus(old, 1);
 }
 #endif
 

@@ -48,7 +48,7 @@ uint32_t slab_drain(struct slab *s)
 
 void *slab_take(struct slab *s, uint32_t want, uint32_t up_to, uint32_t *count)
 {
-    uint32_t max = want, n = 0;
+    uint32_t n = 0;
     void *head = NULL;
     if (s->free != NULL) {
         if (s->free_count <= up_to) {
@@ -58,7 +58,7 @@ void *slab_take(struct slab *s, uint32_t want, uint32_t up_to, uint32_t *count)
         } else {
             head = s->free;
             void *last = head;
-            for (n = 1; n < max; n++)
+            for (n = 1; n < want; n++)
                 last = block_next(last);
             s->free = block_next(last);
             block_set_next(last, NULL);
@@ -68,7 +68,7 @@ void *slab_take(struct slab *s, uint32_t want, uint32_t up_to, uint32_t *count)
         /* Carve in address order so consecutive allocations are adjacent. */
         size_t bs = s->block_size;
         size_t avail = (s->limit - s->carved) / bs;
-        n = avail < max ? (uint32_t)avail : max;
+        n = avail < want ? (uint32_t)avail : want;
         char *b = (char *)slab_segment_of(s) + s->start_off + s->carved;
         head = b;
         /* Carved blocks are free blocks like any other: they carry the free mark, so a free of
@@ -83,7 +83,8 @@ void *slab_take(struct slab *s, uint32_t want, uint32_t up_to, uint32_t *count)
         __atomic_store_n(&s->carved, s->carved + (uint32_t)(n * bs), __ATOMIC_RELAXED);
     }
     s->used = (uint16_t)(s->used + n);
-    HAK_ASSERT(n <= max && (uint32_t)s->used * s->block_size <= s->carved);
+    HAK_ASSERT(n <= (up_to > want ? up_to : want) &&
+               (uint32_t)s->used * s->block_size <= s->carved);
     *count = n;
     return head;
 }

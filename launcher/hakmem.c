@@ -61,16 +61,7 @@ static int accepted(const struct option_row *r, const char *value)
                 return 0;
         return 1;
     }
-    size_t len = strlen(value);
-    for (const char *w = r->values;;) {
-        const char *end = strchr(w, '|');
-        size_t wlen = end ? (size_t)(end - w) : strlen(w);
-        if (wlen == len && strncmp(w, value, len) == 0)
-            return 1;
-        if (end == NULL)
-            return 0;
-        w = end + 1;
-    }
+    return hak_option_word(value, r->values) >= 0;
 }
 
 static void list_flags(FILE *f)
