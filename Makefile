@@ -29,12 +29,14 @@ else ifeq ($(VARIANT),debug)
   INTERPOSE := yes
 else ifeq ($(VARIANT),asan)
   CC := clang
-  OPT := -O1 -fno-omit-frame-pointer -fsanitize=address $(SAN_UB) -DHAK_TRACK_ASAN
+  # The checking builds also check hakmem's internal assertions (HAK_DEBUG), which release and the
+  # timed builds compile out.
+  OPT := -O1 -fno-omit-frame-pointer -fsanitize=address $(SAN_UB) -DHAK_TRACK_ASAN -DHAK_DEBUG
   SANLD := -fsanitize=address $(SAN_UB)
   INTERPOSE := no
 else ifeq ($(VARIANT),tsan)
   CC := clang
-  OPT := -O1 -fno-omit-frame-pointer -fsanitize=thread
+  OPT := -O1 -fno-omit-frame-pointer -fsanitize=thread -DHAK_DEBUG
   SANLD := -fsanitize=thread
   INTERPOSE := no
 else ifeq ($(VARIANT),msan)
@@ -53,14 +55,14 @@ else ifeq ($(VARIANT),valgrind)
 else ifeq ($(VARIANT),fuzz)
   CC := clang
   OPT := -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address $(SAN_UB) -DHAK_TRACK_ASAN \
-         -fsanitize-coverage-ignorelist=fuzz/coverage_ignore.txt
+         -DHAK_DEBUG -fsanitize-coverage-ignorelist=fuzz/coverage_ignore.txt
   SANLD := -fsanitize=address $(SAN_UB)
   INTERPOSE := no
 else ifeq ($(VARIANT),sched)
   # The fuzz build plus scheduling points: race ops interleave threads deterministically.
   CC := clang
   OPT := -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address $(SAN_UB) -DHAK_TRACK_ASAN \
-         -DHAK_SCHED -fsanitize-coverage-ignorelist=fuzz/coverage_ignore.txt
+         -DHAK_SCHED -DHAK_DEBUG -fsanitize-coverage-ignorelist=fuzz/coverage_ignore.txt
   SANLD := -fsanitize=address $(SAN_UB)
   INTERPOSE := no
 else ifeq ($(VARIANT),afl)
