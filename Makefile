@@ -74,7 +74,7 @@ else ifeq ($(VARIANT),afl)
   export AFL_QUIET := 1
 else ifeq ($(VARIANT),cov)
   CC := clang
-  OPT := -O0 -fprofile-instr-generate -fcoverage-mapping
+  OPT := -O0 -fprofile-instr-generate -fcoverage-mapping -DHAK_COVERAGE
   SANLD := -fprofile-instr-generate
   INTERPOSE := yes
   export LLVM_PROFILE_FILE := $(abspath build/cov)/profiles/%p.profraw
@@ -311,21 +311,25 @@ valgrind-test:
 	    tests/run_tests.sh build/valgrind $(patsubst tests/%.c,build/valgrind/tests/%,\
 	    $(VALGRIND_TESTS))
 
-# Coverage of alloc/ by the test suite and a replay of every corpus program (COVERAGE_TESTS=0:
-# the corpus replay alone).
+# Coverage of alloc/ by the test suite, the stress programs, a Larson run in check mode and a
+# replay of every corpus program (COVERAGE_TESTS=0: the corpus replay alone).
 COV_DIR := build/cov
 COVERAGE_TESTS ?= 1
+COV_STRESS = $(patsubst stress/%.c,$(COV_DIR)/stress/%,$(STRESS_SRCS))
 coverage:
-	@$(MAKE) --no-print-directory VARIANT=cov tests build/cov/replay
+	@$(MAKE) --no-print-directory VARIANT=cov tests build/cov/replay stress-bins build/cov/larson
 	@rm -rf $(COV_DIR)/profiles && mkdir -p $(COV_DIR)/profiles
-	@if [ "$(COVERAGE_TESTS)" = 1 ]; then LLVM_PROFILE_FILE=$(abspath $(COV_DIR))/profiles/%p.profraw \
+	@if [ "$(COVERAGE_TESTS)" = 1 ]; then export LLVM_PROFILE_FILE=$(abspath $(COV_DIR))/profiles/%p.profraw; \
 	    TEST_SECONDS=2 TEST_CHURN_THREADS=1000 tests/run_tests.sh $(COV_DIR) \
-	    $(patsubst tests/%.c,$(COV_DIR)/tests/%,$(ALL_TEST_SRCS)) >/dev/null || true; fi
+	    $(patsubst tests/%.c,$(COV_DIR)/tests/%,$(ALL_TEST_SRCS)) >/dev/null || true; \
+	    STRESS_SECONDS=1 tests/run_tests.sh $(COV_DIR) $(COV_STRESS) >/dev/null || true; \
+	    $(COV_DIR)/larson threads=2 seconds=1 check=1 >/dev/null || true; fi
 	@LLVM_PROFILE_FILE=$(abspath $(COV_DIR))/profiles/%p.profraw $(COV_DIR)/replay corpus/ops \
 	    corpus/regress >/dev/null 2>&1 || true
 	@llvm-profdata merge -sparse $(COV_DIR)/profiles/*.profraw -o $(COV_DIR)/hakmem.profdata
 	@set -e; bins="$(COV_DIR)/replay $(patsubst tests/%.c,$(COV_DIR)/tests/%,$(ALL_TEST_SRCS)) \
-	    $(COV_DIR)/tests/programs/misuse_case $(COV_DIR)/tests/programs/guard_case"; \
+	    $(COV_DIR)/tests/programs/misuse_case $(COV_DIR)/tests/programs/guard_case \
+	    $(if $(filter 1,$(COVERAGE_TESTS)),$(COV_STRESS) $(COV_DIR)/larson)"; \
 	    first=$${bins%% *}; objs=$$(for t in $${bins#* }; do echo "-object $$t"; done); \
 	    llvm-cov report $$first $$objs -instr-profile=$(COV_DIR)/hakmem.profdata \
 	        -show-branch-summary alloc/*.c alloc/*.h >$(COV_DIR)/report.txt; \

@@ -5,6 +5,7 @@
 #include <dlfcn.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -45,12 +46,23 @@ void diag_name_class(char *buf, size_t len, int cls, size_t block_size)
     snprintf(buf, len, " class %d (%zu-byte blocks)", cls, block_size);
 }
 
-#ifdef HAK_DEBUG
-#include <stdlib.h>
+#ifdef HAK_COVERAGE
+int __llvm_profile_write_file(void) __attribute__((weak));
+#endif
 
+void diag_abort(void)
+{
+#ifdef HAK_COVERAGE
+    if (__llvm_profile_write_file != NULL)
+        __llvm_profile_write_file();
+#endif
+    abort();
+}
+
+#ifdef HAK_DEBUG
 void hak_assert_fail(const char *expr, const char *file, int line)
 {
     diag_print("hakmem: internal assertion failed: %s (%s:%d)\n", expr, file, line);
-    abort();
+    diag_abort();
 }
 #endif

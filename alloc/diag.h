@@ -14,6 +14,11 @@ HAK_HIDDEN void diag_print(const char *fmt, ...) __attribute__((format(printf, 1
 /* "module(symbol+0xoff)" or "module+0xoff" for a code address, into buf. */
 HAK_HIDDEN const char *diag_name_address(const void *addr, char *buf, size_t len);
 
+/* abort(), after writing the coverage profile in the cov build (an abort skips the exit handler
+ * that would write it, and a report that ends the process is a path the tests must be seen to
+ * take). */
+HAK_HIDDEN _Noreturn void diag_abort(void);
+
 /* " class N (B-byte blocks)" into buf. */
 HAK_HIDDEN void diag_name_class(char *buf, size_t len, int cls, size_t block_size);
 

@@ -88,7 +88,7 @@ static void handle(const char *op, const void *p, const void *caller, uint64_t n
             op, p, diag_name_address(caller, name, sizeof name),
             policy == GUARD_ABORT ? "aborting (HAKMEM_EXTERNAL_GUARD=abort)" : "contained");
         if (policy == GUARD_ABORT)
-            abort();
+            diag_abort();
     }
     uint64_t total =
         __atomic_load_n(&frees, __ATOMIC_RELAXED) + __atomic_load_n(&reallocs, __ATOMIC_RELAXED);

@@ -104,6 +104,12 @@ int hak_debug_check_heap(void);
  * slab. */
 int hak_debug_check_quiescent(void *const *held, size_t n);
 
+/* Fault injection, for tests and fuzzers: after `after` more successful requests for memory
+ * from the OS (mmap, mremap), hakmem is refused every later one as if the OS were out of memory,
+ * until called again with after < 0. Allocations then fail with NULL and ENOMEM, and must lose
+ * nothing. Returns 0, or -1 with errno ENOSYS in release builds, which never refuse. */
+int hak_debug_refuse_os_memory(long after);
+
 #ifdef __cplusplus
 }
 #endif

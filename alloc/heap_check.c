@@ -263,7 +263,9 @@ static void check_heap(struct heap *h, void *arg)
     for (unsigned k = 0; k < HAK_CLASS_COUNT; k++) {
         check_list(c, h, k, 0);
         check_list(c, h, k, 1);
-        for (const struct slab *s = h->partial[k].head; s != NULL; s = s->next)
+        uint32_t n = 0; /* bounded: a cyclic list was reported above and must not hang this */
+        for (const struct slab *s = h->partial[k].head; s != NULL && n++ <= h->partial[k].count;
+             s = s->next)
             notified += s->notified;
         const struct heap_class_counters *hc = &h->counters[k];
         c->refilled[k] += __atomic_load_n(&hc->refilled, __ATOMIC_RELAXED);

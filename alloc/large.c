@@ -655,6 +655,25 @@ void large_check(struct check *c)
     hak_unlock(&lock);
 }
 
+#ifndef NDEBUG
+void large_debug_view(const void *block, const void *cached, struct large_debug_view *out)
+{
+    hak_lock(&lock);
+    long i = find((uintptr_t)block);
+    out->block_size = i >= 0 ? &table[i].size : NULL;
+    out->range_addr = NULL;
+    out->range_size = NULL;
+    for (unsigned k = 0; k < cache_count; k++)
+        if (overlaps(cache[k].addr, cache[k].size, (uintptr_t)cached, 1)) {
+            out->range_addr = &cache[k].addr;
+            out->range_size = &cache[k].size;
+        }
+    out->cache_bytes = &cache_bytes;
+    out->live_bytes = &live_bytes;
+    hak_unlock(&lock);
+}
+#endif
+
 void large_fork_prepare(void) { hak_lock(&lock); }
 void large_fork_parent(void) { hak_unlock(&lock); }
 void large_fork_child(void) { hak_lock_reinit(&lock); }

@@ -38,6 +38,19 @@ struct large_counters {
 };
 HAK_HIDDEN void large_counters(struct large_counters *out);
 
+#ifndef NDEBUG
+/* For the heap check's damage tests (not in release builds): where the Large tier keeps the
+ * size of the live block at `block`, the start and size of the cached range holding `cached`
+ * (NULL where there is none), and its byte counters — to be broken on purpose. */
+struct large_debug_view {
+    size_t *block_size, *range_size, *cache_bytes;
+    uintptr_t *range_addr;
+    uint64_t *live_bytes;
+};
+HAK_HIDDEN void large_debug_view(const void *block, const void *cached,
+                                 struct large_debug_view *out);
+#endif
+
 HAK_HIDDEN void large_fork_prepare(void);
 HAK_HIDDEN void large_fork_parent(void);
 HAK_HIDDEN void large_fork_child(void);

@@ -61,7 +61,7 @@ __attribute__((noreturn)) static void waited_too_long(const char *what, const vo
                hak_options.wait_limit_s, what, object,
                diag_name_address(__builtin_return_address(0), caller, sizeof caller));
     print_every_stack();
-    abort();
+    diag_abort();
 }
 
 void hak_lock_wait(hak_lock_t *l)

@@ -33,7 +33,7 @@ void misuse_report(enum misuse_kind kind, const char *op, const void *p, struct 
                cls, diag_name_address(caller, name, sizeof name),
                abort_now ? "" : "; ignored (HAKMEM_INVALID_FREE=report)");
     if (abort_now)
-        abort();
+        diag_abort();
 }
 
 uint64_t misuse_count(enum misuse_kind kind)

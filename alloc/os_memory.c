@@ -5,8 +5,44 @@
 #include <errno.h>
 #include <sys/mman.h>
 
+#include "hakmem.h"
+
+#ifndef NDEBUG
+static long maps_before_failure = -1; /* atomic; < 0: no failure injected */
+
+void os_memory_fail_after(long n) { __atomic_store_n(&maps_before_failure, n, __ATOMIC_RELAXED); }
+
+/* Whether this mapping call is to fail (the injected refusal). */
+static int injected_failure(void)
+{
+    long n = __atomic_load_n(&maps_before_failure, __ATOMIC_RELAXED);
+    while (n > 0 && !__atomic_compare_exchange_n(&maps_before_failure, &n, n - 1, 1,
+                                                 __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+    }
+    return n == 0;
+}
+#else
+static int injected_failure(void) { return 0; }
+#endif
+
+HAK_EXPORT int hak_debug_refuse_os_memory(long after)
+{
+#ifndef NDEBUG
+    os_memory_fail_after(after);
+    return 0;
+#else
+    (void)after;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
 void *os_map(size_t size)
 {
+    if (injected_failure()) {
+        errno = ENOMEM;
+        return NULL;
+    }
     int saved = errno;
     void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) {
@@ -57,6 +93,10 @@ void os_purge(void *addr, size_t size)
 
 void *os_remap(void *addr, size_t old_size, size_t new_size)
 {
+    if (injected_failure()) {
+        errno = ENOMEM;
+        return NULL;
+    }
     int saved = errno;
     void *p = mremap(addr, old_size, new_size, MREMAP_MAYMOVE);
     if (p == MAP_FAILED) {

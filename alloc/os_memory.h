@@ -18,4 +18,11 @@ HAK_HIDDEN void os_purge(void *addr, size_t size);
 /* Resize a mapping, moving it if needed; NULL on failure (the old mapping is intact). */
 HAK_HIDDEN void *os_remap(void *addr, size_t old_size, size_t new_size);
 
+#ifndef NDEBUG
+/* Fault injection for tests and the fuzzer (not in release builds): after n more successful
+ * os_map/os_remap calls, every later one fails with ENOMEM as if the OS had refused; n < 0 turns
+ * failures off again. */
+HAK_HIDDEN void os_memory_fail_after(long n);
+#endif
+
 #endif

@@ -11,33 +11,13 @@
 #include "check.h"
 #include "lock.h"
 #include "misuse.h"
+#include "page_run_layout.h"
 #include "segment.h"
 #include "segment_map.h"
 #include "track.h"
 
-#define SEG_PAGES (HAK_SEGMENT_SIZE >> HAK_PAGE_SHIFT)
 #define BIN_COUNT 257 /* exact bins for 1..255 pages, bin 256 for longer runs */
 #define BIN_WORDS ((BIN_COUNT + 63) / 64)
-
-enum { MARK_NONE = 0, MARK_FREE = 1, MARK_USED = 2 };
-
-struct run_page {
-    struct run_page *next, *prev; /* free-run bin links, valid at a free run's first page */
-    uint32_t len;                 /* run length in pages, valid at first and last page */
-    uint8_t head;                 /* MARK_* if this page starts a run */
-    uint8_t tail;                 /* MARK_* if this page ends a run */
-    uint8_t freed;                /* a run starting here was freed (tells double free apart) */
-};
-
-struct run_segment {
-    uint32_t arena;
-    uint32_t free_pages;
-    struct run_segment *next, *prev; /* the arena's segments */
-    struct run_page pages[SEG_PAGES];
-};
-
-#define FIRST_PAGE ((sizeof(struct run_segment) + HAK_PAGE_SIZE - 1) >> HAK_PAGE_SHIFT)
-#define USABLE_PAGES (SEG_PAGES - FIRST_PAGE)
 
 struct arena {
     hak_lock_t lock;
@@ -102,8 +82,8 @@ static void set_run(struct run_segment *seg, size_t first, size_t len, uint8_t m
 
 static void clear_marks(struct run_segment *seg, size_t first, size_t len)
 {
-    seg->pages[first].head = MARK_NONE;
-    seg->pages[first + len - 1].tail = MARK_NONE;
+    seg->pages[first].head = RUN_NONE;
+    seg->pages[first + len - 1].tail = RUN_NONE;
 }
 
 static struct run_segment *add_segment(struct arena *a, unsigned index)
@@ -114,22 +94,23 @@ static struct run_segment *add_segment(struct arena *a, unsigned index)
     /* A reused segment holds stale marks: clear them all, then make one free run. */
     memset(seg->pages, 0, sizeof seg->pages);
     __atomic_store_n(&seg->arena, index, __ATOMIC_RELAXED);
-    seg->free_pages = USABLE_PAGES;
+    seg->free_pages = RUN_USABLE_PAGES;
     seg->prev = NULL;
     seg->next = a->segments;
     if (a->segments)
         a->segments->prev = seg;
     a->segments = seg;
     a->nsegments++;
-    set_run(seg, FIRST_PAGE, USABLE_PAGES, MARK_FREE);
-    bin_insert(a, &seg->pages[FIRST_PAGE]);
-    track_noaccess((char *)seg + (FIRST_PAGE << HAK_PAGE_SHIFT), USABLE_PAGES << HAK_PAGE_SHIFT);
+    set_run(seg, RUN_FIRST_PAGE, RUN_USABLE_PAGES, RUN_FREE);
+    bin_insert(a, &seg->pages[RUN_FIRST_PAGE]);
+    track_noaccess((char *)seg + (RUN_FIRST_PAGE << HAK_PAGE_SHIFT),
+                   RUN_USABLE_PAGES << HAK_PAGE_SHIFT);
     return seg;
 }
 
 static void remove_segment(struct arena *a, struct run_segment *seg)
 {
-    bin_remove(a, &seg->pages[FIRST_PAGE]);
+    bin_remove(a, &seg->pages[RUN_FIRST_PAGE]);
     if (seg->prev)
         seg->prev->next = seg->next;
     else
@@ -171,21 +152,21 @@ static struct run_page *find(struct arena *a, size_t pages, size_t align, long *
 /* Carve [start, start+pages) out of the free run at pg; leftovers become free runs. */
 static void carve(struct arena *a, struct run_page *pg, size_t start, size_t pages)
 {
-    HAK_ASSERT(pg->head == MARK_FREE && start + pages <= page_no(pg) + pg->len);
+    HAK_ASSERT(pg->head == RUN_FREE && start + pages <= page_no(pg) + pg->len);
     struct run_segment *seg = segment_of_page(pg);
     size_t first = page_no(pg), len = pg->len;
     bin_remove(a, pg);
     clear_marks(seg, first, len);
     if (start > first) {
-        set_run(seg, first, start - first, MARK_FREE);
+        set_run(seg, first, start - first, RUN_FREE);
         bin_insert(a, &seg->pages[first]);
     }
     size_t after = first + len - (start + pages);
     if (after > 0) {
-        set_run(seg, start + pages, after, MARK_FREE);
+        set_run(seg, start + pages, after, RUN_FREE);
         bin_insert(a, &seg->pages[start + pages]);
     }
-    set_run(seg, start, pages, MARK_USED);
+    set_run(seg, start, pages, RUN_USED);
     seg->free_pages -= (uint32_t)pages;
 }
 
@@ -193,24 +174,24 @@ static void carve(struct arena *a, struct run_page *pg, size_t start, size_t pag
 static void release_run(struct arena *a, struct run_segment *seg, size_t i)
 {
     size_t len = seg->pages[i].len;
-    HAK_ASSERT(seg->pages[i].head == MARK_USED && seg->pages[i + len - 1].tail == MARK_USED);
+    HAK_ASSERT(seg->pages[i].head == RUN_USED && seg->pages[i + len - 1].tail == RUN_USED);
     seg->pages[i].freed = 1;
     seg->free_pages += (uint32_t)len;
     clear_marks(seg, i, len);
-    if (i > FIRST_PAGE && seg->pages[i - 1].tail == MARK_FREE) {
+    if (i > RUN_FIRST_PAGE && seg->pages[i - 1].tail == RUN_FREE) {
         size_t plen = seg->pages[i - 1].len, pfirst = i - plen;
         bin_remove(a, &seg->pages[pfirst]);
         clear_marks(seg, pfirst, plen);
         i = pfirst;
         len += plen;
     }
-    if (i + len < SEG_PAGES && seg->pages[i + len].head == MARK_FREE) {
+    if (i + len < RUN_SEGMENT_PAGES && seg->pages[i + len].head == RUN_FREE) {
         size_t nfirst = i + len, nlen = seg->pages[nfirst].len;
         bin_remove(a, &seg->pages[nfirst]);
         clear_marks(seg, nfirst, nlen);
         len += nlen;
     }
-    set_run(seg, i, len, MARK_FREE);
+    set_run(seg, i, len, RUN_FREE);
     bin_insert(a, &seg->pages[i]);
 }
 
@@ -247,15 +228,15 @@ void *page_run_alloc(size_t size, size_t align, int zero, unsigned arena_hint)
 static int classify_locked(const struct run_segment *seg, uintptr_t off)
 {
     size_t i = off >> HAK_PAGE_SHIFT;
-    if (i < FIRST_PAGE)
+    if (i < RUN_FIRST_PAGE)
         return MISUSE_NOT_ALLOCATED; /* the segment header */
-    if ((off & (HAK_PAGE_SIZE - 1)) == 0 && seg->pages[i].head == MARK_USED)
+    if ((off & (HAK_PAGE_SIZE - 1)) == 0 && seg->pages[i].head == RUN_USED)
         return -1;
     /* Every run's first page is marked: walk back to the run holding page i. */
     size_t h = i;
-    while (seg->pages[h].head == MARK_NONE && h > FIRST_PAGE)
+    while (seg->pages[h].head == RUN_NONE && h > RUN_FIRST_PAGE)
         h--;
-    if (seg->pages[h].head == MARK_USED)
+    if (seg->pages[h].head == RUN_USED)
         return MISUSE_INTERIOR;
     if ((off & (HAK_PAGE_SIZE - 1)) == 0 && seg->pages[i].freed)
         return MISUSE_DOUBLE_FREE;
@@ -291,7 +272,7 @@ int page_run_free(void *p)
     a->live_bytes -= (size_t)seg->pages[i].len << HAK_PAGE_SHIFT;
     track_free(p, (size_t)seg->pages[i].len << HAK_PAGE_SHIFT);
     release_run(a, seg, i);
-    int give_back = seg->free_pages == USABLE_PAGES && a->nsegments > 1;
+    int give_back = seg->free_pages == RUN_USABLE_PAGES && a->nsegments > 1;
     if (give_back)
         remove_segment(a, seg);
     hak_unlock(&a->lock);
@@ -317,7 +298,7 @@ int page_run_idle_classify(const void *p)
     const struct run_segment *seg = (const struct run_segment *)segment_of(p);
     uintptr_t off = (uintptr_t)p & HAK_SEGMENT_MASK;
     size_t i = off >> HAK_PAGE_SHIFT;
-    if (i >= FIRST_PAGE && (off & (HAK_PAGE_SIZE - 1)) == 0 && seg->pages[i].freed)
+    if (i >= RUN_FIRST_PAGE && (off & (HAK_PAGE_SIZE - 1)) == 0 && seg->pages[i].freed)
         return MISUSE_DOUBLE_FREE;
     return MISUSE_NOT_ALLOCATED;
 }
@@ -351,21 +332,21 @@ int page_run_resize(void *p, size_t size)
         } else {
             /* Give the tail back. */
             clear_marks(seg, i, len);
-            set_run(seg, i, want, MARK_USED);
-            set_run(seg, i + want, len - want, MARK_USED);
+            set_run(seg, i, want, RUN_USED);
+            set_run(seg, i + want, len - want, RUN_USED);
             track_noaccess((char *)p + (want << HAK_PAGE_SHIFT), (len - want) << HAK_PAGE_SHIFT);
             release_run(a, seg, i + want);
             a->live_bytes -= (len - want) << HAK_PAGE_SHIFT;
             done = 1;
         }
-    } else if (i + len < SEG_PAGES && seg->pages[i + len].head == MARK_FREE &&
+    } else if (i + len < RUN_SEGMENT_PAGES && seg->pages[i + len].head == RUN_FREE &&
                len + seg->pages[i + len].len >= want) {
         /* Grow into the free neighbour. */
         struct run_page *next = &seg->pages[i + len];
         carve(a, next, i + len, want - len);
         clear_marks(seg, i, len);
         clear_marks(seg, i + len, want - len);
-        set_run(seg, i, want, MARK_USED);
+        set_run(seg, i, want, RUN_USED);
         a->live_bytes += (want - len) << HAK_PAGE_SHIFT;
         done = 1;
     }
@@ -401,14 +382,14 @@ static size_t check_segment(struct check *c, const struct run_segment *seg, unsi
     if (seg->arena != index)
         check_fail(c, "page-run segment %p is listed in arena %u but says arena %u", (void *)seg,
                    index, seg->arena);
-    for (size_t i = 0; i < FIRST_PAGE; i++)
-        if (seg->pages[i].head != MARK_NONE || seg->pages[i].tail != MARK_NONE)
+    for (size_t i = 0; i < RUN_FIRST_PAGE; i++)
+        if (seg->pages[i].head != RUN_NONE || seg->pages[i].tail != RUN_NONE)
             check_fail(c, "page-run segment %p: header page %zu carries a run mark", (void *)seg,
                        i);
-    for (size_t i = FIRST_PAGE; i < SEG_PAGES;) {
+    for (size_t i = RUN_FIRST_PAGE; i < RUN_SEGMENT_PAGES;) {
         const struct run_page *h = &seg->pages[i];
         size_t len = h->len;
-        if (h->head == MARK_NONE || len == 0 || i + len > SEG_PAGES) {
+        if (h->head == RUN_NONE || len == 0 || i + len > RUN_SEGMENT_PAGES) {
             check_fail(c, "page-run segment %p: no run starts at page %zu (mark %u, length %zu)",
                        (void *)seg, i, h->head, len);
             return used;
@@ -420,15 +401,15 @@ static size_t check_segment(struct check *c, const struct run_segment *seg, unsi
                        "length %u",
                        (void *)seg, i, len, t->tail, t->len);
         for (size_t k = i; k < i + len; k++)
-            if ((k != i && seg->pages[k].head != MARK_NONE) ||
-                (k != i + len - 1 && seg->pages[k].tail != MARK_NONE)) {
+            if ((k != i && seg->pages[k].head != RUN_NONE) ||
+                (k != i + len - 1 && seg->pages[k].tail != RUN_NONE)) {
                 check_fail(c,
                            "page-run segment %p: page %zu inside the run at page %zu carries "
                            "a mark",
                            (void *)seg, k, i);
                 break;
             }
-        if (h->head == MARK_FREE) {
+        if (h->head == RUN_FREE) {
             if (prev_free)
                 check_fail(c,
                            "page-run segment %p: free run at page %zu touches the free run "
@@ -443,7 +424,7 @@ static size_t check_segment(struct check *c, const struct run_segment *seg, unsi
                 check_fail(c, "page run %p (%zu bytes) is live but the program does not hold it",
                            (void *)a, len << HAK_PAGE_SHIFT);
         }
-        prev_free = h->head == MARK_FREE;
+        prev_free = h->head == RUN_FREE;
         i += len;
     }
     if (free_pages != seg->free_pages)
@@ -465,7 +446,7 @@ void page_run_check(struct check *c, uint64_t *segments)
                            a->bins[b] != NULL ? "non-empty" : "empty");
             for (const struct run_page *pg = a->bins[b], *prev = NULL; pg != NULL;
                  prev = pg, pg = pg->next) {
-                if (pg->prev != prev || pg->head != MARK_FREE || bin_of(pg->len) != b)
+                if (pg->prev != prev || pg->head != RUN_FREE || bin_of(pg->len) != b)
                     check_fail(c, "page-run arena %u: bin %u holds page %p (mark %u, %u pages)", k,
                                b, (void *)page_addr(pg), pg->head, pg->len);
                 if (++binned > (1u << 24))
@@ -478,7 +459,7 @@ void page_run_check(struct check *c, uint64_t *segments)
             if (seg->prev != prev)
                 check_fail(c, "page-run arena %u: broken back link at segment %p", k, (void *)seg);
             used += check_segment(c, seg, k, &free_runs);
-            wholly_free += seg->free_pages == USABLE_PAGES;
+            wholly_free += seg->free_pages == RUN_USABLE_PAGES;
             if (++n > (1u << 20))
                 break;
         }

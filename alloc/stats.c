@@ -203,10 +203,12 @@ void stats_report_at_exit(void)
                  ? open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)
                  : (errno = ENAMETOOLONG, -1);
         if (fd < 0) {
-            char line[512];
-            int n = snprintf(line, sizeof line,
-                             "hakmem: cannot write statistics to %s: %s (HAKMEM_STATS_FILE)\n",
-                             hak_options.stats_file, strerror(errno));
+            char line[512]; /* the name is cut short so that the reason always fits */
+            int n =
+                snprintf(line, sizeof line,
+                         "hakmem: cannot write statistics to %.300s%s: %s (HAKMEM_STATS_FILE)\n",
+                         hak_options.stats_file, strlen(hak_options.stats_file) > 300 ? "..." : "",
+                         strerror(errno));
             if (n > 0) {
                 ssize_t w = write(2, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
                 (void)w;

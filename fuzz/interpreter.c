@@ -35,7 +35,11 @@ struct block {
 
 static struct block slots[OPS_SLOTS];
 static int forked;        /* this program has run its fork op */
-static int stats_printed; /* this program has printed the text report once */
+static int stats_printed; /* reports this program has printed (text, then JSON) */
+/* oom: ops left to run with the OS refusing memory after oom_after maps each; refusing: the op
+ * running now is one of them, so an allocation may fail (cleanly). */
+static unsigned oom_ops_left, oom_after;
+static int refusing;
 static uint32_t next_seed = 1;
 static unsigned op_index;
 static uint32_t program_hash; /* of the running program's binary form */
@@ -193,6 +197,7 @@ struct worker {
     int dirty; /* ran an op since its last flush: its cache may hold blocks */
     enum worker_op op;
     void *ptr;
+    int err; /* errno after its allocation */
     size_t size;
     unsigned cls, count;
     int done;
@@ -218,7 +223,9 @@ static void *worker_main(void *arg)
             hak_free(w->ptr);
             break;
         case W_ALLOC:
+            errno = 0;
             w->ptr = hak_malloc(w->size);
+            w->err = errno;
             break;
         case W_CHURN: {
             /* Allocate a run of blocks in one class and free them again: refills, drains of this
@@ -376,10 +383,22 @@ static void release(unsigned slot)
     b->p = NULL;
 }
 
+/* A failed allocation: fine only while the OS refuses memory, and then only with ENOMEM. */
+static void allocation_failed(const char *what, size_t size, int err)
+{
+    if (!refusing)
+        fail("%s of %zu bytes failed (errno %d)", what, size, err);
+    if (err != ENOMEM)
+        fail("%s of %zu bytes failed with errno %d while the OS refused memory, not ENOMEM", what,
+             size, err);
+}
+
 static void place(unsigned slot, void *p, size_t size, unsigned thread, size_t align)
 {
-    if (p == NULL)
-        fail("allocation of %zu bytes failed (errno %d)", size, errno);
+    if (p == NULL) {
+        allocation_failed("allocation", size, errno);
+        return; /* the slot stays empty */
+    }
     struct block *b = &slots[slot];
     b->p = p;
     b->size = size;
@@ -708,6 +727,8 @@ static void race(const struct op *op)
         for (unsigned k = t[i].group * 8; k < t[i].group * 8 + 8; k++) {
             if (t[i].action != RACE_ALLOC || !race_slot[k].fill)
                 continue;
+            if (slots[k].p == NULL && refusing)
+                continue; /* refused (its errno stayed on its thread) */
             if (slots[k].p == NULL)
                 fail("a race's allocation of %zu bytes into slot %u failed", race_slot[k].size, k);
             check_new(k, 1);
@@ -725,9 +746,12 @@ static void execute(const struct op *op)
         break;
     case OP_CALLOC: {
         release(op->slot);
+        errno = 0;
         uint8_t *p = hak_calloc(1, op->size);
-        if (p == NULL)
-            fail("calloc of %zu bytes failed", op->size);
+        if (p == NULL) {
+            allocation_failed("calloc", op->size, errno);
+            break;
+        }
         for (size_t i = 0; i < op->size; i += (op->size > DENSE_LIMIT ? 4093 : 1))
             if (p[i] != 0)
                 fail("calloc(%zu) byte %zu is %#x, not zero", op->size, i, p[i]);
@@ -747,9 +771,13 @@ static void execute(const struct op *op)
             break;
         }
         struct block old = *b;
+        errno = 0;
         uint8_t *q = hak_realloc(b->p, op->size);
-        if (q == NULL)
-            fail("realloc to %zu bytes failed", op->size);
+        if (q == NULL) {
+            allocation_failed("realloc", op->size, errno);
+            check_intact(op->slot, "after a refused realloc (it must leave the block as it was)");
+            break;
+        }
         b->p = q;
         size_t keep = old.size < op->size ? old.size : op->size;
         struct block view = {q, old.size, old.seed, 0};
@@ -781,6 +809,7 @@ static void execute(const struct op *op)
         release(op->slot);
         worker(op->worker)->size = op->size;
         ask(op->worker, W_ALLOC);
+        errno = workers[op->worker].err;
         place(op->slot, workers[op->worker].ptr, op->size, op->worker + 1, 1);
         break;
     case OP_CHURN_ON:
@@ -822,6 +851,10 @@ static void execute(const struct op *op)
     case OP_DOUBLE_FREE:
         double_free(op);
         break;
+    case OP_OOM:
+        oom_ops_left = op->oom_span;
+        oom_after = op->oom_after;
+        break;
     case OP_STATS: {
         /* Other threads publish their counters at their slow paths; flushed, every thread's
          * are exact, and the live bytes must cover what the program holds. */
@@ -835,12 +868,13 @@ static void execute(const struct op *op)
         if (s.live_bytes < held)
             fail("statistics show %llu live bytes while the program holds %zu bytes in %u blocks",
                  (unsigned long long)s.live_bytes, held, live_slots());
-        /* The report reads the same counters; formatting it once per program is enough. */
+        /* The reports read the same counters; formatting each once per program is enough:
+         * the text report at the first stats op, the JSON one at the second. */
         static int null_fd = -1;
         if (null_fd < 0)
             null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-        if (null_fd >= 0 && !stats_printed++)
-            hak_stats_print(null_fd);
+        if (null_fd >= 0 && stats_printed < 2)
+            hak_stats_write(null_fd, stats_printed++ ? HAK_STATS_JSON : HAK_STATS_TEXT);
         break;
     }
     case OP_BULK_ON: {
@@ -858,6 +892,28 @@ static void execute(const struct op *op)
         break;
     case OP_COUNT:
         break;
+    }
+}
+
+/* Ops that may run while the OS refuses memory: those that allocate or free, on any thread. */
+static int refusable(enum op_code code)
+{
+    switch (code) {
+    case OP_MALLOC:
+    case OP_CALLOC:
+    case OP_REALLOC:
+    case OP_ALIGNED:
+    case OP_FREE:
+    case OP_FREE_ON:
+    case OP_ALLOC_ON:
+    case OP_CHURN_ON:
+    case OP_BULK_ON:
+    case OP_FLUSH:
+    case OP_RACE:
+    case OP_DOUBLE_FREE:
+        return 1;
+    default:
+        return 0;
     }
 }
 
@@ -940,12 +996,22 @@ void interp_run(const uint8_t *data, size_t len, int accept_text)
     op_index = 0;
     forked = 0;
     stats_printed = 0;
+    oom_ops_left = 0;
     while (op_index < MAX_PROGRAM && ops_next(data, len, &pos, &op)) {
         current_op = op;
         op_phase = NULL;
         if (interp_trace)
             fprintf(stderr, "%5u  %s\n", op_index, op_text());
+        /* Under an oom op, the ops that allocate run with the OS refusing memory; the checks
+         * (and a fork child) run with memory. */
+        refusing =
+            oom_ops_left > 0 && refusable(op.code) && hak_debug_refuse_os_memory(oom_after) == 0;
         execute(&op);
+        if (refusing)
+            hak_debug_refuse_os_memory(-1);
+        refusing = 0;
+        if (oom_ops_left > 0 && op.code != OP_OOM)
+            oom_ops_left--;
         op_index++;
         if (op_index % SWEEP_EVERY == 0)
             sweep();

@@ -6,10 +6,10 @@
 #include <string.h>
 
 static const char *const names[OP_COUNT] = {
-    "malloc",       "calloc",          "realloc",  "aligned",     "free",
-    "free_on",      "alloc_on",        "churn_on", "end_worker",  "flush",
-    "foreign_free", "foreign_realloc", "sweep",    "check_heap",  "usable",
-    "fork",         "stats",           "bulk_on",  "double_free", "race",
+    "malloc",      "calloc",     "realloc",    "aligned", "free",         "free_on",
+    "alloc_on",    "churn_on",   "end_worker", "flush",   "foreign_free", "foreign_realloc",
+    "sweep",       "check_heap", "usable",     "fork",    "stats",        "bulk_on",
+    "double_free", "race",       "oom",
 };
 
 static const char *const action_names[RACE_ACTIONS] = {"none",  "free", "alloc",
@@ -35,6 +35,8 @@ enum operand {
     A_TASK3,
     A_SCHED,
     A_ARMED,
+    A_AFTER,
+    A_SPAN,
     A_KINDS
 };
 
@@ -66,11 +68,12 @@ static const signed char layout[OP_COUNT][5] = {
     [OP_BULK_ON] = {A_WORKER, A_CLASS, A_SCALE, -1},
     [OP_DOUBLE_FREE] = {A_SLOT, A_THREAD, -1},
     [OP_RACE] = {A_TASK1, A_TASK2, A_TASK3, A_SCHED, -1},
+    [OP_OOM] = {A_AFTER, A_SPAN, -1},
 };
 
-static const char *const operand_names[A_KINDS] = {"slot",  "worker", "thread", "class", "count",
-                                                   "align", "kind",   "size",   "scale", "t1",
-                                                   "t2",    "t3",     "sched",  "armed"};
+static const char *const operand_names[A_KINDS] = {
+    "slot",  "worker", "thread", "class", "count", "align", "kind",  "size",
+    "scale", "t1",     "t2",     "t3",    "sched", "armed", "after", "ops"};
 
 size_t ops_class_size(unsigned cls)
 {
@@ -175,6 +178,12 @@ int ops_next(const uint8_t *data, size_t len, size_t *pos, struct op *out)
         case A_ARMED:
             out->armed = b == OPS_FORK_KEY;
             break;
+        case A_AFTER:
+            out->oom_after = b % OPS_OOM_AFTER;
+            break;
+        case A_SPAN:
+            out->oom_span = b % OPS_OOM_SPAN + 1;
+            break;
         }
         p += need;
     }
@@ -268,6 +277,12 @@ void ops_format(const struct op *op, char *buf, size_t len)
             break;
         case A_ARMED:
             snprintf(value, sizeof value, "%u", op->armed);
+            break;
+        case A_AFTER:
+            snprintf(value, sizeof value, "%u", op->oom_after);
+            break;
+        case A_SPAN:
+            snprintf(value, sizeof value, "%u", op->oom_span);
             break;
         }
         n += (size_t)snprintf(buf + n, len - n, " %s=%s", operand_names[*a], value);
@@ -407,6 +422,10 @@ static int encode_operand(int kind, const char *value, uint8_t *out)
         return v >= 1 && v <= 8 ? (out[0] = (uint8_t)(v - 1), 1) : 0;
     case A_ARMED:
         return v <= 1 ? (out[0] = v ? OPS_FORK_KEY : 0, 1) : 0;
+    case A_AFTER:
+        return v < OPS_OOM_AFTER ? (out[0] = (uint8_t)v, 1) : 0;
+    case A_SPAN:
+        return v >= 1 && v <= OPS_OOM_SPAN ? (out[0] = (uint8_t)(v - 1), 1) : 0;
     case A_ALIGN:
         for (unsigned k = 0; k <= OPS_MAX_ALIGN_LOG2; k++)
             if (v == (1ul << k))

@@ -1,4 +1,5 @@
-/* ops_format.h — the op-sequence input format, version 2 (version 1 plus the race op and alignments up to 64 MiB).
+/* ops_format.h — the op-sequence input format, version 3 (version 2 plus the oom op; version 2
+ * added the race op and alignments up to 64 MiB).
  *
  * Owns: the binary encoding of an allocator program (what every fuzzer mutates), its readable text
  * form (one op per line), and the decoding of operands into slots, threads, sizes and alignments.
@@ -6,7 +7,7 @@
  * ops; a truncated last op is dropped), so mutations stay meaningful; text -> binary -> text is the
  * identity on canonical text. Must never: depend on the allocator (opsc links only this file).
  *
- * Binary: byte 0 is OPS_VERSION_BYTE (0xA2 for version 2); then ops, each an opcode byte and a
+ * Binary: byte 0 is OPS_VERSION_BYTE (0xA3 for version 3); then ops, each an opcode byte and a
  * fixed number of operand bytes:
  *
  *   op            operands                     text form
@@ -30,10 +31,16 @@
  *   bulk_on       worker class scale           bulk_on worker=W class=C scale=N
  *   double_free   slot thread                  double_free slot=S thread=T
  *   race          task3 task3 task3 sched4     race t1=TASK t2=TASK t3=TASK sched=0xHHHHHHHH
+ *   oom           after span                   oom after=N ops=M
  *
  * slot = byte % 64; worker = byte % 4; thread = byte % 5; class = byte % 40;
  * count = byte % 128 + 1; scale = byte % 8 + 1 (bulk_on moves scale * 512 blocks, at most
  * 8 MiB); align = 2^(byte % 27) (1 B .. 64 MiB); kind = byte % 4 (libc, stack, mapping, interior).
+ *
+ * oom: for each of the next M ops (span = byte % 8 + 1), the OS refuses every mapping after the
+ * first N of that op (after = byte % 32): allocations may then fail, and must fail cleanly
+ * (NULL and ENOMEM, a realloc leaving its block as it was, nothing lost). Not in release builds
+ * (there it is a no-op: the refusal is injected by hakmem's debug-only os_memory_fail_after).
  *
  * fork forks only when its key byte is 0xF0 (armed=1; any other byte is armed=0, a no-op): a
  * fork costs as much as tens of other ops, and with a plain opcode most mutated programs would
@@ -60,7 +67,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define OPS_VERSION 2
+#define OPS_VERSION 3
 #define OPS_VERSION_BYTE (0xA0 | OPS_VERSION)
 #define OPS_SLOTS 64
 #define OPS_WORKERS 4
@@ -68,6 +75,8 @@
 #define OPS_MAX_ALIGN_LOG2 26
 #define OPS_GROUPS 8 /* slot groups of a race: slots 8g .. 8g+7 */
 #define OPS_RACE_TASKS 3
+#define OPS_OOM_AFTER 32
+#define OPS_OOM_SPAN 8
 
 enum op_code {
     OP_MALLOC,
@@ -90,6 +99,7 @@ enum op_code {
     OP_BULK_ON,
     OP_DOUBLE_FREE,
     OP_RACE,
+    OP_OOM,
     OP_COUNT
 };
 
@@ -119,7 +129,8 @@ struct op {
     uint8_t size_bytes[3]; /* the encoding, for the text form */
     struct race_task task[OPS_RACE_TASKS];
     uint8_t sched[4];
-    unsigned armed; /* fork: whether its key byte was OPS_FORK_KEY */
+    unsigned armed;               /* fork: whether its key byte was OPS_FORK_KEY */
+    unsigned oom_after, oom_span; /* oom: maps allowed per op, ops refused */
 };
 
 #define OPS_FORK_KEY 0xF0

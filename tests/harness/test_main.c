@@ -156,7 +156,7 @@ int test_run_child(void (*fn)(void *), void *arg, char *err, size_t len)
             close(pipefd[0]);
         }
         fn(arg);
-        _exit(0);
+        test_exit_child(0);
     }
     if (err != NULL) {
         close(pipefd[1]);

@@ -79,3 +79,45 @@ TEST_TIMEOUT(ten_thousand_threads_leaving_live_blocks_keep_rss_bounded, 300)
         CHECKF(rss_max - rss_start < 48 * 1024, "RSS grew by %ld KiB", rss_max - rss_start);
     CHECKF(segments_peak <= 12, "segments peaked at %llu", (unsigned long long)segments_peak);
 }
+
+/* A thread-local destructor that runs after hakmem tore the thread's heap down (a later key)
+ * still allocates and frees; what it leaves live is freed by another thread. */
+static pthread_key_t late_key;
+static void *volatile left_by_destructor[3];
+
+static void late_destructor(void *arg)
+{
+    (void)arg;
+    void *temp = hak_malloc(200);
+    CHECK(temp != NULL);
+    memset(temp, 0x5a, 200);
+    hak_free(temp);
+    for (int i = 0; i < 3; i++) {
+        char *p = hak_malloc(48 << i);
+        CHECK(p != NULL);
+        memset(p, i + 1, 48 << i);
+        left_by_destructor[i] = p;
+    }
+}
+
+static void *set_late_key(void *arg)
+{
+    hak_free(hak_malloc(64)); /* the thread has a heap, torn down before the later key's turn */
+    pthread_setspecific(late_key, arg);
+    return NULL;
+}
+
+TEST(allocations_in_a_later_thread_destructor_are_served_and_freeable)
+{
+    hak_free(hak_malloc(1)); /* hakmem's own key first: its destructor runs before this one */
+    CHECK(pthread_key_create(&late_key, late_destructor) == 0);
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, set_late_key, (void *)1) == 0);
+    pthread_join(t, NULL);
+    for (int i = 0; i < 3; i++) {
+        unsigned char *p = left_by_destructor[i];
+        CHECK(p != NULL && p[0] == i + 1 && p[(48 << i) - 1] == i + 1);
+        hak_free(p);
+    }
+    pthread_key_delete(late_key);
+}

@@ -10,6 +10,9 @@
 #include "free_mark.h"
 #include "hakmem.h"
 #include "heap.h"
+#include "large.h"
+#include "page_run_layout.h"
+#include "remote_queue.h"
 #include "segment.h"
 #include "segment_map.h"
 #include "slab.h"
@@ -29,15 +32,17 @@ static void *kept_malloc(size_t size)
     return p;
 }
 
-/* Run the check with stderr captured into report[]; returns its error count. */
-static int check_capturing(void)
+/* Run the check (of a program at rest holding held[0..n) when n >= 0) with stderr captured into
+ * report[]; returns its error count. */
+static int check_capturing_held(void *const *held, long nheld)
 {
     int fds[2];
     CHECK(pipe(fds) == 0);
     fcntl(fds[0], F_SETFL, O_NONBLOCK);
     int saved = dup(2);
     dup2(fds[1], 2);
-    int errors = hak_debug_check_heap();
+    int errors =
+        nheld >= 0 ? hak_debug_check_quiescent(held, (size_t)nheld) : hak_debug_check_heap();
     dup2(saved, 2);
     close(saved);
     close(fds[1]);
@@ -47,14 +52,18 @@ static int check_capturing(void)
     return errors;
 }
 
-/* The checker must fail and say `what`. */
-static void expect(const char *what)
+static int check_capturing(void) { return check_capturing_held(NULL, -1); }
+
+/* The checker (of a program at rest holding held[0..n), when n >= 0) must fail and say `what`. */
+static void expect_held(const char *what, void *const *held, long n)
 {
     test_skip_heap_check(); /* the damage stays: the case's process ends with it */
-    int errors = check_capturing();
+    int errors = check_capturing_held(held, n);
     CHECKF(errors > 0 && strstr(report, what) != NULL, "%d error(s); wanted \"%s\"; report: %s",
            errors, what, report);
 }
+
+static void expect(const char *what) { expect_held(what, NULL, -1); }
 
 static struct slab *slab_of(void *p)
 {
@@ -327,4 +336,724 @@ TEST(held_list_naming_a_block_twice_is_reported)
     test_skip_heap_check();
     CHECK(hak_debug_check_quiescent(held, 2) > 0);
     hak_free(p);
+}
+
+/* ---- slabs and heaps, beyond the cases above ---- */
+
+TEST(heap_list_pointing_outside_every_slab_segment_is_reported)
+{
+    static struct slab fake[2];
+    void *p = kept_malloc(64);
+    struct slab *s = slab_of(p);
+    struct heap *h = (struct heap *)slab_owner(s);
+    h->full[s->cls].head = &fake[1];
+    h->full[s->cls].count = 1;
+    expect("full list holds");
+}
+
+TEST(slab_on_its_owners_list_twice_is_reported)
+{
+    void *p = kept_malloc(64);
+    struct slab *s = slab_of(p);
+    struct heap *h = (struct heap *)slab_owner(s);
+    struct slab *first = h->partial[s->cls].head;
+    CHECK(first == s && s->next == NULL);
+    s->next = s; /* the list runs through s twice: its count is then short too */
+    h->partial[s->cls].count = 2;
+    expect("slab on a heap's partial list has another owner");
+}
+
+TEST(block_in_a_free_list_and_a_remote_queue_at_once_is_reported)
+{
+    void *keep;
+    void *a = freed_block(64, &keep);
+    struct slab *s = slab_of(a);
+    remote_queue_t *q = &slab_remote(s)->queue;
+    uintptr_t word = __atomic_load_n(q, __ATOMIC_RELAXED);
+    CHECK(remote_queue_chain(word) == NULL);
+    void *b = kept_malloc(64); /* a live block, put on the queue with a's next link */
+    block_mark_free(b);
+    block_set_next(b, a);
+    *q = remote_queue_count_plus(0, 2) | (word & REMOTE_BITS) | (uintptr_t)b;
+    expect("block appears twice");
+}
+
+TEST(remote_queue_count_that_disagrees_with_its_chain_is_reported)
+{
+    void *keep = kept_malloc(64);
+    void *b = kept_malloc(64);
+    struct slab *s = slab_of(b);
+    block_mark_free(b);
+    block_set_next(b, NULL);
+    remote_queue_t *q = &slab_remote(s)->queue;
+    *q = remote_queue_count_plus(0, 3) | (*q & REMOTE_BITS) | (uintptr_t)b;
+    (void)keep;
+    expect("remote queue holds 1 blocks, its count says 3");
+}
+
+TEST(many_lost_blocks_are_counted_in_one_line)
+{
+    void *held[8];
+    for (int i = 0; i < 8; i++)
+        held[i] = kept_malloc(96);
+    expect_held("blocks lost in all", held, 2); /* six of them are not in the program's hands */
+}
+
+TEST(more_blocks_cached_than_handed_out_is_reported)
+{
+    void *keep = kept_malloc(64), *a = kept_malloc(64);
+    hak_free(a); /* into this thread's cache */
+    slab_of(a)->used = 0;
+    (void)keep;
+    expect("used is");
+}
+
+TEST(remote_batch_without_a_slab_holding_blocks_is_reported)
+{
+    void *p = kept_malloc(64);
+    struct remote_batch *rb = &hak_thread_cache.batch[size_class_of(64)];
+    CHECK(rb->slab == NULL);
+    rb->head = rb->tail = p;
+    rb->count = 1;
+    expect("an empty remote-free batch holds");
+}
+
+TEST(remote_batch_for_a_slab_not_marked_batched_is_reported)
+{
+    void *p = kept_malloc(64);
+    struct remote_batch *rb = &hak_thread_cache.batch[size_class_of(64)];
+    rb->slab = slab_of(p);
+    block_mark_free(p);
+    block_set_next(p, NULL);
+    rb->head = rb->tail = p;
+    rb->count = 1;
+    expect("which is not marked as batched");
+}
+
+TEST(remote_batch_whose_count_disagrees_is_reported)
+{
+    void *p = kept_malloc(64);
+    unsigned k = size_class_of(64);
+    struct remote_batch *rb = &hak_thread_cache.batch[k];
+    rb->slab = slab_of(p);
+    hak_thread_cache.batched |= 1ull << k;
+    block_mark_free(p);
+    block_set_next(p, NULL);
+    rb->head = rb->tail = p;
+    rb->count = 2;
+    expect("remote-free batch does not match its count or tail");
+}
+
+TEST(thread_cache_holding_a_cycle_is_reported)
+{
+    void *p = kept_malloc(64), *q = kept_malloc(64);
+    hak_free(p);
+    hak_free(q);
+    struct cache_bin *b = &hak_thread_cache.bins[size_class_of(64)];
+    CHECK(b->head == q && block_next(q) == p);
+    block_set_next(p, q);
+    expect("block appears twice");
+}
+
+TEST(orphaned_slab_with_notification_bits_is_reported)
+{
+    void *p = kept_malloc(64);
+    struct slab *s = slab_of(p);
+    struct heap *h = (struct heap *)slab_owner(s);
+    h->partial[s->cls].head = NULL;
+    h->partial[s->cls].count = 0;
+    slab_set_owner(s, SLAB_OWNER_ORPHAN);
+    s->list = SLAB_LIST_ORPHAN;
+    slab_remote(s)->queue |= REMOTE_ARMED;
+    expect("orphaned slab is not on the orphan list");
+    CHECK(strstr(report, "orphaned slab's remote queue carries notification bits") != NULL);
+}
+
+TEST(more_violations_than_the_report_limit_are_counted)
+{
+    static char nowhere[60];
+    void *held[60];
+    for (int i = 0; i < 60; i++)
+        held[i] = &nowhere[i]; /* none of them a block */
+    expect_held("60 violations in all", held, 60);
+}
+
+TEST(slab_with_a_wrong_start_offset_is_reported)
+{
+    void *p = kept_malloc(64);
+    slab_of(p)->start_off += 64;
+    expect("geometry");
+}
+
+TEST(slab_whose_start_offset_is_not_its_slab_start_is_reported)
+{
+    void *p = kept_malloc(64);
+    slab_of(p)->start_off -= 64;
+    expect("geometry");
+}
+
+TEST(carved_bytes_that_are_not_whole_blocks_are_reported)
+{
+    void *p = kept_malloc(64);
+    slab_of(p)->carved += 1;
+    expect("geometry");
+}
+
+TEST(slab_listed_under_another_class_is_reported)
+{
+    void *p = kept_malloc(64);
+    slab_of(p)->cls = (uint16_t)hak_size_class(4096);
+    expect("slab on a heap's partial list has another owner, class");
+}
+
+TEST(slab_with_a_wrong_limit_is_reported)
+{
+    void *p = kept_malloc(64);
+    slab_of(p)->limit -= 64;
+    expect("geometry");
+}
+
+TEST(slab_with_a_wrong_block_start_magic_is_reported)
+{
+    void *p = kept_malloc(64);
+    slab_of(p)->magic += 1;
+    expect("geometry");
+}
+
+TEST(slab_of_a_class_beyond_the_table_is_reported)
+{
+    void *p = kept_malloc(64);
+    struct slab *s = slab_of(p);
+    struct heap *h = (struct heap *)slab_owner(s);
+    unsigned k = s->cls;
+    s->cls = 250;
+    h->partial[k].head = NULL; /* keeps the lists from naming it first */
+    h->partial[k].count = 0;
+    expect("is owned by");
+}
+
+TEST(slab_on_a_list_with_the_wrong_list_state_is_reported)
+{
+    void *p = kept_malloc(64);
+    slab_of(p)->list = SLAB_LIST_FULL;
+    expect("slab on a heap's partial list has another owner, class, list state");
+}
+
+TEST(slab_with_a_wrong_back_link_is_reported)
+{
+    void *p = kept_malloc(64);
+    slab_of(p)->prev = slab_of(p);
+    expect("back link");
+}
+
+TEST(slab_on_both_of_its_owners_lists_is_reported)
+{
+    /* Full of 4 KiB blocks, then also listed as partial. */
+    void *held[64];
+    for (int i = 0; i < 64; i++)
+        held[i] = kept_malloc(4096);
+    struct slab *full = NULL;
+    for (int i = 0; i < 64 && full == NULL; i++)
+        if (slab_of(held[i])->list == SLAB_LIST_FULL)
+            full = slab_of(held[i]);
+    CHECK(full != NULL);
+    struct heap *h = (struct heap *)slab_owner(full);
+    struct slab *tail = h->partial[full->cls].head;
+    CHECK(tail != NULL);
+    while (tail->next != NULL)
+        tail = tail->next;
+    tail->next = full; /* its back link names the full list's neighbour: reported either way */
+    h->partial[full->cls].count++;
+    expect("slab is on two lists");
+}
+
+TEST(pending_stack_with_a_slab_outside_every_segment_is_reported)
+{
+    static struct slab fake[2];
+    void *p = kept_malloc(64);
+    ((struct heap *)slab_owner(slab_of(p)))->pending = &fake[1];
+    expect("pending stack holds slab");
+}
+
+TEST(parked_slab_both_armed_and_pending_is_reported)
+{
+    void *held[64];
+    for (int i = 0; i < 64; i++)
+        held[i] = kept_malloc(4096);
+    struct slab *full = NULL;
+    for (int i = 0; i < 64 && full == NULL; i++)
+        if (slab_of(held[i])->list == SLAB_LIST_FULL)
+            full = slab_of(held[i]);
+    CHECK(full != NULL);
+    struct heap *h = (struct heap *)slab_owner(full);
+    slab_remote(full)->pending_next = h->pending;
+    h->pending = full;
+    expect("armed and on the pending stack at once");
+}
+
+TEST(thread_cache_longer_than_its_capacity_is_reported)
+{
+    void *p[4];
+    for (int i = 0; i < 4; i++)
+        p[i] = kept_malloc(64);
+    for (int i = 0; i < 4; i++)
+        hak_free(p[i]);
+    hak_thread_cache.bins[size_class_of(64)].cap = 1;
+    expect("thread cache holds more than its capacity 1");
+}
+
+TEST(empty_remote_batch_with_a_count_is_reported)
+{
+    hak_free(kept_malloc(64));
+    hak_thread_cache.batch[size_class_of(64)].count = 5;
+    expect("an empty remote-free batch holds (nil) (count 5)");
+}
+
+/* A remote-free batch of one block of p's slab, filed under class k. */
+static struct remote_batch *batch_of_one(void *p, unsigned k, struct slab *s)
+{
+    struct remote_batch *rb = &hak_thread_cache.batch[k];
+    rb->slab = s;
+    hak_thread_cache.batched |= 1ull << k;
+    block_mark_free(p);
+    block_set_next(p, NULL);
+    rb->head = rb->tail = p;
+    rb->count = 1;
+    return rb;
+}
+
+TEST(remote_batch_for_a_slab_of_another_class_is_reported)
+{
+    void *p = kept_malloc(64);
+    batch_of_one(p, size_class_of(64) + 1, slab_of(p));
+    expect("which is of another class");
+}
+
+TEST(remote_batch_for_a_pooled_slab_is_reported)
+{
+    struct slab_segment *seg = slab_segment_of(kept_malloc(20000));
+    unsigned i = (unsigned)__builtin_ctzll(seg->free_mask);
+    void *p = kept_malloc(64);
+    batch_of_one(p, size_class_of(64), &seg->slabs[i]);
+    expect("which is pooled");
+}
+
+TEST(remote_batch_for_memory_outside_every_segment_is_reported)
+{
+    static struct slab fake[2];
+    void *p = kept_malloc(64);
+    batch_of_one(p, size_class_of(64), &fake[1]);
+    expect("which is in no slab segment");
+}
+
+TEST(remote_batch_whose_tail_is_not_its_end_is_reported)
+{
+    void *p = kept_malloc(64), *q = kept_malloc(64);
+    struct remote_batch *rb = batch_of_one(p, size_class_of(64), slab_of(p));
+    block_set_next(p, q);
+    block_mark_free(q);
+    block_set_next(q, NULL);
+    rb->count = 2; /* the count is right, the tail is not */
+    expect("remote-free batch does not match its count or tail");
+}
+
+TEST(pooled_slab_on_a_heap_list_is_reported)
+{
+    struct slab_segment *seg = slab_segment_of(kept_malloc(20000));
+    struct slab *pooled = &seg->slabs[__builtin_ctzll(seg->free_mask)];
+    void *p = kept_malloc(64);
+    struct heap *h = (struct heap *)slab_owner(slab_of(p));
+    h->full[pooled->cls].head = pooled;
+    h->full[pooled->cls].count = 1;
+    expect("pooled slab is still on a heap or orphan list");
+}
+
+/* ---- orphaned slabs (a thread that exited holding blocks) ---- */
+
+static void *orphan_block;
+
+static void *leave_a_block(void *arg)
+{
+    (void)arg;
+    orphan_block = hak_malloc(64);
+    return NULL;
+}
+
+static struct slab *orphaned_slab(void)
+{
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, leave_a_block, NULL) == 0);
+    pthread_join(t, NULL);
+    kept[nkept++ % 64] = orphan_block;
+    struct slab *s = slab_of(orphan_block);
+    CHECK(slab_owner(s) == SLAB_OWNER_ORPHAN && s->list == SLAB_LIST_ORPHAN);
+    CHECK(check_capturing() == 0);
+    return s;
+}
+
+TEST(orphaned_slab_also_on_a_heap_list_is_reported)
+{
+    struct slab *s = orphaned_slab();
+    void *p = kept_malloc(1000); /* another class: the orphan is not adopted */
+    struct heap *h = (struct heap *)slab_owner(slab_of(p));
+    s->prev = NULL;
+    s->next = NULL;
+    h->full[s->cls].head = s;
+    h->full[s->cls].count = 1;
+    expect("slab on a heap's full list has another owner");
+}
+
+TEST(orphan_list_entry_with_an_owner_is_reported)
+{
+    struct slab *s = orphaned_slab();
+    void *p = kept_malloc(1000); /* another class: the orphan is not adopted */
+    slab_set_owner(s, slab_owner(slab_of(p)));
+    expect("orphan list of class");
+}
+
+TEST(orphan_list_entry_of_another_class_is_reported)
+{
+    orphaned_slab()->cls += 1;
+    expect("orphan list of class");
+}
+
+TEST(orphan_list_entry_with_the_wrong_list_state_is_reported)
+{
+    orphaned_slab()->list = SLAB_LIST_PARTIAL;
+    expect("orphan list of class");
+}
+
+TEST(orphan_list_entry_with_a_wrong_back_link_is_reported)
+{
+    struct slab *s = orphaned_slab();
+    s->prev = s;
+    expect("orphan list of class");
+}
+
+/* ---- the slab pool ---- */
+
+static struct slab_segment *segment_with_pooled_slabs(void)
+{
+    void *p = kept_malloc(20000); /* a 512 KiB-slab class: the segment's other slabs are pooled */
+    struct slab_segment *seg = slab_segment_of(p);
+    CHECK(seg->free_slabs > 0);
+    return seg;
+}
+
+TEST(pooled_slab_with_a_remote_queue_word_is_reported)
+{
+    struct slab_segment *seg = segment_with_pooled_slabs();
+    unsigned i = (unsigned)__builtin_ctzll(seg->free_mask);
+    seg->remote[i].queue = REMOTE_ARMED;
+    expect("has a remote queue word");
+}
+
+TEST(pooled_slab_count_that_disagrees_is_reported)
+{
+    segment_with_pooled_slabs()->free_slabs++;
+    expect("slabs are pooled, its count says");
+}
+
+TEST(free_mask_bit_past_the_segments_slabs_is_reported)
+{
+    struct slab_segment *seg = segment_with_pooled_slabs();
+    seg->free_mask |= 1ull << 63;
+    expect("free mask has bit 63 past its");
+}
+
+TEST(segment_with_a_wrong_slab_count_is_reported)
+{
+    segment_with_pooled_slabs()->nslabs--;
+    expect("has slab shift");
+}
+
+TEST(pool_listed_segment_with_no_free_slab_is_reported)
+{
+    struct slab_segment *seg = segment_with_pooled_slabs();
+    seg->free_slabs = 0;
+    expect("is listed with no free slab");
+}
+
+TEST(pooled_slab_with_a_free_list_is_reported)
+{
+    struct slab_segment *seg = segment_with_pooled_slabs();
+    seg->slabs[__builtin_ctzll(seg->free_mask)].free_count = 2;
+    expect("pooled slab");
+}
+
+TEST(segment_in_the_wrong_slab_pool_is_reported)
+{
+    segment_with_pooled_slabs()->slab_shift++;
+    expect("has slab shift");
+}
+
+TEST(broken_back_link_in_the_segment_list_is_reported)
+{
+    struct slab_segment *seg = segment_with_pooled_slabs();
+    seg->all_prev = seg;
+    expect("slab segments: broken back link");
+}
+
+TEST(broken_back_link_in_the_pool_list_is_reported)
+{
+    struct slab_segment *seg = segment_with_pooled_slabs();
+    seg->pool_prev = seg;
+    expect("slab pool: broken back link");
+}
+
+/* ---- page runs ---- */
+
+static struct run_segment *run_segment_of(void *p)
+{
+    return (struct run_segment *)((uintptr_t)p & ~HAK_SEGMENT_MASK);
+}
+
+static size_t run_page_of(void *p) { return ((uintptr_t)p & HAK_SEGMENT_MASK) >> HAK_PAGE_SHIFT; }
+
+TEST(page_run_segment_whose_map_entry_names_another_kind_is_reported)
+{
+    void *p = kept_malloc(100 << 10);
+    segment_map_set((uintptr_t)run_segment_of(p), HAK_MAP_LARGE);
+    expect("page-run segment");
+    CHECK(strstr(report, "ownership map says kind 1") != NULL);
+}
+
+TEST(page_run_segment_naming_another_arena_is_reported)
+{
+    void *p = kept_malloc(100 << 10);
+    run_segment_of(p)->arena += 1;
+    expect("is listed in arena");
+}
+
+TEST(page_run_header_page_with_a_mark_is_reported)
+{
+    void *p = kept_malloc(100 << 10);
+    run_segment_of(p)->pages[0].head = RUN_USED;
+    expect("header page 0 carries a run mark");
+}
+
+TEST(page_run_start_without_its_mark_is_reported)
+{
+    void *p = kept_malloc(100 << 10);
+    run_segment_of(p)->pages[run_page_of(p)].head = RUN_NONE;
+    expect("no run starts at page");
+}
+
+TEST(page_run_end_mark_that_disagrees_is_reported)
+{
+    void *p = kept_malloc(100 << 10);
+    struct run_page *first = &run_segment_of(p)->pages[run_page_of(p)];
+    first[first->len - 1].tail = RUN_FREE;
+    expect("ends with mark");
+}
+
+TEST(page_inside_a_run_with_a_mark_is_reported)
+{
+    void *p = kept_malloc(100 << 10);
+    struct run_page *first = &run_segment_of(p)->pages[run_page_of(p)];
+    CHECK(first->len >= 3);
+    first[1].head = RUN_USED;
+    expect("carries a mark");
+}
+
+TEST(broken_back_link_in_an_arenas_segment_list_is_reported)
+{
+    void *p = kept_malloc(100 << 10);
+    run_segment_of(p)->prev = run_segment_of(p);
+    expect("broken back link at segment");
+}
+
+TEST(cached_segment_whose_map_entry_is_not_idle_is_reported)
+{
+    /* Runs over three segments, all freed: the arena keeps one wholly free segment and gives
+     * the others to the segment cache. */
+    enum { RUNS = 3 * (HAK_SEGMENT_SIZE / (600 << 10)) + 3 };
+    void *runs[RUNS];
+    for (int i = 0; i < RUNS; i++)
+        runs[i] = hak_malloc(600 << 10);
+    for (int i = 0; i < RUNS; i++)
+        hak_free(runs[i]);
+    uintptr_t cached = 0;
+    for (int i = 0; i < RUNS && cached == 0; i++)
+        if (segment_map_kind((uintptr_t)run_segment_of(runs[i])) == HAK_MAP_IDLE)
+            cached = (uintptr_t)run_segment_of(runs[i]);
+    CHECK(cached != 0);
+    segment_map_set(cached, HAK_MAP_LARGE);
+    expect("cached segment");
+}
+
+TEST(page_run_of_length_zero_is_reported)
+{
+    void *p = kept_malloc(100 << 10);
+    run_segment_of(p)->pages[run_page_of(p)].len = 0;
+    expect("no run starts at page");
+}
+
+TEST(page_run_longer_than_its_segment_is_reported)
+{
+    void *p = kept_malloc(100 << 10);
+    run_segment_of(p)->pages[run_page_of(p)].len = RUN_SEGMENT_PAGES;
+    expect("no run starts at page");
+}
+
+TEST(page_run_whose_end_names_another_length_is_reported)
+{
+    void *p = kept_malloc(100 << 10);
+    struct run_page *first = &run_segment_of(p)->pages[run_page_of(p)];
+    first[first->len - 1].len += 1;
+    expect("ends with mark");
+}
+
+TEST(page_inside_a_run_with_an_end_mark_is_reported)
+{
+    void *p = kept_malloc(100 << 10);
+    struct run_page *first = &run_segment_of(p)->pages[run_page_of(p)];
+    first[1].tail = RUN_USED;
+    expect("carries a mark");
+}
+
+/* A free run in its arena's bin (freed between two live runs, so it does not coalesce). */
+static struct run_page *binned_free_run(void)
+{
+    void *a = kept_malloc(100 << 10), *b = kept_malloc(100 << 10), *c = kept_malloc(100 << 10);
+    (void)a, (void)c;
+    hak_free(b);
+    struct run_page *pg = &run_segment_of(b)->pages[run_page_of(b)];
+    CHECK(pg->head == RUN_FREE);
+    CHECK(check_capturing() == 0);
+    return pg;
+}
+
+TEST(binned_free_run_with_a_wrong_back_link_is_reported)
+{
+    struct run_page *pg = binned_free_run();
+    pg->prev = pg;
+    expect("holds page");
+}
+
+TEST(binned_free_run_marked_used_is_reported)
+{
+    struct run_page *pg = binned_free_run();
+    pg->head = pg[pg->len - 1].tail = RUN_USED;
+    expect("holds page");
+}
+
+TEST(free_page_count_that_disagrees_is_reported)
+{
+    void *p = kept_malloc(100 << 10);
+    run_segment_of(p)->free_pages += 1;
+    expect("pages in free runs, its count says");
+}
+
+TEST(free_runs_left_uncoalesced_are_reported)
+{
+    /* Two neighbouring runs; the second is made to look free beside the free first one. */
+    void *a = kept_malloc(100 << 10), *b = kept_malloc(100 << 10);
+    void *guard = kept_malloc(100 << 10); /* keeps a free run from forming after b */
+    (void)guard;
+    struct run_segment *seg = run_segment_of(a);
+    CHECK(run_segment_of(b) == seg &&
+          run_page_of(b) == run_page_of(a) + seg->pages[run_page_of(a)].len);
+    hak_free(a);
+    struct run_page *pb = &seg->pages[run_page_of(b)];
+    pb->head = pb[pb->len - 1].tail = RUN_FREE;
+    expect("touches the free run before it");
+}
+
+/* ---- Large blocks and the program's held list ---- */
+
+TEST(large_block_the_program_does_not_hold_is_reported)
+{
+    void *p = kept_malloc(8 << 20);
+    void *small = kept_malloc(64);
+    void *held[] = {small};
+    expect_held("is live but the program does not hold it", held, 1);
+    (void)p;
+}
+
+TEST(large_block_whose_map_entry_is_wrong_is_reported)
+{
+    void *p = kept_malloc(8 << 20);
+    segment_map_set((uintptr_t)p, HAK_MAP_IDLE);
+    expect("Large block");
+    CHECK(strstr(report, "ownership map says kind 3") != NULL);
+}
+
+#ifndef NDEBUG /* the Large tier's debug view is not in release builds */
+/* A live Large block, and a cached range (a freed block) beside it. */
+static struct large_debug_view large_damage(void **live, void **freed)
+{
+    *freed = hak_malloc(8 << 20);
+    *live = kept_malloc(8 << 20);
+    hak_free(*freed);
+    struct large_debug_view v;
+    large_debug_view(*live, *freed, &v);
+    CHECK(v.block_size != NULL && v.range_addr != NULL);
+    CHECK(check_capturing() == 0);
+    return v;
+}
+
+TEST(large_block_of_no_whole_pages_is_reported)
+{
+    void *live, *freed;
+    *large_damage(&live, &freed).block_size += 1;
+    expect("not whole pages");
+    CHECK(strstr(report, "its counters say") != NULL); /* and the bytes no longer add up */
+}
+
+TEST(large_live_bytes_counter_that_disagrees_is_reported)
+{
+    void *live, *freed;
+    *large_damage(&live, &freed).live_bytes += 4096;
+    expect("Large registry holds");
+}
+
+TEST(large_cached_range_of_no_whole_pages_is_reported)
+{
+    void *live, *freed;
+    *large_damage(&live, &freed).range_size += 1;
+    expect("is not whole pages");
+    CHECK(strstr(report, "Large cache holds") != NULL);
+    CHECK(strstr(report, "mapped bytes, but live blocks") != NULL);
+}
+
+TEST(large_cached_range_over_a_live_block_is_reported)
+{
+    void *live, *freed;
+    struct large_debug_view v = large_damage(&live, &freed);
+    *v.range_addr = (uintptr_t)live;
+    expect("overlaps live block");
+}
+
+TEST(large_cached_ranges_that_overlap_are_reported)
+{
+    /* Two freed blocks with a live one between them: two cached ranges. */
+    void *first = hak_malloc(8 << 20), *between = kept_malloc(8 << 20),
+         *second = hak_malloc(8 << 20);
+    hak_free(first);
+    hak_free(second);
+    struct large_debug_view a, b;
+    large_debug_view(between, first, &a);
+    large_debug_view(between, second, &b);
+    CHECK(a.range_addr != NULL && b.range_addr != NULL && a.range_addr != b.range_addr);
+    CHECK(check_capturing() == 0);
+    *b.range_addr = *a.range_addr;
+    expect("overlap");
+}
+
+TEST(large_cache_bytes_counter_that_disagrees_is_reported)
+{
+    void *live, *freed;
+    *large_damage(&live, &freed).cache_bytes -= 4096;
+    expect("Large cache holds");
+}
+
+#endif
+
+TEST(held_block_that_is_not_live_is_reported)
+{
+    void *p = kept_malloc(64), *q = kept_malloc(64);
+    hak_free(q);
+    void *held[] = {p, q};
+    expect_held("but it is not a live block", held, 2);
 }

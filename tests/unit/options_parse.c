@@ -43,6 +43,20 @@ TEST(options_are_read_from_proc_when_environ_is_not_set_up_yet)
            out);
 }
 
+TEST(statistics_are_printed_at_exit_when_asked_for)
+{
+    char path[4096], out[8192];
+    test_program_path(path, sizeof path, "options_case");
+    char *argv[] = {path, "alloc", NULL};
+    setenv("HAKMEM_STATS", "1", 1);
+    int status = test_run_program(argv, out, sizeof out);
+    CHECKF(status == 0 && strstr(out, "hakmem statistics\n") && strstr(out, "\nlarge: allocs "),
+           "status %#x: %s", status, out);
+    unsetenv("HAKMEM_STATS");
+    status = test_run_program(argv, out, sizeof out);
+    CHECKF(status == 0 && strstr(out, "hakmem statistics") == NULL, "status %#x: %s", status, out);
+}
+
 TEST(addresses_are_named_by_module_and_symbol_or_shown_raw)
 {
     char buf[256];
