@@ -11,6 +11,7 @@
 #include "large.h"
 #include "misuse.h"
 #include "page_run.h"
+#include "segment.h"
 #include "track.h"
 
 /* Alignments above this go to dedicated mappings rather than fragmenting page-run segments. */
@@ -335,6 +336,16 @@ HAK_EXPORT void hak_thread_flush(void)
     if (tc->heap == NULL)
         return;
     cache_flush_all(tc);
+}
+
+HAK_EXPORT size_t hak_collect(int give_back)
+{
+    struct thread_cache *tc = &hak_thread_cache;
+    if (tc->heap != NULL) {
+        cache_flush_all(tc);
+        heap_collect(tc->heap);
+    }
+    return give_back ? segment_cache_drop() + large_cache_drop() : 0;
 }
 
 HAK_EXPORT size_t hak_class_block_size(int cls)

@@ -36,6 +36,11 @@ size_t hak_usable_size(const void *ptr);
 /* Return every block cached by the calling thread to its slab, push its remote-free batch to the
  * owners' queues, and publish its counters. */
 void hak_thread_flush(void);
+/* Give back what the calling thread holds and does not use: its cache is flushed, and every slab
+ * of its with no live block returns to the shared pool (a slab is otherwise kept per class for
+ * reuse). With give_back, idle segments and cached Large ranges are also unmapped; returns the
+ * bytes given back to the OS then (0 otherwise). malloc_trim() calls hak_collect(1). */
+size_t hak_collect(int give_back);
 
 /* Block size of a size class, and the class a request of `size` bytes is served from
  * (-1 above the Mid tier). Exposed so tests and tools can reason about slots. */

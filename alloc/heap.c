@@ -368,6 +368,24 @@ static void return_bins(struct heap *h, struct thread_cache *tc)
     }
 }
 
+void heap_collect(struct heap *h)
+{
+    heap_lock(h);
+    if (__atomic_load_n(&h->pending, __ATOMIC_ACQUIRE) != NULL)
+        collect_pending(h);
+    for (unsigned c = 0; c < HAK_CLASS_COUNT; c++) {
+        struct slab *next;
+        for (struct slab *s = h->partial[c].head; s != NULL; s = next) {
+            next = s->next;
+            if (remote_queue_nonempty(&slab_remote(s)->queue))
+                heap_drain(h, s);
+            if (s->used == 0 && !s->notified)
+                release_slab(h, s);
+        }
+    }
+    heap_unlock(h);
+}
+
 /* Every slab of h goes back to the pool (no live block) or to the orphan pool. */
 static void teardown(struct heap *h)
 {

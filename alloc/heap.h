@@ -65,6 +65,9 @@ HAK_HIDDEN uint32_t heap_return_chain(struct heap *h, void *chain);
 HAK_HIDDEN void heap_free_remote(struct slab *s, void *p);
 /* Allocate one block of class cls from the shared exit heap. */
 HAK_HIDDEN void *heap_exit_alloc(unsigned cls);
+/* Owner only, its cache flushed: every empty slab of h goes back to the pool, the last partial
+ * slab of its class too (which the refill path keeps). */
+HAK_HIDDEN void heap_collect(struct heap *h);
 
 HAK_INLINE void heap_lock(struct heap *h) { hak_lock(&h->lock); }
 HAK_INLINE void heap_unlock(struct heap *h) { hak_unlock(&h->lock); }

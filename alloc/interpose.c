@@ -79,5 +79,13 @@ HAK_EXPORT void *pvalloc(size_t size)
 
 HAK_EXPORT size_t malloc_usable_size(void *ptr) { return hak_usable_size(ptr); }
 
+/* glibc's: 1 if memory went back to the OS. The pad (memory to keep at the top of glibc's heap)
+ * has no meaning here. */
+HAK_EXPORT int malloc_trim(size_t pad)
+{
+    (void)pad;
+    return hak_collect(1) > 0;
+}
+
 /* Obsolete alias some old programs still call. */
 HAK_EXPORT void cfree(void *ptr) { free_inline(ptr, ENTRY_CALLER); }

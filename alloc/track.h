@@ -115,6 +115,13 @@ track_requested(const void *p, size_t usable)
 {
     const volatile uint8_t *first = asan_shadow(p);
     size_t g = usable >> 3;
+    /* Eight granules at a time over the aligned middle of a long tail (Large blocks). */
+    const uint64_t redzone8 = ASAN_HEAP_REDZONE * 0x0101010101010101ull;
+    while (g > 0 && ((uintptr_t)(first + g) & 7) != 0 && first[g - 1] == ASAN_HEAP_REDZONE)
+        g--;
+    if (g >= 8 && ((uintptr_t)(first + g) & 7) == 0)
+        while (g >= 8 && *(const volatile uint64_t *)(first + g - 8) == redzone8)
+            g -= 8;
     while (g > 0 && first[g - 1] == ASAN_HEAP_REDZONE)
         g--;
     if (g == 0)

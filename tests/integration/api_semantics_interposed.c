@@ -272,3 +272,22 @@ TEST(stats_count_allocations_frees_and_live_bytes)
     CHECK(c.cls[cls].frees - b.cls[cls].frees == 100);
     CHECK(c.live_bytes == a.live_bytes);
 }
+
+TEST(malloc_trim_gives_freed_memory_back_and_then_has_nothing_left)
+{
+    static void *blocks[2000];
+    for (int i = 0; i < 2000; i++)
+        blocks[i] = malloc(LAUNDER((size_t)30000)); /* about 60 MB of slabs */
+    for (int i = 0; i < 2000; i++)
+        free(blocks[i]); /* their emptied segments are cached for reuse until trimmed */
+    struct hak_stats s;
+    hak_stats(&s);
+    CHECKF(s.segments_cached > 0, "%llu segments cached", (unsigned long long)s.segments_cached);
+    CHECK(malloc_trim(0) == 1);
+    hak_stats(&s);
+    CHECK(s.segments_cached == 0);
+    CHECK(malloc_trim(0) == 0);
+    void *p = malloc(100); /* and allocation goes on */
+    CHECK(p != NULL);
+    free(p);
+}

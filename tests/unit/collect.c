@@ -1,0 +1,62 @@
+/* hak_collect(): the calling thread's empty slabs go back to the shared pool (those with a live
+ * block stay), and with give_back idle segments and cached Large ranges are unmapped. */
+#include <string.h>
+
+#include "hakmem.h"
+#include "heap.h"
+#include "test.h"
+
+static unsigned listed_slabs(const struct heap *h, unsigned cls)
+{
+    return h->partial[cls].count + h->full[cls].count;
+}
+
+TEST(collect_returns_every_empty_slab_and_keeps_those_in_use)
+{
+    static void *blocks[3000];
+    void *kept = hak_malloc(48);
+    for (int i = 0; i < 3000; i++)
+        blocks[i] = hak_malloc(i % 3 == 0 ? 64 : i % 3 == 1 ? 1000 : 20000);
+    for (int i = 0; i < 3000; i++)
+        hak_free(blocks[i]);
+    hak_thread_flush();
+    struct heap *h = hak_thread_cache.heap;
+    CHECK(h != NULL);
+    unsigned c64 = (unsigned)hak_size_class(64), c48 = (unsigned)hak_size_class(48);
+    CHECK(listed_slabs(h, c64) >= 1); /* the refill path keeps the last one of its class */
+    CHECK(hak_collect(0) == 0);
+    for (unsigned c = 0; c < HAK_CLASS_COUNT; c++)
+        CHECKF(listed_slabs(h, c) == (c == c48 ? 1u : 0u), "class %u: %u slabs still listed", c,
+               listed_slabs(h, c));
+    hak_free(kept);
+    hak_collect(0);
+    CHECK(listed_slabs(h, c48) == 0);
+    /* The thread goes on allocating from the pool as before. */
+    void *again = hak_malloc(64);
+    memset(again, 1, 64);
+    hak_free(again);
+}
+
+TEST(collect_with_give_back_unmaps_idle_segments_and_cached_large_ranges)
+{
+    static void *blocks[2000];
+    for (int i = 0; i < 2000; i++)
+        blocks[i] = hak_malloc(30000); /* about 60 MB of slabs: many segments */
+    void *large = hak_malloc(8 << 20);
+    memset(large, 1, 8 << 20);
+    for (int i = 0; i < 2000; i++)
+        hak_free(blocks[i]);
+    hak_free(large);
+    hak_collect(0);
+    struct hak_stats before, after;
+    hak_stats(&before);
+    CHECK(before.segments_cached > 0 || before.large_live_bytes < before.mapped_bytes);
+    size_t given = hak_collect(1);
+    hak_stats(&after);
+    CHECKF(given >= (8u << 20) && after.segments_cached == 0 &&
+               after.mapped_bytes + given <= before.mapped_bytes,
+           "gave back %zu bytes; mapped %llu -> %llu, segments cached %llu -> %llu", given,
+           (unsigned long long)before.mapped_bytes, (unsigned long long)after.mapped_bytes,
+           (unsigned long long)before.segments_cached, (unsigned long long)after.segments_cached);
+    CHECK(hak_collect(1) == 0); /* nothing left to give */
+}
