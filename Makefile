@@ -533,7 +533,7 @@ minimize: build/opsc
 	    -runs=$${MINIMIZE_RUNS:-30000} -timeout=20 \
 	    -exact_artifact_path=build/fuzz/minimized/$(NAME) $(CRASH) >build/fuzz/minimize.log 2>&1; \
 	    test -s build/fuzz/minimized/$(NAME) || { echo "minimization failed: build/fuzz/minimize.log"; exit 1; }
-	@{ echo "# hakmem ops v2"; echo "# regression: $(NAME) (minimized from $(notdir $(CRASH)))"; \
+	@{ echo "# hakmem ops v3"; echo "# regression: $(NAME) (minimized from $(notdir $(CRASH)))"; \
 	    build/opsc decompile build/fuzz/minimized/$(NAME) | sed 1d; } >corpus/regress/$(NAME).txt
 	@echo "corpus/regress/$(NAME).txt ($$(grep -vc '^#' corpus/regress/$(NAME).txt) ops, from \
 	    $$(stat -c %s $(CRASH)) bytes):"; cat corpus/regress/$(NAME).txt

@@ -38,8 +38,10 @@ size_t hak_usable_size(const void *ptr);
 void hak_thread_flush(void);
 /* Give back what the calling thread holds and does not use: its cache is flushed, and every slab
  * of its with no live block returns to the shared pool (a slab is otherwise kept per class for
- * reuse). With give_back, idle segments and cached Large ranges are also unmapped; returns the
- * bytes given back to the OS then (0 otherwise). malloc_trim() calls hak_collect(1). */
+ * reuse). Other threads' heaps are theirs to collect. With give_back, the segment cache (idle
+ * segments) and the cached Large ranges are also unmapped (the one empty segment the slab pool
+ * and each page-run arena keep for reuse stays); returns the bytes given back to the OS then (0
+ * otherwise). malloc_trim() calls hak_collect(1). */
 size_t hak_collect(int give_back);
 
 /* Block size of a size class, and the class a request of `size` bytes is served from

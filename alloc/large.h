@@ -41,7 +41,8 @@ HAK_HIDDEN void large_counters(struct large_counters *out);
 #ifndef NDEBUG
 /* For the heap check's damage tests (not in release builds): where the Large tier keeps the
  * size of the live block at `block`, the start and size of the cached range holding `cached`
- * (NULL where there is none), and its byte counters — to be broken on purpose. */
+ * (NULL where there is none), and its byte counters — to be broken on purpose. The pointers are
+ * good until the next Large operation (the cache shifts when a range leaves it). */
 struct large_debug_view {
     size_t *block_size, *range_size, *cache_bytes;
     uintptr_t *range_addr;

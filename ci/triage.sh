@@ -89,7 +89,7 @@ for f in "$out"/crashes/*; do
     [ -s "$min" ] || cp "$f" "$min"
     cand=$tri/$sig.txt
     {
-        echo "# hakmem ops v2"
+        echo "# hakmem ops v3"
         echo "# regression candidate: $sig (from $name, job $job, minimized from $(stat -c %s "$f") to $(stat -c %s "$min") bytes)"
         echo "# replay: $replay $cand ; to keep it: cp $cand corpus/regress/"
         build/opsc decompile "$min" | sed 1d

@@ -38,9 +38,14 @@ static void pin_to_a_free_cpu(int argc, char **argv)
     const char *pin = getenv("HAKMEM_FUZZ_PIN");
     if (pin != NULL && strcmp(pin, "0") == 0)
         return;
+    /* A parent of other fuzzing processes (jobs, workers, fork mode, merge, crash minimizing)
+     * would hand its one CPU down to all of them. */
+    static const char *const parents[] = {
+        "-jobs=", "-workers=", "-fork=", "-merge=", "-set_cover_merge=", "-minimize_crash="};
     for (int i = 1; i < argc; i++)
-        if (strncmp(argv[i], "-jobs=", 6) == 0 || strncmp(argv[i], "-workers=", 9) == 0)
-            return;
+        for (size_t k = 0; k < sizeof parents / sizeof *parents; k++)
+            if (strncmp(argv[i], parents[k], strlen(parents[k])) == 0)
+                return;
     cpu_set_t allowed;
     if (sched_getaffinity(0, sizeof allowed, &allowed) != 0)
         return;
@@ -49,16 +54,16 @@ static void pin_to_a_free_cpu(int argc, char **argv)
         if (!CPU_ISSET(cpu, &allowed))
             continue;
         char path[4096];
-        snprintf(path, sizeof path, "%s/hakmem-fuzz-cpu%d.lock", dir, cpu);
-        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+        snprintf(path, sizeof path, "%s/hakmem-fuzz-%u-cpu%d.lock", dir, (unsigned)getuid(), cpu);
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
         if (fd < 0)
-            return;
+            continue;
         if (flock(fd, LOCK_EX | LOCK_NB) == 0) { /* held (fd open) for the process's life */
             cpu_set_t one;
             CPU_ZERO(&one);
             CPU_SET(cpu, &one);
-            sched_setaffinity(0, sizeof one, &one);
-            return;
+            if (sched_setaffinity(0, sizeof one, &one) == 0)
+                return;
         }
         close(fd);
     }

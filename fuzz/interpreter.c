@@ -742,6 +742,7 @@ static void execute(const struct op *op)
     switch (op->code) {
     case OP_MALLOC:
         release(op->slot);
+        errno = 0; /* a refusal must set ENOMEM itself, not leave an old one */
         place(op->slot, hak_malloc(op->size), op->size, 0, 1);
         break;
     case OP_CALLOC: {
@@ -760,6 +761,7 @@ static void execute(const struct op *op)
     }
     case OP_REALLOC: {
         if (b->p == NULL) {
+            errno = 0;
             place(op->slot, hak_realloc(NULL, op->size), op->size, 0, 1);
             break;
         }
@@ -792,6 +794,7 @@ static void execute(const struct op *op)
     }
     case OP_ALIGNED:
         release(op->slot);
+        errno = 0;
         place(op->slot, hak_aligned_alloc(op->align, op->size), op->size, 0, op->align);
         break;
     case OP_FREE:

@@ -88,7 +88,10 @@ for p in "${patches[@]}"; do
         done
         secs=$(echo "$(date +%s.%N) - $start" | bc | xargs printf '%.0f')
         pkill -KILL -s "$pid" 2>/dev/null
-        if grep -q '^FAIL ' "$log"; then
+        if grep -q '^FAIL step_build' "$log"; then
+            # Some variant's compiler rejects the mutant: a broken patch, not a kill.
+            verdict=BROKEN check="mutant does not build in every variant: $(grep -m1 -i 'error' "$log")"
+        elif grep -q '^FAIL ' "$log"; then
             verdict=killed check=$(first_fail "$log")
         elif [ "$secs" -ge "$timeout" ]; then
             verdict=SURVIVED check="no check failed within ${timeout} s"

@@ -84,10 +84,14 @@ TEST_TIMEOUT(ten_thousand_threads_leaving_live_blocks_keep_rss_bounded, 300)
  * still allocates and frees; what it leaves live is freed by another thread. */
 static pthread_key_t late_key;
 static void *volatile left_by_destructor[3];
+static volatile unsigned long long exited_when_destructor_ran;
 
 static void late_destructor(void *arg)
 {
     (void)arg;
+    struct hak_stats s;
+    hak_stats(&s);
+    exited_when_destructor_ran = s.threads_exited;
     void *temp = hak_malloc(200);
     CHECK(temp != NULL);
     memset(temp, 0x5a, 200);
@@ -111,9 +115,15 @@ TEST(allocations_in_a_later_thread_destructor_are_served_and_freeable)
 {
     hak_free(hak_malloc(1)); /* hakmem's own key first: its destructor runs before this one */
     CHECK(pthread_key_create(&late_key, late_destructor) == 0);
+    struct hak_stats before;
+    hak_stats(&before);
     pthread_t t;
     CHECK(pthread_create(&t, NULL, set_late_key, (void *)1) == 0);
     pthread_join(t, NULL);
+    /* hakmem's teardown of the thread had run: the destructor used the exit heap. */
+    CHECKF(exited_when_destructor_ran > before.threads_exited,
+           "threads exited: %llu before, %llu when the later destructor ran",
+           (unsigned long long)before.threads_exited, exited_when_destructor_ran);
     for (int i = 0; i < 3; i++) {
         unsigned char *p = left_by_destructor[i];
         CHECK(p != NULL && p[0] == i + 1 && p[(48 << i) - 1] == i + 1);
