@@ -291,3 +291,12 @@ TEST(malloc_trim_gives_freed_memory_back_and_then_has_nothing_left)
     CHECK(p != NULL);
     free(p);
 }
+
+TEST(shrinking_a_small_block_by_realloc_keeps_it_in_place)
+{
+    char *p = malloc(LAUNDER((size_t)32));
+    memset(p, 'x', 32);
+    char *q = realloc(p, LAUNDER((size_t)4)); /* under half, but a 32-byte block is not split */
+    CHECK(q == p && q[0] == 'x' && q[3] == 'x');
+    free(q);
+}

@@ -4,6 +4,7 @@
 
 #include "hakmem.h"
 #include "heap.h"
+#include "segment_map.h"
 #include "test.h"
 
 static unsigned listed_slabs(const struct heap *h, unsigned cls)
@@ -60,4 +61,29 @@ TEST(collect_with_give_back_unmaps_idle_segments_and_cached_large_ranges)
            (unsigned long long)before.mapped_bytes, (unsigned long long)after.mapped_bytes,
            (unsigned long long)before.segments_cached, (unsigned long long)after.segments_cached);
     CHECK(hak_collect(1) == 0); /* nothing left to give */
+}
+
+TEST(a_pointer_into_a_segment_given_back_to_the_cache_has_no_usable_size)
+{
+    /* Runs over three segments, all freed: all but one segment go back to the segment cache. */
+    enum { RUNS = 3 * (HAK_SEGMENT_SIZE / (600 << 10)) + 3 };
+    void *runs[RUNS];
+    for (int i = 0; i < RUNS; i++)
+        runs[i] = hak_malloc(600 << 10);
+    for (int i = 0; i < RUNS; i++)
+        hak_free(runs[i]);
+    unsigned idle = 0;
+    for (int i = 0; i < RUNS; i++)
+        if (segment_map_kind((uintptr_t)runs[i]) == HAK_MAP_IDLE) {
+            idle++;
+            CHECK(hak_usable_size(runs[i]) == 0);
+        }
+    CHECK(idle > 0);
+}
+
+TEST(class_queries_outside_the_table_answer_zero)
+{
+    CHECK(hak_class_block_size(-1) == 0);
+    CHECK(hak_class_block_size(HAK_CLASS_COUNT) == 0);
+    CHECK(hak_class_block_size(0) == 16);
 }

@@ -499,6 +499,30 @@ TEST(slab_whose_start_offset_is_not_its_slab_start_is_reported)
     expect("geometry");
 }
 
+TEST(slab_whose_blocks_run_past_its_end_is_reported)
+{
+    void *p = kept_malloc(64);
+    slab_of(p)->limit += slab_of(p)->block_size;
+    expect("geometry");
+}
+
+TEST(free_list_pointer_into_another_segment_is_reported)
+{
+    static uint64_t elsewhere[4];
+    void *keep;
+    void *a = freed_block(64, &keep);
+    block_set_next(a, &elsewhere[2]);
+    expect("pointer outside the carved blocks in the free list");
+}
+
+TEST(free_list_pointer_before_the_slabs_first_block_is_reported)
+{
+    void *keep;
+    void *a = freed_block(64, &keep);
+    block_set_next(a, (char *)slab_segment_of(a) + 64); /* the segment header */
+    expect("pointer outside the carved blocks in the free list");
+}
+
 TEST(carved_bytes_that_are_not_whole_blocks_are_reported)
 {
     void *p = kept_malloc(64);
