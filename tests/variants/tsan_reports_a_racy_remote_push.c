@@ -17,24 +17,39 @@ static remote_queue_t queue;
 
 /* Both pushers are alive at once: a thread that ran to its end before the other started could
  * hand its ThreadSanitizer slot on, and accesses from one slot are never a race (seen flaky on a
- * loaded machine: no report, 0.02 s). The barrier orders only what comes before it. */
+ * loaded machine: no report, 0.02 s). The barrier orders only what comes before it. The blocks
+ * are allocated before it, too: an allocation can take a lock, and a lock taken by both threads
+ * orders one's pushes before the other's whenever the scheduler runs them one after the other
+ * (seen flaky again with the barrier alone). After the barrier the threads share nothing but the
+ * queue. */
 static pthread_barrier_t both_started;
+static void *blocks[2][PUSHES];
+
+static void **allocate_then_wait(void)
+{
+    static int next;
+    void **mine = blocks[__atomic_fetch_add(&next, 1, __ATOMIC_RELAXED) % 2];
+    for (int i = 0; i < PUSHES; i++)
+        mine[i] = hak_malloc(32);
+    pthread_barrier_wait(&both_started);
+    return mine;
+}
 
 static void *push_racy(void *arg)
 {
     (void)arg;
-    pthread_barrier_wait(&both_started);
+    void **mine = allocate_then_wait();
     for (int i = 0; i < PUSHES; i++)
-        remote_queue_push_racy(&queue, hak_malloc(32));
+        remote_queue_push_racy(&queue, mine[i]);
     return NULL;
 }
 
 static void *push_atomic(void *arg)
 {
     (void)arg;
-    pthread_barrier_wait(&both_started);
+    void **mine = allocate_then_wait();
     for (int i = 0; i < PUSHES; i++)
-        remote_queue_push(&queue, hak_malloc(32));
+        remote_queue_push(&queue, mine[i]);
     return NULL;
 }
 
