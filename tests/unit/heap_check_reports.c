@@ -81,6 +81,20 @@ static void *freed_block(size_t size, void **keep)
     return a;
 }
 
+/* A slab parked full (and armed): 4 KiB blocks fill a 64 KiB slab after 15 or 16 of them. */
+static struct slab *parked_full_slab(void)
+{
+    void *held[64];
+    for (int i = 0; i < 64; i++)
+        held[i] = kept_malloc(4096);
+    struct slab *full = NULL;
+    for (int i = 0; i < 64 && full == NULL; i++)
+        if (slab_of(held[i])->list == SLAB_LIST_FULL)
+            full = slab_of(held[i]);
+    CHECK(full != NULL);
+    return full;
+}
+
 TEST(checker_passes_before_any_damage)
 {
     void *keep;
@@ -225,15 +239,7 @@ TEST(notification_left_in_flight_is_reported)
 
 TEST(parked_full_slab_neither_armed_nor_pending_is_reported)
 {
-    /* 4 KiB blocks: a 64 KiB slab fills after 15 or 16 of them and is parked full, armed. */
-    void *held[64];
-    for (int i = 0; i < 64; i++)
-        held[i] = kept_malloc(4096);
-    struct slab *full = NULL;
-    for (int i = 0; i < 64 && full == NULL; i++)
-        if (slab_of(held[i])->list == SLAB_LIST_FULL)
-            full = slab_of(held[i]);
-    CHECK(full != NULL);
+    struct slab *full = parked_full_slab();
     CHECK(check_capturing() == 0);
     slab_remote(full)->queue &= ~REMOTE_ARMED;
     expect("neither armed nor on the pending stack");
@@ -575,14 +581,7 @@ TEST(slab_with_a_wrong_back_link_is_reported)
 TEST(slab_on_both_of_its_owners_lists_is_reported)
 {
     /* Full of 4 KiB blocks, then also listed as partial. */
-    void *held[64];
-    for (int i = 0; i < 64; i++)
-        held[i] = kept_malloc(4096);
-    struct slab *full = NULL;
-    for (int i = 0; i < 64 && full == NULL; i++)
-        if (slab_of(held[i])->list == SLAB_LIST_FULL)
-            full = slab_of(held[i]);
-    CHECK(full != NULL);
+    struct slab *full = parked_full_slab();
     struct heap *h = (struct heap *)slab_owner(full);
     struct slab *tail = h->partial[full->cls].head;
     CHECK(tail != NULL);
@@ -603,14 +602,7 @@ TEST(pending_stack_with_a_slab_outside_every_segment_is_reported)
 
 TEST(parked_slab_both_armed_and_pending_is_reported)
 {
-    void *held[64];
-    for (int i = 0; i < 64; i++)
-        held[i] = kept_malloc(4096);
-    struct slab *full = NULL;
-    for (int i = 0; i < 64 && full == NULL; i++)
-        if (slab_of(held[i])->list == SLAB_LIST_FULL)
-            full = slab_of(held[i]);
-    CHECK(full != NULL);
+    struct slab *full = parked_full_slab();
     struct heap *h = (struct heap *)slab_owner(full);
     slab_remote(full)->pending_next = h->pending;
     h->pending = full;
