@@ -8,7 +8,7 @@
 #   make valgrind-test      the tests under memcheck;  make coverage  line/branch coverage of alloc/
 #   make hooks-check        callgrind: release fast paths are identical with the tracking hooks removed
 
-VARIANTS := release debug asan tsan msan valgrind fuzz sched afl cov
+VARIANTS := release hardened debug asan tsan msan valgrind fuzz sched afl cov
 VARIANT ?= release
 BUILD := build/$(VARIANT)
 NPROC := $(shell nproc 2>/dev/null || echo 2)
@@ -22,6 +22,12 @@ SAN_UB := -fsanitize=undefined -fno-sanitize-recover=undefined
 ifeq ($(VARIANT),release)
   CC := gcc
   OPT := -O2 -DNDEBUG -fno-semantic-interposition -DHAK_TAILCALL_CALLER
+  INTERPOSE := yes
+else ifeq ($(VARIANT),hardened)
+  # Release code behind alloc/hardened.c's checks (canaries, zero-on-free, quarantine, guard
+  # pages, encoded free-list links): for programs that face attackers.
+  CC := gcc
+  OPT := -O2 -DNDEBUG -fno-semantic-interposition -DHAK_HARDENED
   INTERPOSE := yes
 else ifeq ($(VARIANT),debug)
   CC := gcc
@@ -88,7 +94,9 @@ endif
 CFLAGS_ALL := $(BASE_CFLAGS) $(OPT) $(EXTRA_CFLAGS)
 LDFLAGS_ALL := -pthread $(SANLD) -ldl -lm
 
-CORE_SRCS := $(filter-out alloc/interpose.c,$(sort $(wildcard alloc/*.c)))
+# alloc/hardened.c (the public entry points) and free_link.c are the hardened build's only.
+CORE_SRCS := $(filter-out alloc/interpose.c $(if $(filter hardened,$(VARIANT)),,alloc/hardened.c alloc/free_link.c),\
+    $(sort $(wildcard alloc/*.c)))
 HEADERS := $(wildcard alloc/*.h)
 CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/obj/%.o)
 INTERPOSE_OBJ := $(BUILD)/obj/alloc/interpose.o
@@ -100,7 +108,7 @@ else
 endif
 
 .PHONY: all lib tests check test clean format format-check compilers-check variants \
-        variants-test valgrind-test coverage hooks-check ensure-afl
+        variants-test valgrind-test coverage hooks-check ensure-afl hardened-test
 .DEFAULT_GOAL := all
 
 all: lib
@@ -122,7 +130,9 @@ $(BUILD)/libhakmem.a: $(CORE_OBJS) $(INTERPOSE_OBJ)
 	@echo "  AR $@"
 	@rm -f $@ && ar rcs $@ $^
 
-# The version is written once, in alloc/hakmem.h; the soname carries its major number.
+# The version is written once, in alloc/hakmem.h; the soname carries its major number (and the
+# hardened build's its own name: it installs next to release as libhakmem-hardened).
+SONAME_BASE := $(if $(filter hardened,$(VARIANT)),libhakmem-hardened,libhakmem)
 VERSION_PART = $(shell sed -n 's/^\#define HAKMEM_VERSION_$(1) //p' alloc/hakmem.h)
 HAK_MAJOR := $(call VERSION_PART,MAJOR)
 HAK_MINOR := $(call VERSION_PART,MINOR)
@@ -130,7 +140,7 @@ HAK_VERSION := $(HAK_MAJOR).$(HAK_MINOR).$(call VERSION_PART,PATCH)
 
 $(BUILD)/libhakmem.so: $(CORE_OBJS) $(INTERPOSE_OBJ)
 	@echo "  LD $@"
-	@$(CC) $(CFLAGS_ALL) -shared -Wl,-soname,libhakmem.so.$(HAK_MAJOR) -Wl,-z,now $^ -o $@ \
+	@$(CC) $(CFLAGS_ALL) -shared -Wl,-soname,$(SONAME_BASE).so.$(HAK_MAJOR) -Wl,-z,now $^ -o $@ \
 	    $(LDFLAGS_ALL)
 
 # bin/hakmem: runs a program with libhakmem preloaded; its flags come from alloc/option_table.h.
@@ -147,6 +157,8 @@ INSTALL_ROOT = $(DESTDIR)$(PREFIX)
 INSTALL_DIRS := lib lib/pkgconfig include bin share share/hakmem
 INSTALLED_FILES := lib/libhakmem.so.$(HAK_MAJOR).$(HAK_MINOR) lib/libhakmem.so.$(HAK_MAJOR) \
     lib/libhakmem.so lib/libhakmem.a lib/libhakmem_core.a include/hakmem.h \
+    lib/libhakmem-hardened.so.$(HAK_MAJOR).$(HAK_MINOR) lib/libhakmem-hardened.so.$(HAK_MAJOR) \
+    lib/libhakmem-hardened.so lib/libhakmem-hardened.a lib/pkgconfig/hakmem-hardened.pc \
     lib/pkgconfig/hakmem.pc lib/pkgconfig/hakmem-core.pc bin/hakmem share/hakmem/created-dirs
 
 define PC_FILE
@@ -162,10 +174,12 @@ Libs: -L$${libdir} $(3)
 endef
 export PC_HAKMEM = $(call PC_FILE,hakmem,hakmem: a fast multithreaded malloc (replaces the malloc family),-lhakmem)
 export PC_CORE = $(call PC_FILE,hakmem-core,hakmem API only (hak_malloc and friends; libc malloc stays),-lhakmem_core -pthread -ldl -lm)
+export PC_HARDENED = $(call PC_FILE,hakmem-hardened,hakmem hardened build: canaries / quarantine / guard pages (replaces the malloc family),-lhakmem-hardened)
 
 .PHONY: install uninstall install-check
 install:
 	@$(MAKE) --no-print-directory VARIANT=release lib build/release/hakmem
+	@$(MAKE) --no-print-directory VARIANT=hardened lib
 	@created=""; [ -d "$(INSTALL_ROOT)" ] || created=.; \
 	    for d in $(INSTALL_DIRS); do [ -d "$(INSTALL_ROOT)/$$d" ] || created="$$created $$d"; \
 	    mkdir -p "$(INSTALL_ROOT)/$$d"; done; \
@@ -175,6 +189,12 @@ install:
 	@ln -sf libhakmem.so.$(HAK_MAJOR).$(HAK_MINOR) "$(INSTALL_ROOT)/lib/libhakmem.so.$(HAK_MAJOR)"
 	@ln -sf libhakmem.so.$(HAK_MAJOR) "$(INSTALL_ROOT)/lib/libhakmem.so"
 	@install -m 644 build/release/libhakmem.a build/release/libhakmem_core.a "$(INSTALL_ROOT)/lib/"
+	@install -m 755 build/hardened/libhakmem.so \
+	    "$(INSTALL_ROOT)/lib/libhakmem-hardened.so.$(HAK_MAJOR).$(HAK_MINOR)"
+	@ln -sf libhakmem-hardened.so.$(HAK_MAJOR).$(HAK_MINOR) "$(INSTALL_ROOT)/lib/libhakmem-hardened.so.$(HAK_MAJOR)"
+	@ln -sf libhakmem-hardened.so.$(HAK_MAJOR) "$(INSTALL_ROOT)/lib/libhakmem-hardened.so"
+	@install -m 644 build/hardened/libhakmem.a "$(INSTALL_ROOT)/lib/libhakmem-hardened.a"
+	@printf '%s\n' "$$PC_HARDENED" >"$(INSTALL_ROOT)/lib/pkgconfig/hakmem-hardened.pc"
 	@install -m 644 alloc/hakmem.h "$(INSTALL_ROOT)/include/hakmem.h"
 	@printf '%s\n' "$$PC_HAKMEM" >"$(INSTALL_ROOT)/lib/pkgconfig/hakmem.pc"
 	@printf '%s\n' "$$PC_CORE" >"$(INSTALL_ROOT)/lib/pkgconfig/hakmem-core.pc"
@@ -199,7 +219,12 @@ install-check:
 # tests/variants/<variant>_*.c: checks that a variant's tool sees hakmem memory.
 
 ALL_TEST_SRCS := $(sort $(wildcard tests/unit/*.c tests/integration/*.c))
-ifeq ($(INTERPOSE),yes)
+ifeq ($(VARIANT),hardened)
+  # Unit tests and drain_order look inside the allocator's own layout and reuse order, which the
+  # hardened layer changes on purpose; tests/hardened checks what it promises instead.
+  TEST_SRCS := $(filter-out tests/integration/drain_order.c,$(wildcard tests/integration/*.c)) \
+               $(sort $(wildcard tests/hardened/*.c))
+else ifeq ($(INTERPOSE),yes)
   TEST_SRCS := $(ALL_TEST_SRCS)
 else
   TEST_SRCS := $(filter-out %_interposed.c,$(ALL_TEST_SRCS))
@@ -226,6 +251,9 @@ PROGRAMS := $(BUILD)/tests/programs/misuse_case $(BUILD)/tests/programs/guard_ca
             $(BUILD)/tests/programs/aligned_case $(BUILD)/tests/programs/options_case
 ifeq ($(VARIANT),valgrind)
   PROGRAMS += $(BUILD)/tests/programs/memcheck_case
+endif
+ifeq ($(VARIANT),hardened)
+  PROGRAMS += $(BUILD)/tests/programs/hardened_case
 endif
 ifeq ($(INTERPOSE),yes)
   PROGRAMS += $(BUILD)/tests/programs/first_alloc_in_thread_static \
@@ -268,6 +296,14 @@ else
 test: check
 endif
 
+# The hardened build: its suite (the misuse catalogue in every tier, the whole-API tests) and a
+# replay of every corpus program through its checks.
+hardened-test:
+	@$(MAKE) --no-print-directory VARIANT=hardened check
+	@$(MAKE) --no-print-directory -s VARIANT=hardened build/hardened/replay
+	@echo "== replay (hardened)"
+	@build/hardened/replay corpus/ops corpus/regress
+
 compilers-check:
 	@if $(MAKE) --no-print-directory -s lib BUILD=build/release-clang CC=clang \
 	    OPT="-O2 -DNDEBUG" >/dev/null; then echo "PASS library_builds_warning_free_with_clang"; \
@@ -278,6 +314,7 @@ compilers-check:
 test-build: build/fuzz/seeds/.stamp
 	@for v in release asan tsan valgrind; do $(MAKE) --no-print-directory -j$(NPROC) VARIANT=$$v \
 	    tests build/$$v/replay build/$$v/larson stress-bins || exit 1; done
+	@$(MAKE) --no-print-directory -j$(NPROC) VARIANT=hardened tests build/hardened/replay
 	@$(MAKE) --no-print-directory -j$(NPROC) VARIANT=sched build/sched/replay
 	@$(MAKE) --no-print-directory -j$(NPROC) VARIANT=fuzz build/fuzz/fuzz_ops
 	@$(MAKE) --no-print-directory -j$(NPROC) -s lib BUILD=build/release-clang CC=clang \
@@ -435,6 +472,7 @@ bench-deps:
 
 bench: bench-deps
 	@$(MAKE) --no-print-directory VARIANT=release lib $(BENCH_BINS)
+	@$(MAKE) --no-print-directory VARIANT=hardened lib
 	@python3 bench/run.py
 
 # ---- fuzzing -------------------------------------------------------------------------------------
@@ -551,7 +589,7 @@ corpus-merge: build/fuzz/seeds/.stamp
 	    done; echo "corpus-merge: $$n new program(s) in corpus/ops"
 
 # ---- continuous integration ---------------------------------------------------------------------
-# make nightly [NIGHTLY_MINUTES=60] [NIGHTLY_JOBS=asan,tsan,msan,valgrind,release]: the long
+# make nightly [NIGHTLY_MINUTES=60] [NIGHTLY_JOBS=asan,tsan,msan,valgrind,hardened,release]: the long
 # sanitizer matrix with crash triage; build/nightly/<UTC date>/report.md and junit.xml.
 # make ci-lint: yamllint and actionlint on the workflows (make test runs it).
 # make oss-fuzz-check: .clusterfuzzlite/build.sh in an emulation of the OSS-Fuzz builder.

@@ -2,6 +2,9 @@
 #include <errno.h>
 #include <string.h>
 
+#define HAK_DEFINES_INNER_API
+#include "inner_api.h"
+
 #include "external_guard.h"
 #include "fast_path.h"
 #include "free_mark.h"
@@ -193,11 +196,11 @@ HAK_HIDDEN void *hak_aligned_internal(size_t align, size_t size)
     return aligned_alloc_internal(align, size);
 }
 
-HAK_EXPORT void *hak_malloc(size_t size) { return alloc_inline(size); }
+WRAPPED_EXPORT void *hak_malloc(size_t size) { return alloc_inline(size); }
 
-HAK_EXPORT void hak_free(void *ptr) { free_inline(ptr, ENTRY_CALLER); }
+WRAPPED_EXPORT void hak_free(void *ptr) { free_inline(ptr, ENTRY_CALLER); }
 
-HAK_EXPORT void *hak_calloc(size_t count, size_t size)
+WRAPPED_EXPORT void *hak_calloc(size_t count, size_t size)
 {
     size_t n;
     if (__builtin_mul_overflow(count, size, &n)) {
@@ -213,7 +216,7 @@ HAK_EXPORT void *hak_calloc(size_t count, size_t size)
     return alloc_big(n, 0, 1);
 }
 
-HAK_EXPORT void *hak_aligned_alloc(size_t alignment, size_t size)
+WRAPPED_EXPORT void *hak_aligned_alloc(size_t alignment, size_t size)
 {
     if (alignment == 0 || (alignment & (alignment - 1)) != 0) {
         errno = EINVAL;
@@ -222,7 +225,7 @@ HAK_EXPORT void *hak_aligned_alloc(size_t alignment, size_t size)
     return aligned_alloc_internal(alignment, size);
 }
 
-HAK_EXPORT size_t hak_usable_size(const void *ptr)
+WRAPPED_EXPORT size_t hak_usable_size(const void *ptr)
 {
     if (ptr == NULL)
         return 0;
@@ -320,7 +323,7 @@ static void *realloc_internal(void *ptr, size_t size, const void *caller)
     return q;
 }
 
-HAK_EXPORT void *hak_realloc(void *ptr, size_t size)
+WRAPPED_EXPORT void *hak_realloc(void *ptr, size_t size)
 {
     return realloc_internal(ptr, size, __builtin_return_address(0));
 }
@@ -330,7 +333,7 @@ HAK_HIDDEN void *hak_realloc_from(void *ptr, size_t size, const void *caller)
     return realloc_internal(ptr, size, caller);
 }
 
-HAK_EXPORT void hak_thread_flush(void)
+WRAPPED_EXPORT void hak_thread_flush(void)
 {
     struct thread_cache *tc = &hak_thread_cache;
     if (tc->heap == NULL)
@@ -338,7 +341,7 @@ HAK_EXPORT void hak_thread_flush(void)
     cache_flush_all(tc);
 }
 
-HAK_EXPORT size_t hak_collect(int give_back)
+WRAPPED_EXPORT size_t hak_collect(int give_back)
 {
     struct thread_cache *tc = &hak_thread_cache;
     if (tc->heap != NULL) {
@@ -363,3 +366,92 @@ HAK_EXPORT int hak_size_class(size_t size)
     hak_ensure_init();
     return (int)size_class_of(size);
 }
+
+#ifdef HAK_HARDENED
+/* The live block that contains p, in any tier, where p may be a hardened user pointer: one at
+ * 16 bytes or at a power of two (its alignment) past a block start. */
+void *inner_block_of(const void *p, size_t *usable)
+{
+    uintptr_t a = (uintptr_t)p;
+    unsigned kind = segment_map_kind(a);
+    if (kind >= HAK_MAP_SLAB_MIN) {
+        struct slab *s = slab_of_address(a, kind);
+        if (slab_owner(s) == SLAB_OWNER_FREE)
+            return NULL;
+        uintptr_t start = (uintptr_t)slab_start(s);
+        if (a < start || a - start >= __atomic_load_n(&s->carved, __ATOMIC_ACQUIRE))
+            return NULL;
+        char *b = (char *)start + (a - start) / s->block_size * s->block_size;
+        if (block_is_marked_free(b))
+            return NULL;
+        *usable = s->block_size;
+        return b;
+    }
+    if (kind != HAK_MAP_PAGE_RUN && kind != HAK_MAP_LARGE)
+        return NULL;
+    /* Runs and Large blocks start on page boundaries: only offsets that reach one are tried. */
+    for (unsigned k = 4; k < 48 && (a & (((uintptr_t)1 << k) - 1)) == 0; k++) {
+        uintptr_t b = a - ((uintptr_t)1 << k);
+        if ((b & (HAK_PAGE_SIZE - 1)) != 0)
+            continue;
+        size_t n = kind == HAK_MAP_PAGE_RUN ? page_run_usable((void *)b) : large_usable((void *)b);
+        if (n != 0) {
+            *usable = n;
+            return (void *)b;
+        }
+    }
+    return NULL;
+}
+
+/* What a pointer that starts no hardened block is: the verdict on the block it would follow by
+ * 16 bytes if that block was freed, else the verdict on the pointer itself; foreign pointers go
+ * to ExternalGuard (realloc's answer is returned). */
+void *inner_report_invalid(void *p, const char *op, const void *caller)
+{
+    int is_realloc = op[0] == 'r';
+    uintptr_t a = (uintptr_t)p;
+    unsigned kind = segment_map_kind(a);
+    void *before = (char *)p - 16;
+    int verdict = MISUSE_NOT_ALLOCATED;
+    struct misuse_site where = idle_site;
+    if (kind >= HAK_MAP_SLAB_MIN) {
+        struct slab *s = slab_of_address(a, kind);
+        where = slab_site(s);
+        uintptr_t start = (uintptr_t)slab_start(s);
+        verdict = a >= start + 16 ? slab_verdict(s, before) : MISUSE_NOT_ALLOCATED;
+        if (verdict != MISUSE_DOUBLE_FREE && (verdict = slab_verdict(s, p)) < 0)
+            verdict = MISUSE_INTERIOR;
+    } else if (kind == HAK_MAP_PAGE_RUN) {
+        where = page_run_site;
+        verdict = (a & (HAK_PAGE_SIZE - 1)) == 16 ? page_run_classify(before) : -1;
+        if (verdict != MISUSE_DOUBLE_FREE && (verdict = page_run_classify(p)) < 0)
+            verdict = MISUSE_INTERIOR;
+    } else if (kind == HAK_MAP_LARGE) {
+        where = large_site;
+        verdict = (a & (HAK_PAGE_SIZE - 1)) == 16 ? large_classify(before) : -1;
+        if (verdict != MISUSE_DOUBLE_FREE)
+            verdict = large_usable(p) != 0 ? MISUSE_INTERIOR : large_classify(p);
+        if (verdict < 0)
+            return is_realloc ? external_guard_realloc(p, caller)
+                              : (external_guard_free(p, caller), NULL);
+    } else if (kind == HAK_MAP_IDLE) {
+        verdict = idle_verdict(before);
+        if (verdict != MISUSE_DOUBLE_FREE)
+            verdict = idle_verdict(p);
+    } else {
+        return is_realloc ? external_guard_realloc(p, caller)
+                          : (external_guard_free(p, caller), NULL);
+    }
+    misuse_report((enum misuse_kind)verdict, op, p, where, caller);
+    errno = EINVAL;
+    return NULL;
+}
+
+struct misuse_site inner_site(const void *b)
+{
+    unsigned kind = segment_map_kind((uintptr_t)b);
+    if (kind >= HAK_MAP_SLAB_MIN)
+        return slab_site(slab_of_address((uintptr_t)b, kind));
+    return kind == HAK_MAP_PAGE_RUN ? page_run_site : large_site;
+}
+#endif

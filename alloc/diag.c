@@ -35,8 +35,10 @@ const char *diag_name_address(const void *addr, char *buf, size_t len)
         else
             snprintf(buf, len, "%s+%#lx", mod,
                      (unsigned long)((const char *)addr - (const char *)info.dli_fbase));
-    } else {
+    } else if (addr != NULL) {
         snprintf(buf, len, "%p", addr);
+    } else {
+        snprintf(buf, len, "(unknown)");
     }
     return buf;
 }

@@ -19,6 +19,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#define HAK_DEFINES_INNER_API
+#include "inner_api.h"
+
 #include "check.h"
 #include "diag.h"
 #include "hakmem.h"
@@ -597,7 +600,7 @@ static int run_check(void *const *held, size_t nheld, int has_held)
 
 HAK_EXPORT int hak_debug_check_heap(void) { return run_check(NULL, 0, 0); }
 
-HAK_EXPORT int hak_debug_check_quiescent(void *const *held, size_t n)
+WRAPPED_EXPORT int hak_debug_check_quiescent(void *const *held, size_t n)
 {
     return run_check(held, n, 1);
 }

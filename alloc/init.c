@@ -5,6 +5,9 @@
 
 #include "external_guard.h"
 #include "free_mark.h"
+#ifdef HAK_HARDENED
+#include "free_link.h"
+#endif
 #include "heap.h"
 #include "large.h"
 #include "options.h"
@@ -63,6 +66,9 @@ bool hak_init_slow(void)
         /* Nothing here may allocate: a recursive malloc would find the state "running". */
         options_init();
         free_mark_init();
+#ifdef HAK_HARDENED
+        free_link_init();
+#endif
         size_class_init();
         page_run_init();
         pthread_key_create(&hak_thread_key, heap_thread_exit);

@@ -16,10 +16,21 @@ static const char *const what[MISUSE_KINDS] = {
     [MISUSE_DOUBLE_FREE] = "double free detected",
     [MISUSE_INTERIOR] = "invalid pointer (inside a block, not at its start)",
     [MISUSE_NOT_ALLOCATED] = "invalid pointer (memory not allocated)",
+    [MISUSE_OVERFLOW] = "heap buffer overflow (the canary after the block changed)",
+    [MISUSE_UNDERFLOW] = "heap buffer underflow (the header or canary before the block changed)",
+    [MISUSE_WRITE_AFTER_FREE] = "write after free (a freed block changed before its reuse)",
+    [MISUSE_KIND_MISMATCH] = "mismatched deallocation",
+    [MISUSE_SIZE_MISMATCH] = "size mismatch",
 };
 
 void misuse_report(enum misuse_kind kind, const char *op, const void *p, struct misuse_site where,
                    const void *caller)
+{
+    misuse_report_detail(kind, op, p, where, caller, "");
+}
+
+void misuse_report_detail(enum misuse_kind kind, const char *op, const void *p,
+                          struct misuse_site where, const void *caller, const char *detail)
 {
     uint64_t n = __atomic_add_fetch(&counts[kind], 1, __ATOMIC_RELAXED);
     int abort_now = hak_options.invalid_free == INVALID_FREE_ABORT;
@@ -29,8 +40,8 @@ void misuse_report(enum misuse_kind kind, const char *op, const void *p, struct 
     if (where.cls >= 0)
         diag_name_class(cls, sizeof cls, where.cls, where.block_size);
     char name[256];
-    diag_print("hakmem: %s(): %s: %p in %s%s, called from %s%s\n", op, what[kind], p, where.tier,
-               cls, diag_name_address(caller, name, sizeof name),
+    diag_print("hakmem: %s(): %s: %p in %s%s%s, called from %s%s\n", op, what[kind], p, where.tier,
+               cls, detail, diag_name_address(caller, name, sizeof name),
                abort_now ? "" : "; ignored (HAKMEM_INVALID_FREE=report)");
     if (abort_now)
         diag_abort();

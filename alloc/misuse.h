@@ -15,6 +15,12 @@ enum misuse_kind {
     MISUSE_DOUBLE_FREE,   /* the block is already free */
     MISUSE_INTERIOR,      /* points inside a block or run, not at its start */
     MISUSE_NOT_ALLOCATED, /* hakmem memory never handed out, or holding no live block */
+    /* Found by the hardened build only: */
+    MISUSE_OVERFLOW,         /* the canary after a block changed */
+    MISUSE_UNDERFLOW,        /* the header or canary before a block changed */
+    MISUSE_WRITE_AFTER_FREE, /* a freed block changed before it was handed out again */
+    MISUSE_KIND_MISMATCH,    /* malloc / new / new[] freed by another family's call */
+    MISUSE_SIZE_MISMATCH,    /* a sized free (free_sized, sized delete) with another size */
     MISUSE_KINDS
 };
 
@@ -28,6 +34,10 @@ struct misuse_site {
 /* `op` is the API call ("free", "realloc"). Returns only under the report policy. */
 HAK_HIDDEN void misuse_report(enum misuse_kind kind, const char *op, const void *p,
                               struct misuse_site where, const void *caller);
+/* The same with a detail after the site (the block's size, the byte that changed). */
+HAK_HIDDEN void misuse_report_detail(enum misuse_kind kind, const char *op, const void *p,
+                                     struct misuse_site where, const void *caller,
+                                     const char *detail);
 HAK_HIDDEN uint64_t misuse_count(enum misuse_kind kind);
 
 #endif

@@ -40,8 +40,12 @@ void *segment_acquire(unsigned kind)
     if (cache_count > 0)
         seg = cache[--cache_count];
     hak_unlock(&cache_lock);
-    if (seg != NULL)
+    if (seg != NULL) {
         track_reset(seg, HAK_SEGMENT_SIZE); /* its previous use's block states are void */
+#ifdef HAK_HARDENED
+        os_purge(seg, HAK_SEGMENT_SIZE); /* hardened: every byte handed out is zero */
+#endif
+    }
     if (seg == NULL) {
         seg = os_map_aligned(HAK_SEGMENT_SIZE, HAK_SEGMENT_SIZE);
         if (seg == NULL && large_cache_drop() > 0)

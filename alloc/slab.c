@@ -2,12 +2,19 @@
 #include "slab.h"
 
 #include "free_mark.h"
+#include "os_memory.h"
 #include "size_class.h"
 
 void slab_format(struct slab *s, unsigned cls)
 {
     uint32_t bs = (uint32_t)size_class_block_size(cls);
     char *start = slab_start(s);
+#ifdef HAK_HARDENED
+    /* Hardened: blocks are handed out zero past their first 16 bytes; the links and marks of
+     * another geometry's blocks would lie anywhere in the new ones. */
+    if (s->block_size != 0 && s->block_size != bs)
+        os_purge(start, (size_t)(slab_limit(s) - start));
+#endif
     size_t capacity = (size_t)(slab_limit(s) - start) / bs;
     s->cls = (uint16_t)cls;
     s->block_size = bs;

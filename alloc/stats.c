@@ -70,7 +70,9 @@ HAK_EXPORT void hak_stats(struct hak_stats *out)
     out->double_frees = misuse_count(MISUSE_DOUBLE_FREE);
     out->interior_frees = misuse_count(MISUSE_INTERIOR);
     out->unallocated_frees = misuse_count(MISUSE_NOT_ALLOCATED);
-    out->invalid_frees = out->double_frees + out->interior_frees + out->unallocated_frees;
+    out->invalid_frees = 0;
+    for (int k = 0; k < MISUSE_KINDS; k++) /* the hardened build's kinds too */
+        out->invalid_frees += misuse_count((enum misuse_kind)k);
 }
 
 /* The report is formatted into a stack buffer and written in few large writes: printing must not

@@ -16,6 +16,9 @@
 #include <stdint.h>
 
 #include "config.h"
+#ifdef HAK_HARDENED
+#include "free_link.h"
+#endif
 
 #if defined(HAK_TRACK_ASAN) || defined(HAK_TRACK_VALGRIND) || defined(HAK_TRACK_MSAN)
 #define HAK_TRACKING 1
@@ -298,8 +301,13 @@ HAK_INLINE size_t track_requested(const void *p, size_t usable)
     return usable;
 }
 
+#ifdef HAK_HARDENED
+HAK_INLINE void *block_next(const void *b) { return free_link_decode(b, *(const uintptr_t *)b); }
+HAK_INLINE void block_set_next(void *b, void *next) { *(uintptr_t *)b = free_link_encode(b, next); }
+#else
 HAK_INLINE void *block_next(const void *b) { return *(void *const *)b; }
 HAK_INLINE void block_set_next(void *b, void *next) { *(void **)b = next; }
+#endif
 HAK_INLINE uint64_t block_mark_word(const void *b) { return ((const uint64_t *)b)[1]; }
 HAK_INLINE void block_set_mark_word(void *b, uint64_t v) { ((uint64_t *)b)[1] = v; }
 

@@ -3,8 +3,9 @@
 
 Each configuration runs REPS times for each allocator, in interleaved order (every repetition
 rotates the allocator order), from one binary per benchmark with the allocator chosen through
-LD_PRELOAD (glibc: none); hakmem's runs write its JSON statistics (HAKMEM_STATS=json), which must
-show that it served them. Throughput is the median of the runs (one op = one malloc or one free;
+LD_PRELOAD (glibc: none); hakmem's runs (release and hardened) write its JSON statistics
+(HAKMEM_STATS=json), which must show that it served them. The hardened build is a column of its
+own, compared with release and glibc, never counted as a peer. Throughput is the median of the runs (one op = one malloc or one free;
 realloc_grow also counts reallocs); peak RSS is each run's own VmHWM, median. Writes
 build/bench/results.csv, results.md and the gnuplot charts, printing progress as it goes.
 """
@@ -29,6 +30,7 @@ THREADS = [int(t) for t in os.environ.get("BENCH_THREADS", "").split()] or \
 
 ALLOCATORS = [
     ("hakmem", os.path.abspath("build/release/libhakmem.so")),
+    ("hakmem-hardened", os.path.abspath("build/hardened/libhakmem.so")),
     ("glibc", None),
     ("mimalloc", LIBDIR + "/libmimalloc.so.2"),
     ("jemalloc", LIBDIR + "/libjemalloc.so.2"),
@@ -38,7 +40,9 @@ ALLOCATORS = [
 if os.environ.get("BENCH_ALLOCATORS"):
     _wanted = os.environ["BENCH_ALLOCATORS"].split(",")
     ALLOCATORS = [a for a in ALLOCATORS if a[0] in _wanted]
-PEERS = [a for a, _ in ALLOCATORS if a != "hakmem"]
+# hakmem's hardened build is not a peer: it is measured for its cost against release and glibc.
+OURS = ("hakmem", "hakmem-hardened")
+PEERS = [a for a, _ in ALLOCATORS if a not in OURS]
 
 
 def configs():
@@ -81,7 +85,7 @@ def run_one(argv, lib):
     stats = None
     if lib:
         env["LD_PRELOAD"] = lib
-    if lib == ALLOCATORS[0][1]:
+    if lib in [l for a, l in ALLOCATORS if a in OURS]:
         # hakmem's own JSON statistics prove that it served the run (a preload that did not take
         # would otherwise be measured as hakmem).
         stats = f"{OUT}/hakmem-stats.json"
@@ -181,11 +185,22 @@ def write_markdown(table):
         mem = row["hakmem"][1] / ref if ref else 0
         cells = []
         for a, _ in ALLOCATORS:
-            best = max(row[x][0] for x, _ in ALLOCATORS)
+            best = max(row[x][0] for x, _ in ALLOCATORS if x != "hakmem-hardened")
             text = fmt(row[a][0])
             cells.append(f"**{text}**" if row[a][0] == best else text)
         lines.append(f"| {bench} {param} | {threads} | " + " | ".join(cells) +
                      f" | {ratio:.2f} ({best_peer}) | {mem:.2f} |")
+    if "hakmem-hardened" in [a for a, _ in ALLOCATORS]:
+        lines += ["", "The hardened build's cost: its throughput and peak RSS against release "
+                  "hakmem and glibc (same runs).", "",
+                  "| bench | threads | hardened / release | hardened / glibc | RSS hardened / "
+                  "release | RSS hardened / glibc |", "|---|---|---|---|---|---|"]
+        for bench, param, threads, row in table:
+            h, r = row["hakmem-hardened"], row["hakmem"]
+            g = row.get("glibc", (0, 0))
+            lines.append(f"| {bench} {param} | {threads} | {h[0] / r[0]:.2f} | "
+                         f"{h[0] / g[0] if g[0] else 0:.2f} | {h[1] / r[1]:.2f} | "
+                         f"{h[1] / g[1] if g[1] else 0:.2f} |")
     with open(f"{OUT}/results.md", "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# nightly.sh — make nightly [NIGHTLY_MINUTES=60] [NIGHTLY_JOBS=asan,tsan,msan,valgrind,release]
+# nightly.sh — make nightly [NIGHTLY_MINUTES=60] [NIGHTLY_JOBS=asan,tsan,msan,valgrind,hardened,release]
 #                           [NIGHTLY_CORPUS=dir] [NIGHTLY_HISTORY=file.csv]
 #
 # The long sanitizer matrix on one machine. Every job gets an equal share of NIGHTLY_MINUTES (the
@@ -23,8 +23,8 @@ set -u
 cd "$(dirname "$0")/.."
 root=$(pwd)
 minutes=${NIGHTLY_MINUTES:-60}
-jobs_arg=${NIGHTLY_JOBS:-asan,tsan,msan,valgrind,release}
-all_jobs="asan tsan msan valgrind release"
+jobs_arg=${NIGHTLY_JOBS:-asan,tsan,msan,valgrind,hardened,release}
+all_jobs="asan tsan msan valgrind hardened release"
 day=$(date -u +%Y-%m-%d)
 out=${NIGHTLY_OUT:-build/nightly/$day}
 corpus=${NIGHTLY_CORPUS:-build/nightly/corpus}
@@ -143,6 +143,8 @@ build_targets() {
         case $j in
         msan) make --no-print-directory -s -j"$nproc" VARIANT=msan tests build/msan/replay \
             build/msan/fuzz_ops || return 1 ;;
+        hardened) make --no-print-directory -s -j"$nproc" VARIANT=hardened build/hardened/larson \
+            stress-bins || return 1 ;;
         asan) make --no-print-directory -s ensure-afl && make --no-print-directory -s -j"$nproc" \
             VARIANT=afl build/afl/afl_ops || return 1 ;;
         release) make --no-print-directory -s bench-deps && make --no-print-directory -s -j"$nproc" \
@@ -206,6 +208,15 @@ job_msan() {
 job_valgrind() {
     step valgrind suite make --no-print-directory valgrind-test
     step valgrind replay make --no-print-directory VARIANT=valgrind replay-memcheck
+    return 0
+}
+job_hardened() {
+    step hardened suite make --no-print-directory VARIANT=hardened check
+    step hardened stress env STRESS_SECONDS=$(($(part 40 16) / 8)) \
+        make --no-print-directory VARIANT=hardened stress
+    step hardened larson_2x_nproc_threads make --no-print-directory larson VARIANT=hardened \
+        THREADS=$((2 * nproc)) SECONDS=$(part 15 3) CHECK=1
+    step hardened replay build/hardened/replay corpus/ops corpus/regress
     return 0
 }
 job_release() {

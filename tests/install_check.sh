@@ -57,14 +57,18 @@ fi
 missing=""
 for f in lib/libhakmem.so.$major.$(echo "$version" | cut -d. -f2) lib/libhakmem.so.$major \
     lib/libhakmem.so lib/libhakmem.a lib/libhakmem_core.a include/hakmem.h \
-    lib/pkgconfig/hakmem.pc lib/pkgconfig/hakmem-core.pc bin/hakmem; do
+    lib/pkgconfig/hakmem.pc lib/pkgconfig/hakmem-core.pc bin/hakmem \
+    lib/libhakmem-hardened.so.$major lib/libhakmem-hardened.a lib/pkgconfig/hakmem-hardened.pc; do
     [ -e "$inst/$f" ] || missing="$missing $f"
 done
 soname=$(readelf -d "$inst/lib/libhakmem.so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
-if [ -z "$missing" ] && [ "$soname" = "libhakmem.so.$major" ]; then
+hsoname=$(readelf -d "$inst/lib/libhakmem-hardened.so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+if [ -z "$missing" ] && [ "$soname" = "libhakmem.so.$major" ] &&
+    [ "$hsoname" = "libhakmem-hardened.so.$major" ]; then
     pass make_install_puts_every_file_in_place_with_a_versioned_soname
 else
-    fail make_install_puts_every_file_in_place_with_a_versioned_soname "missing:$missing soname $soname"
+    fail make_install_puts_every_file_in_place_with_a_versioned_soname \
+        "missing:$missing soname $soname, hardened $hsoname"
 fi
 
 export PKG_CONFIG_PATH=$inst/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$dest
@@ -167,6 +171,22 @@ if "$launcher" --version | grep -q "^hakmem $version (library: $inst/lib/libhakm
     pass launcher_version_names_the_version_and_the_library
 else
     fail launcher_version_names_the_version_and_the_library "$("$launcher" --version)"
+fi
+
+# The hardened library, as a user links it: a one-byte overflow ends the program with its report.
+if cc -std=gnu11 -O2 tests/install/overflow_by_one.c $(pkg-config --cflags --libs hakmem-hardened) \
+    -Wl,-rpath,"$inst/lib" -o "$tmp/overflow" 2>"$tmp/cc.log" &&
+    ldd "$tmp/overflow" | grep -q "libhakmem-hardened.so.$major => $inst/lib/"; then
+    bounded "$tmp/overflow" 2>"$tmp/overflow.err"
+    rc=$?
+    if [ "$rc" -eq 134 ] && grep -q "^hakmem: free(): heap buffer overflow" "$tmp/overflow.err"; then
+        pass program_built_with_pkg_config_hakmem_hardened_stops_at_an_overflow
+    else
+        fail program_built_with_pkg_config_hakmem_hardened_stops_at_an_overflow \
+            "exit $rc: $(head -c 300 "$tmp/overflow.err")"
+    fi
+else
+    fail program_built_with_pkg_config_hakmem_hardened_stops_at_an_overflow "$(head -5 "$tmp/cc.log")"
 fi
 
 make --no-print-directory -s uninstall DESTDIR="$dest" PREFIX="$prefix" >/dev/null 2>&1

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make test: the release suite (with whole programs under LD_PRELOAD and the clang build check),
 # the lint of the CI workflows (yamllint, actionlint), make install into a temporary DESTDIR used
-# as a user would (pkg-config, the launcher, JSON statistics),
+# as a user would (pkg-config, the launcher, JSON statistics), the hardened build's suite and replay,
 # the ASan, TSan and valgrind-variant suites, short stress runs and Larson in check mode (release,
 # ASan, TSan), a replay of every corpus program (release, ASan, TSan, sched with many schedules,
 # memcheck) and a short libFuzzer run; prints one "N passed, N failed" at the end.
@@ -59,6 +59,7 @@ export TEST_SECONDS=${TEST_SECONDS_SANITIZED:-3}
 run 240 asan_suite make --no-print-directory VARIANT=asan check
 run 240 tsan_suite make --no-print-directory VARIANT=tsan check
 run 180 valgrind_suite make --no-print-directory VARIANT=valgrind check
+run 120 hardened make --no-print-directory hardened-test
 larson() { # VARIANT: a short Larson run in check mode must end with its checked line
     local out
     out=$(make --no-print-directory larson VARIANT="$1" THREADS=4 SECONDS=3 CHECK=1 2>&1)
@@ -71,9 +72,10 @@ larson() { # VARIANT: a short Larson run in check mode must end with its checked
         return 1
     fi
 }
+# Stress volume is the release run's; the sanitizer runs are for what their tools see.
 for v in release asan tsan; do
     run 150 "stress_$v" make --no-print-directory stress VARIANT=$v \
-        STRESS_SECONDS="${TEST_STRESS_SECONDS:-2}"
+        STRESS_SECONDS="${TEST_STRESS_SECONDS:-$([ $v = release ] && echo 2 || echo 1)}"
     run 150 "larson_$v" bash -c "$(declare -f larson); larson $v"
 done
 run 300 replay make --no-print-directory replay

@@ -253,6 +253,9 @@ TEST(malloc_and_free_of_many_live_blocks_never_overlap)
         free(ptrs[i]);
 }
 
+/* The hardened build's blocks carry a header and canaries (another class) and sit in a
+ * quarantine after free; tests/hardened checks its own accounting. */
+#ifndef HAK_HARDENED
 TEST(stats_count_allocations_frees_and_live_bytes)
 {
     hak_thread_flush();
@@ -272,6 +275,7 @@ TEST(stats_count_allocations_frees_and_live_bytes)
     CHECK(c.cls[cls].frees - b.cls[cls].frees == 100);
     CHECK(c.live_bytes == a.live_bytes);
 }
+#endif
 
 TEST(malloc_trim_gives_freed_memory_back_and_then_has_nothing_left)
 {
@@ -292,6 +296,7 @@ TEST(malloc_trim_gives_freed_memory_back_and_then_has_nothing_left)
     free(p);
 }
 
+#ifndef HAK_HARDENED /* hardened: a shrink under half moves (tests/hardened) */
 TEST(shrinking_a_small_block_by_realloc_keeps_it_in_place)
 {
     char *p = malloc(LAUNDER((size_t)32));
@@ -300,3 +305,4 @@ TEST(shrinking_a_small_block_by_realloc_keeps_it_in_place)
     CHECK(q == p && q[0] == 'x' && q[3] == 'x');
     free(q);
 }
+#endif

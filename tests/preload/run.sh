@@ -56,8 +56,8 @@ same_output python_dict_list_str_churn python3 -c '
 import random
 random.seed(7)
 d = {}
-for r in range(6):
-    for i in range(150000):
+for r in range(4):
+    for i in range(100000):
         k = str(random.randrange(200000))
         d.setdefault(k, []).append(k * (i % 5))
     s = sorted(d)[:1000]
@@ -68,15 +68,15 @@ for r in range(6):
 # A C file of several thousand lines, generated.
 {
     echo '#include <stdio.h>'
-    for i in $(seq 1 1500); do
+    for i in $(seq 1 800); do
         echo "static int f$i(int x) { int y = x * $i; for (int k = 0; k < 10; k++) y ^= (y << 1) + k; return y; }"
     done
     echo 'int main(void) { int s = 0;'
-    for i in $(seq 1 1500); do echo "  s += f$i($i);"; done
+    for i in $(seq 1 800); do echo "  s += f$i($i);"; done
     echo '  printf("%d\n", s); return 0; }'
 } >big.c
 gcc_compile() { gcc -O2 -c big.c -o big.o && sha256sum big.o | cut -c1-16; }
-same_output gcc_O2_compile_of_a_4500_line_file gcc_compile
+same_output gcc_O2_compile_of_a_1600_line_file gcc_compile
 
 same_output perl_hash_one_liner perl -e '
 my %h; for my $i (1..300000) { $h{"k".($i*7919 % 100003)} .= chr(65 + $i % 26); }
@@ -89,9 +89,9 @@ else
 fi
 same_output git_status git -C "$repo" status --branch --untracked-files=all
 
-awk 'BEGIN { srand(42); for (i = 0; i < 2600000; i++) printf "%08d %s\n", int(rand() * 1e8), substr("abcdefghijklmnop", 1 + i % 8, 8) }' >big.txt
+awk 'BEGIN { srand(42); for (i = 0; i < 1000000; i++) printf "%08d %s\n", int(rand() * 1e8), substr("abcdefghijklmnop", 1 + i % 8, 8) }' >big.txt
 sort_sum() { sort big.txt | sha256sum; }
-same_output sort_of_a_50_mb_file sort_sum
+same_output sort_of_a_17_mb_file sort_sum
 
 same_output cxx_std_map_string_in_4_threads "$build/tests/programs/map_threads_cxx"
 same_output first_malloc_from_dlopen_and_dlsym "$build/tests/programs/first_alloc_dlsym"

@@ -28,7 +28,10 @@ static unsigned char *large_range_mapping(size_t len)
     if (b == NULL)
         return NULL;
     hak_free(b);
-    void *p = mmap(b + 65536, len, PROT_READ | PROT_WRITE,
+    hak_thread_flush(); /* the hardened build's quarantine holds a freed block until then */
+    void *at =
+        (void *)(((uintptr_t)b + 65536) & ~(uintptr_t)4095); /* hardened: b is past a header */
+    void *p = mmap(at, len, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
     return p == MAP_FAILED ? NULL : p;
 }

@@ -63,7 +63,7 @@ TEST(addresses_are_named_by_module_and_symbol_or_shown_raw)
     diag_name_address((const void *)hak_malloc, buf, sizeof buf);
     CHECKF(strstr(buf, "options_parse") != NULL || strstr(buf, "hak_malloc") != NULL, "%s", buf);
     diag_name_address(NULL, buf, sizeof buf);
-    CHECKF(strstr(buf, "nil") != NULL || strstr(buf, "0x0") != NULL, "%s", buf);
+    CHECKF(strcmp(buf, "(unknown)") == 0, "%s", buf); /* a report whose caller is not known */
     diag_name_address((const void *)LAUNDER((uintptr_t)0x10000), buf, sizeof buf); /* no module */
     CHECKF(strncmp(buf, "0x", 2) == 0, "%s", buf);
 }

@@ -1,0 +1,147 @@
+/* The hardened build's framing of every block keeps the API's promises: the usable size is what
+ * was asked for, realloc keeps the contents (in place while the block has room, moved when it
+ * shrinks below half), every alignment is honoured, and the heap check sees both a damaged
+ * canary of a block the program holds and the quarantines of other threads. A program that
+ * damages a block under HAKMEM_INVALID_FREE=report is told once and goes on. */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "hakmem.h"
+#include "test.h"
+
+static const size_t sizes[] = {1,     15,    16,    40,     100,     1000,   4000,
+                               10000, 30000, 40000, 100000, 1 << 20, 3 << 20};
+#define SIZES (sizeof sizes / sizeof sizes[0])
+
+TEST(usable_size_is_exactly_the_requested_size_in_every_tier)
+{
+    for (size_t i = 0; i < SIZES; i++) {
+        char *p = hak_malloc(sizes[i]);
+        CHECK(p != NULL);
+        CHECKF(hak_usable_size(p) == sizes[i], "%zu bytes: usable %zu", sizes[i],
+               hak_usable_size(p));
+        memset(p, 0x5a, sizes[i]); /* all of it is the program's */
+        CHECK(hak_debug_check_quiescent((void **)&p, 1) == 0);
+        hak_free(p);
+    }
+}
+
+static void fill_pattern(unsigned char *p, size_t n, unsigned seed)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = (unsigned char)(seed + i * 7);
+}
+
+static int pattern_holds(const unsigned char *p, size_t n, unsigned seed)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != (unsigned char)(seed + i * 7))
+            return 0;
+    return 1;
+}
+
+TEST(realloc_keeps_contents_in_place_while_there_is_room_and_moves_below_half)
+{
+    unsigned char *p = hak_malloc(40);
+    fill_pattern(p, 40, 3);
+    unsigned char *q = hak_realloc(p, 44); /* the 64-byte block has room for 44 and its canary */
+    CHECK(q == p && pattern_holds(q, 40, 3) && hak_usable_size(q) == 44);
+    CHECK(q[40] == 0 && q[43] == 0); /* the canary bytes it took over are the program's, zeroed */
+    unsigned char *r = hak_realloc(q, 8); /* under half: moves to a smaller block */
+    CHECK(r != q && pattern_holds(r, 8, 3) && hak_usable_size(r) == 8);
+    size_t kept = 8;                     /* bytes of the pattern the block still holds */
+    for (size_t i = 0; i < SIZES; i++) { /* through every tier, down to 1 byte and up again */
+        unsigned char *s = hak_realloc(r, sizes[i]);
+        kept = kept < sizes[i] ? kept : sizes[i];
+        CHECKF(s != NULL && pattern_holds(s, kept, 3), "%zu bytes", sizes[i]);
+        CHECK(hak_usable_size(s) == sizes[i]);
+        r = s;
+        if (sizes[i] >= 8) {
+            fill_pattern(r, 8, 3);
+            kept = 8;
+        }
+    }
+    CHECK(hak_debug_check_quiescent((void **)&r, 1) == 0);
+    hak_free(r);
+}
+
+TEST(every_alignment_is_honoured_with_the_block_framed)
+{
+    for (size_t align = 32; align <= ((size_t)2 << 20); align <<= 1)
+        for (size_t i = 0; i < SIZES; i++) {
+            if (sizes[i] > ((size_t)1 << 20) && align > 65536)
+                continue; /* keeps the test's address space small */
+            char *p = hak_aligned_alloc(align, sizes[i]);
+            CHECKF(p != NULL && (uintptr_t)p % align == 0, "align %zu, %zu bytes: %p", align,
+                   sizes[i], (void *)p);
+            CHECK(hak_usable_size(p) == sizes[i]);
+            memset(p, 0x33, sizes[i]);
+            CHECKF(hak_debug_check_quiescent((void **)&p, 1) == 0, "align %zu, %zu bytes", align,
+                   sizes[i]);
+            hak_free(p);
+        }
+}
+
+TEST(heap_check_reports_a_held_block_whose_canary_changed)
+{
+    unsigned char *p = hak_malloc(40);
+    unsigned char canary = p[40]; /* deliberately past the block: the first canary byte */
+    p[40] = (unsigned char)(canary ^ 1);
+    CHECK(hak_debug_check_quiescent((void **)&p, 1) == 1);
+    p[40] = canary;
+    CHECK(hak_debug_check_quiescent((void **)&p, 1) == 0);
+    hak_free(p);
+}
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+static int phase;
+
+static void *free_then_wait(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 100; i++)
+        hak_free(hak_malloc((size_t)(16 + i * 40)));
+    pthread_mutex_lock(&lock);
+    phase = 1;
+    pthread_cond_broadcast(&cond);
+    while (phase != 2)
+        pthread_cond_wait(&cond, &lock);
+    pthread_mutex_unlock(&lock);
+    return NULL;
+}
+
+TEST(another_threads_quarantine_counts_as_free_in_the_heap_check)
+{
+    pthread_t t;
+    pthread_create(&t, NULL, free_then_wait, NULL);
+    pthread_mutex_lock(&lock);
+    while (phase != 1)
+        pthread_cond_wait(&cond, &lock);
+    pthread_mutex_unlock(&lock);
+    /* The thread is idle with 100 freed blocks in its quarantine: they are free, not lost. */
+    CHECK(hak_debug_check_quiescent(NULL, 0) == 0);
+    pthread_mutex_lock(&lock);
+    phase = 2;
+    pthread_cond_broadcast(&cond);
+    pthread_mutex_unlock(&lock);
+    pthread_join(t, NULL);
+    CHECK(hak_debug_check_quiescent(NULL, 0) == 0);
+}
+
+TEST(under_report_policy_a_damaged_block_is_reported_counted_and_kept_out_of_use)
+{
+    char path[512], out[4096];
+    test_program_path(path, sizeof path, "hardened_case");
+    char *argv[] = {path, NULL};
+    setenv("HAKMEM_INVALID_FREE", "report", 1);
+    int status = test_run_program(argv, out, sizeof out);
+    unsetenv("HAKMEM_INVALID_FREE");
+    CHECKF(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x: %s", status, out);
+    CHECKF(strstr(out, "heap buffer overflow") && strstr(out, "ignored") &&
+               strstr(out, "kept out of use"),
+           "%s", out);
+}
