@@ -381,7 +381,10 @@ void *inner_block_of(const void *p, size_t *usable)
         uintptr_t start = (uintptr_t)slab_start(s);
         if (a < start || a - start >= __atomic_load_n(&s->carved, __ATOMIC_ACQUIRE))
             return NULL;
-        char *b = (char *)start + (a - start) / s->block_size * s->block_size;
+        /* floor(off / block_size) as the high half of off * ceil(2^64 / block_size): exact for
+         * offsets inside a slab (below 2^32), and no division. */
+        uint64_t index = (uint64_t)(((unsigned __int128)(a - start) * s->magic) >> 64);
+        char *b = (char *)start + index * s->block_size;
         if (block_is_marked_free(b))
             return NULL;
         *usable = s->block_size;

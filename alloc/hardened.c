@@ -20,6 +20,8 @@
 #include "inner_api.h"
 #include "misuse.h"
 #include "segment_map.h"
+#include "size_class.h"
+#include "slab.h"
 
 #define HEADER 16
 #define PAGE HAK_PAGE_SIZE
@@ -127,6 +129,19 @@ static char *front_of(const struct block *k)
 /* The first byte in [from, to) that is not v (0 or the fill byte), or NULL. */
 static const char *first_other(const char *from, const char *to, uint8_t v)
 {
+    if (to - from <= 64) { /* most canaries and small blocks: no call */
+        uint64_t pattern = v * 0x0101010101010101ull;
+        for (; to - from >= 8; from += 8) {
+            uint64_t w;
+            memcpy(&w, from, 8);
+            if (w != pattern)
+                break;
+        }
+        for (; from < to; from++)
+            if ((uint8_t)*from != v)
+                return from;
+        return NULL;
+    }
     const uint8_t *pattern = v == 0 ? zero_page : fill_page;
     while (from < to) {
         size_t n = (size_t)(to - from) < PAGE ? (size_t)(to - from) : PAGE;
@@ -165,10 +180,11 @@ static int header_valid(const struct block *k, const char *u)
 
 static void block_geometry(struct block *k, char *b, size_t usable)
 {
+    unsigned kind = segment_map_kind((uintptr_t)b);
     k->b = b;
     k->usable = usable;
-    k->big = is_big(b);
-    k->sealed = segment_map_kind((uintptr_t)b) == HAK_MAP_LARGE;
+    k->big = kind < HAK_MAP_SLAB_MIN;
+    k->sealed = kind == HAK_MAP_LARGE;
     k->end = b + usable - (k->big ? PAGE : 0);
 }
 
@@ -248,6 +264,7 @@ static char *frame(char *b, size_t usable, size_t offset, size_t size, unsigned 
 #define ZERO_REGION_BYTES ((size_t)1 << 30)
 #define ZERO_REGIONS 16
 static uintptr_t zero_base[ZERO_REGIONS];
+static unsigned zero_regions; /* how many of zero_base were ever reserved: frees test only those */
 static uint64_t zero_taken;
 static pthread_mutex_t zero_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -265,8 +282,10 @@ static void *zero_take(void)
         if (base == 0) {
             void *m = mmap(NULL, ZERO_REGION_BYTES, PROT_NONE,
                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-            if (m != MAP_FAILED)
+            if (m != MAP_FAILED) {
                 __atomic_store_n(&zero_base[r], base = (uintptr_t)m, __ATOMIC_RELEASE);
+                __atomic_store_n(&zero_regions, r + 1, __ATOMIC_RELEASE);
+            }
         }
         pthread_mutex_unlock(&zero_lock);
         if (base == 0) {
@@ -279,7 +298,8 @@ static void *zero_take(void)
 
 static int zero_has(const void *p)
 {
-    for (unsigned r = 0; r < ZERO_REGIONS; r++) {
+    unsigned regions = __atomic_load_n(&zero_regions, __ATOMIC_ACQUIRE);
+    for (unsigned r = 0; r < regions; r++) {
         uintptr_t base = __atomic_load_n(&zero_base[r], __ATOMIC_ACQUIRE);
         if (base != 0 && (uintptr_t)p - base < ZERO_REGION_BYTES)
             return 1;
@@ -333,14 +353,20 @@ void *hardened_alloc(size_t size, size_t align, enum hardened_family family)
     if (need <= HAK_MID_MAX && offset <= PAGE) {
         /* Bounded: each round either succeeds or keeps a block that was written after free. */
         for (int round = 0; round < 64; round++) {
-            char *b = offset == HEADER ? inner_malloc(need) : inner_aligned_alloc(offset, need);
+            char *b;
+            size_t usable;
+            if (offset == HEADER) { /* the class of need, as the inner allocator picks it */
+                b = inner_malloc(need);
+                usable = size_class_block_size(size_class_of(need));
+            } else {
+                b = inner_aligned_alloc(offset, need);
+                if (b != NULL && (inner_block_of(b + HEADER, &usable) != b || is_big(b))) {
+                    inner_free(b); /* no slab class has this alignment */
+                    break;
+                }
+            }
             if (b == NULL)
                 return NULL;
-            size_t usable;
-            if (inner_block_of(b + HEADER, &usable) != b || is_big(b)) {
-                inner_free(b); /* no slab class has this alignment */
-                break;
-            }
             if (verify_reused(b, usable))
                 return frame(b, usable, offset, size, family);
         }
@@ -402,18 +428,30 @@ static void release(char *u, const char *op, const void *caller, size_t *residen
 {
     struct block k;
     size_t usable;
-    char *b = inner_block_of(u, &usable);
+    char *b;
     *resident = *span = 0;
-    if (b == NULL) {
-        diag_print("hakmem: hardened quarantine: block %p is no longer live\n", (void *)u);
-        diag_abort();
+    const struct header *h = (const struct header *)(u - HEADER);
+    uint64_t word = h->word;
+    /* The header was this block's when it was freed: while its keyed canary holds, the offset
+     * it gives is the block's, and the inner block is found without a search. */
+    if (h->canary == canary_of(u, word) && (word & WORD_FREED)) {
+        b = u - word_offset(word);
+        unsigned kind = segment_map_kind((uintptr_t)b);
+        usable = kind >= HAK_MAP_SLAB_MIN ? slab_of_address((uintptr_t)b, kind)->block_size
+                                          : inner_usable_size(b);
+    } else {
+        b = inner_block_of(u, &usable);
+        if (b == NULL) {
+            diag_print("hakmem: hardened quarantine: block %p is no longer live\n", (void *)u);
+            diag_abort();
+        }
     }
     block_geometry(&k, b, usable);
     k.u = u;
     *resident = resident_cost(&k);
     *span = span_cost(&k);
-    const struct header *h = (const struct header *)(u - HEADER);
-    if (!header_valid(&k, u) || !(h->word & WORD_FREED)) {
+    if (word_size(h->word) >= (size_t)(k.end - u) || !header_valid(&k, u) ||
+        !(h->word & WORD_FREED)) {
         report(MISUSE_WRITE_AFTER_FREE, op, u, b, caller,
                "; its header changed after the block was freed");
         return; /* report policy: the block stays out of use */
