@@ -392,9 +392,13 @@ void *inner_block_of(const void *p, size_t *usable)
     }
     if (kind != HAK_MAP_PAGE_RUN && kind != HAK_MAP_LARGE)
         return NULL;
-    /* Runs and Large blocks start on page boundaries: only offsets that reach one are tried. */
+    /* Runs and Large blocks start on page boundaries: only offsets that reach one are tried, and
+     * for a run only inside its own segment (the run table of another is not this one's). */
+    uintptr_t lowest = kind == HAK_MAP_PAGE_RUN ? (a & ~HAK_SEGMENT_MASK) + HAK_PAGE_SIZE : 1;
     for (unsigned k = 4; k < 48 && (a & (((uintptr_t)1 << k) - 1)) == 0; k++) {
         uintptr_t b = a - ((uintptr_t)1 << k);
+        if (b < lowest || b > a)
+            break;
         if ((b & (HAK_PAGE_SIZE - 1)) != 0)
             continue;
         size_t n = kind == HAK_MAP_PAGE_RUN ? page_run_usable((void *)b) : large_usable((void *)b);

@@ -36,7 +36,8 @@ struct header {
 #define WORD_FREED ((uint64_t)1 << 50)
 #define WORD_OFFSET_SHIFT 52
 
-static uint64_t secret; /* 0 until initialized */
+static uint64_t secret;   /* 0 until initialized */
+static uint64_t secret_b; /* the keyed hash's second key word */
 /* The canary fill byte: its high bit is set and it is never 0xff, so text, NUL and -1 written
  * past a block always change it. */
 static uint8_t fill;
@@ -53,22 +54,28 @@ static void fork_prepare(void);
 static void fork_parent(void);
 static void fork_child(void);
 
+static int exit_key_ok;
+
 static void init(void)
 {
-    uint64_t k = 0;
-    if (getrandom(&k, sizeof k, GRND_NONBLOCK) != (ssize_t)sizeof k) {
+    uint64_t k[3] = {0, 0, 0};
+    if (getrandom(k, sizeof k, GRND_NONBLOCK) != (ssize_t)sizeof k) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        k = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uint64_t)(uintptr_t)&k;
+        k[0] = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uint64_t)(uintptr_t)k;
+        k[1] = k[0] * 0xbf58476d1ce4e5b9ull + (uint64_t)ts.tv_sec;
+        k[2] = k[1] * 0x94d049bb133111ebull;
     }
-    fill = (uint8_t)(0x80 | ((k >> 8) & 0x7e));
+    fill = (uint8_t)(0x80 | (k[2] & 0x7e)); /* bits the keys do not share */
     memset(fill_page, fill, sizeof fill_page);
-    pthread_key_create(&exit_key, quarantine_exit);
-    /* After the inner allocator's handlers: in a fork child, its locks are usable again before
-     * the quarantines of threads that do not exist there are handed back. */
+    exit_key_ok = pthread_key_create(&exit_key, quarantine_exit) == 0;
+    secret_b = k[1];
+    /* Published before anything that may allocate (the fork handlers' registration may): a
+     * malloc from in here proceeds instead of waiting for this once-only call. */
+    __atomic_store_n(&secret, k[0] | 1, __ATOMIC_RELEASE);
+    /* After the inner allocator's handlers: in a fork child its locks are usable again first. */
     hak_ensure_init();
     pthread_atfork(fork_prepare, fork_parent, fork_child);
-    __atomic_store_n(&secret, k | 1, __ATOMIC_RELEASE);
 }
 
 HAK_INLINE void ensure_init(void)
@@ -86,11 +93,34 @@ static uint64_t mix(uint64_t x)
     return x ^ (x >> 33);
 }
 
-/* Keyed by the secret and the block's address, so a header copied from elsewhere or forged
- * without the secret does not match. */
+#define ROTL(x, b) (((x) << (b)) | ((x) >> (64 - (b))))
+#define SIP_ROUND(v0, v1, v2, v3)                                                                  \
+    do {                                                                                           \
+        v0 += v1, v1 = ROTL(v1, 13), v1 ^= v0, v0 = ROTL(v0, 32);                                  \
+        v2 += v3, v3 = ROTL(v3, 16), v3 ^= v2;                                                     \
+        v0 += v3, v3 = ROTL(v3, 21), v3 ^= v0;                                                     \
+        v2 += v1, v1 = ROTL(v1, 17), v1 ^= v2, v2 = ROTL(v2, 32);                                  \
+    } while (0)
+
+/* SipHash (one round per word, two to finish) of the block's address and header word under the
+ * per-process 128-bit key: a header copied from elsewhere, or forged by someone who read other
+ * headers, does not match (a plain mixing function could be inverted from one canary to give
+ * the key away). The input is always two words, so no length block. */
 static uint64_t canary_of(const char *u, uint64_t word)
 {
-    return mix(secret ^ (uintptr_t)u ^ (word * 0x9e3779b97f4a7c15ull));
+    uint64_t v0 = secret ^ 0x736f6d6570736575ull, v1 = secret_b ^ 0x646f72616e646f6dull;
+    uint64_t v2 = secret ^ 0x6c7967656e657261ull, v3 = secret_b ^ 0x7465646279746573ull;
+    uint64_t m0 = (uintptr_t)u, m1 = word;
+    v3 ^= m0;
+    SIP_ROUND(v0, v1, v2, v3);
+    v0 ^= m0;
+    v3 ^= m1;
+    SIP_ROUND(v0, v1, v2, v3);
+    v0 ^= m1;
+    v2 ^= 0xff;
+    SIP_ROUND(v0, v1, v2, v3);
+    SIP_ROUND(v0, v1, v2, v3);
+    return v0 ^ v1 ^ v2 ^ v3;
 }
 
 static size_t word_size(uint64_t w) { return (size_t)(w & WORD_SIZE_MASK); }
@@ -188,6 +218,17 @@ static void block_geometry(struct block *k, char *b, size_t usable)
     k->end = b + usable - (k->big ? PAGE : 0);
 }
 
+/* The user pointer of block k: the first offset (16, or a power of two: an alignment) no more
+ * than `limit` bytes in at which an intact header sits. Ascending, so that no header past the
+ * block's own is read (a freed Large block is no-access past its first page of user bytes). */
+static char *user_of(const struct block *k, size_t limit)
+{
+    for (size_t off = HEADER; off <= limit && k->b + off < k->end; off <<= 1)
+        if (header_valid(k, k->b + off))
+            return k->b + off;
+    return NULL;
+}
+
 /* 1 if p is the user pointer of a live hardened block (k filled in); otherwise the misuse is
  * reported and 0 returned (*realloc_answer: what realloc returns then). */
 static int find_block(void *p, const char *op, const void *caller, struct block *k,
@@ -201,20 +242,21 @@ static int find_block(void *p, const char *op, const void *caller, struct block 
         return 0;
     }
     block_geometry(k, b, usable);
-    k->u = p;
     size_t offset = (size_t)((char *)p - b);
-    if (offset >= HEADER && k->u < k->end && header_valid(k, k->u)) {
-        k->word = ((const struct header *)(k->u - HEADER))->word;
+    char *u = user_of(k, offset);
+    if (u == (char *)p) {
+        k->u = u;
+        k->word = ((const struct header *)(u - HEADER))->word;
         return 1;
     }
     /* Not a user pointer: inside a block whose header is intact, or the header was damaged. */
-    for (size_t off = HEADER; off < offset; off <<= 1)
-        if (header_valid(k, b + off)) {
-            report(MISUSE_INTERIOR, op, p, b, caller, "; inside the block at %p", b + off);
-            errno = EINVAL;
-            return 0;
-        }
-    report(MISUSE_UNDERFLOW, op, p, b, caller, "; the header before it does not match");
+    if (u == NULL && offset < HEADER)
+        u = user_of(k, k->sealed ? PAGE : usable); /* p is before the user bytes */
+    if (u != NULL)
+        report(MISUSE_INTERIOR, op, p, b, caller, "; inside the %sblock at %p",
+               ((const struct header *)(u - HEADER))->word & WORD_FREED ? "freed " : "", (void *)u);
+    else
+        report(MISUSE_UNDERFLOW, op, p, b, caller, "; the header before it does not match");
     errno = EINVAL;
     return 0;
 }
@@ -329,6 +371,16 @@ static void *alloc_big_framed(size_t need, size_t offset, size_t size, unsigned 
     if (b == NULL)
         return NULL;
     size_t usable = inner_usable_size(b);
+    /* A page run comes back zero: every free zeroed it and the quarantine checked it. Large
+     * blocks are fresh or purged mappings (their freed pages were discarded and no-access). */
+    const char *bad =
+        segment_map_kind((uintptr_t)b) == HAK_MAP_PAGE_RUN ? first_other(b, b + usable, 0) : NULL;
+    if (bad != NULL) {
+        report(MISUSE_WRITE_AFTER_FREE, "malloc", b + HEADER, b, NULL,
+               "; byte at %p (+%td) of a freed page run changed before its reuse",
+               (const void *)bad, bad - b);
+        return alloc_big_framed(need, offset, size, family); /* report policy: kept out */
+    }
     if (mprotect(b + usable - PAGE, PAGE, PROT_NONE) != 0) {
         inner_free(b);
         errno = ENOMEM;
@@ -377,68 +429,93 @@ void *hardened_alloc(size_t size, size_t align, enum hardened_family family)
 /* ---- free and quarantine ----------------------------------------------------------------- */
 
 #define QUARANTINE_SLOTS 256
-#define QUARANTINE_RESIDENT ((size_t)1 << 20) /* bytes of freed slab blocks held */
-#define QUARANTINE_SPAN ((size_t)256 << 20)   /* address space of freed page runs and Large */
+/* What one thread's quarantine holds at most: bytes of freed slab blocks, bytes of freed page
+ * runs, and address space of freed (no-access) Large blocks. A block bigger than its budget goes
+ * back at once: it must not empty the quarantine of everything else. */
+#define QUARANTINE_SLAB_BYTES ((size_t)1 << 20)
+#define QUARANTINE_RUN_BYTES ((size_t)4 << 20)
+#define QUARANTINE_SPAN ((size_t)256 << 20)
 
+enum { COST_SLAB, COST_RUN, COST_SPAN, COSTS };
+static const size_t budget[COSTS] = {QUARANTINE_SLAB_BYTES, QUARANTINE_RUN_BYTES, QUARANTINE_SPAN};
+
+/* Records live in memory of their own, not in the thread's storage: a thread that frees after
+ * its destructors ran (its record is then never handed back) leaves a record that stays valid,
+ * listed with its blocks, instead of a dangling one. */
 struct quarantine {
     void *slot[QUARANTINE_SLOTS];
-    unsigned count;
-    int registered, exited;
-    size_t resident, span;
+    unsigned count; /* published after the slot it covers (a fork child may read it) */
+    size_t held[COSTS];
     uint64_t rng;
-    struct quarantine *next, *prev; /* every thread's, under registry_lock */
+    struct quarantine *next, *prev; /* the registry (or the spare list), under registry_lock */
 };
 
-static __thread struct quarantine quarantine __attribute__((tls_model("initial-exec")));
+static __thread struct quarantine *my_quarantine __attribute__((tls_model("initial-exec")));
+static __thread int my_thread_exited __attribute__((tls_model("initial-exec")));
 
-/* Every live thread's quarantine: the heap check counts their blocks as free, and a fork child
- * hands back those of the threads it does not have. */
-static struct quarantine *registry;
+/* Every thread's quarantine: the heap check counts their blocks as free. */
+static struct quarantine *registry, *spare;
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static void registry_add(struct quarantine *q)
+#define RECORDS_PER_CHUNK 16
+
+/* The calling thread's quarantine, made on its first free; NULL after its exit destructor ran
+ * or when no memory is left for a record (its frees then go back at once). */
+static struct quarantine *quarantine_get(void)
 {
+    struct quarantine *q = my_quarantine;
+    if (HAK_LIKELY(q != NULL) || my_thread_exited)
+        return q;
     pthread_mutex_lock(&registry_lock);
-    q->prev = NULL;
-    q->next = registry;
-    if (registry != NULL)
-        registry->prev = q;
-    registry = q;
+    if (spare == NULL) {
+        struct quarantine *chunk = mmap(NULL, RECORDS_PER_CHUNK * sizeof *chunk,
+                                        PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (chunk != MAP_FAILED)
+            for (int i = 0; i < RECORDS_PER_CHUNK; i++) {
+                chunk[i].next = spare;
+                spare = &chunk[i];
+            }
+    }
+    q = spare;
+    if (q != NULL) {
+        spare = q->next;
+        memset(q, 0, sizeof *q);
+        q->next = registry;
+        if (registry != NULL)
+            registry->prev = q;
+        registry = q;
+    }
     pthread_mutex_unlock(&registry_lock);
+    my_quarantine = q;
+    if (q != NULL && exit_key_ok)
+        pthread_setspecific(exit_key, q); /* may allocate: after the lock */
+    return q;
 }
 
-static void registry_remove(struct quarantine *q)
+/* Which budget a block is charged to, and how much. */
+static unsigned cost_kind(const struct block *k)
 {
-    pthread_mutex_lock(&registry_lock);
-    if (q->prev != NULL)
-        q->prev->next = q->next;
-    else
-        registry = q->next;
-    if (q->next != NULL)
-        q->next->prev = q->prev;
-    pthread_mutex_unlock(&registry_lock);
+    return k->sealed ? COST_SPAN : k->big ? COST_RUN : COST_SLAB;
 }
-
-static size_t resident_cost(const struct block *k) { return k->sealed ? PAGE : k->usable; }
-static size_t span_cost(const struct block *k) { return k->sealed ? k->usable : 0; }
 
 /* Give a quarantined block back to the inner allocator, after checking that nothing wrote to it
- * since its free (the pages of a page run or Large block past its first were no-access). */
-static void release(char *u, const char *op, const void *caller, size_t *resident, size_t *span)
+ * since its free (a Large block past its first page was no-access). Returns its cost, and in
+ * *kind its budget. */
+static size_t release(char *u, const char *op, const void *caller, unsigned *kind)
 {
     struct block k;
     size_t usable;
     char *b;
-    *resident = *span = 0;
     const struct header *h = (const struct header *)(u - HEADER);
     uint64_t word = h->word;
     /* The header was this block's when it was freed: while its keyed canary holds, the offset
      * it gives is the block's, and the inner block is found without a search. */
-    if (h->canary == canary_of(u, word) && (word & WORD_FREED)) {
+    int intact = h->canary == canary_of(u, word) && (word & WORD_FREED);
+    if (intact) {
         b = u - word_offset(word);
-        unsigned kind = segment_map_kind((uintptr_t)b);
-        usable = kind >= HAK_MAP_SLAB_MIN ? slab_of_address((uintptr_t)b, kind)->block_size
-                                          : inner_usable_size(b);
+        unsigned map = segment_map_kind((uintptr_t)b);
+        usable = map >= HAK_MAP_SLAB_MIN ? slab_of_address((uintptr_t)b, map)->block_size
+                                         : inner_usable_size(b);
     } else {
         b = inner_block_of(u, &usable);
         if (b == NULL) {
@@ -448,13 +525,11 @@ static void release(char *u, const char *op, const void *caller, size_t *residen
     }
     block_geometry(&k, b, usable);
     k.u = u;
-    *resident = resident_cost(&k);
-    *span = span_cost(&k);
-    if (word_size(h->word) >= (size_t)(k.end - u) || !header_valid(&k, u) ||
-        !(h->word & WORD_FREED)) {
+    *kind = cost_kind(&k);
+    if (!intact || word_size(word) >= (size_t)(k.end - u)) {
         report(MISUSE_WRITE_AFTER_FREE, op, u, b, caller,
                "; its header changed after the block was freed");
-        return; /* report policy: the block stays out of use */
+        return k.usable; /* report policy: the block stays out of use */
     }
     char *checked_to = k.sealed ? (page_up(u) < k.end ? page_up(u) : k.end) : k.end;
     const char *bad = first_other(u, checked_to, 0);
@@ -462,18 +537,19 @@ static void release(char *u, const char *op, const void *caller, size_t *residen
         report(MISUSE_WRITE_AFTER_FREE, op, u, b, caller,
                "; %zu-byte block, byte at %p (+%td) changed after it was freed", word_size(h->word),
                (const void *)bad, bad - u);
-        return;
+        return k.usable;
     }
     /* Back to read-write for the inner allocator: a sealed block past its first page, or the
      * guard page of a page run. */
     char *open_from = k.sealed ? page_up(u) : k.end;
     if (k.big && open_from < b + usable &&
         mprotect(open_from, (size_t)(b + usable - open_from), PROT_READ | PROT_WRITE) != 0)
-        return; /* cannot be reused safely: keep it */
+        return k.usable; /* cannot be reused safely: keep it */
     /* From the block start on page runs and Large blocks: a later block may span this one's
      * header (slabs write their link and mark there at once). */
     memset(front_of(&k), 0, (size_t)(u - front_of(&k)));
     inner_free(b);
+    return k.usable;
 }
 
 static uint64_t next_random(struct quarantine *q)
@@ -491,19 +567,24 @@ static void evict_one(struct quarantine *q, const char *op, const void *caller)
 {
     unsigned i = (unsigned)(next_random(q) % q->count);
     void *u = q->slot[i];
-    q->slot[i] = q->slot[--q->count];
-    size_t resident, span;
-    release(u, op, caller, &resident, &span);
-    q->resident -= resident < q->resident ? resident : q->resident;
-    q->span -= span < q->span ? span : q->span;
+    q->slot[i] = q->slot[q->count - 1];
+    __atomic_store_n(&q->count, q->count - 1, __ATOMIC_RELEASE);
+    unsigned kind;
+    size_t cost = release(u, op, caller, &kind);
+    q->held[kind] -= cost < q->held[kind] ? cost : q->held[kind];
+}
+
+static void flush(struct quarantine *q, const char *op, const void *caller)
+{
+    while (q->count > 0)
+        evict_one(q, op, caller);
+    memset(q->held, 0, sizeof q->held);
 }
 
 void hardened_quarantine_flush(const char *op, const void *caller)
 {
-    struct quarantine *q = &quarantine;
-    while (q->count > 0)
-        evict_one(q, op, caller);
-    q->resident = q->span = 0;
+    if (my_quarantine != NULL)
+        flush(my_quarantine, op, caller);
 }
 
 /* The main thread's quarantine at exit: a write after free that no reuse found is found here. */
@@ -515,29 +596,40 @@ __attribute__((destructor)) static void quarantine_at_exit(void)
 
 static void quarantine_exit(void *arg)
 {
-    (void)arg;
-    hardened_quarantine_flush("thread exit", NULL);
-    quarantine.exited = 1; /* frees in later destructors go back at once */
-    registry_remove(&quarantine);
+    struct quarantine *q = arg;
+    flush(q, "thread exit", NULL);
+    my_thread_exited = 1; /* frees in later destructors go back at once */
+    my_quarantine = NULL;
+    pthread_mutex_lock(&registry_lock);
+    if (q->prev != NULL)
+        q->prev->next = q->next;
+    else
+        registry = q->next;
+    if (q->next != NULL)
+        q->next->prev = q->prev;
+    q->next = spare;
+    spare = q;
+    pthread_mutex_unlock(&registry_lock);
 }
 
-static void fork_prepare(void) { pthread_mutex_lock(&registry_lock); }
-static void fork_parent(void) { pthread_mutex_unlock(&registry_lock); }
+static void fork_prepare(void)
+{
+    pthread_mutex_lock(&zero_lock);
+    pthread_mutex_lock(&registry_lock);
+}
 
+static void fork_parent(void)
+{
+    pthread_mutex_unlock(&registry_lock);
+    pthread_mutex_unlock(&zero_lock);
+}
+
+/* The other threads' quarantines stay as they were (possibly in the middle of a change): their
+ * blocks are never let go in the child, and the heap check counts them as free. */
 static void fork_child(void)
 {
     pthread_mutex_init(&registry_lock, NULL);
-    struct quarantine *q = registry, *next;
-    registry = NULL;
-    for (; q != NULL; q = next) {
-        next = q->next;
-        if (q == &quarantine) {
-            registry_add(q);
-            continue;
-        }
-        while (q->count > 0) /* their threads are gone: their blocks go back */
-            evict_one(q, "fork", NULL);
-    }
+    pthread_mutex_init(&zero_lock, NULL);
 }
 
 /* Zero what the program had and put the block in quarantine: freed memory never holds the
@@ -559,25 +651,19 @@ static void retire(struct block *k, const char *op, const void *caller)
             mprotect(rest, (size_t)(limit - rest), PROT_NONE);
         }
     }
-    struct quarantine *q = &quarantine;
-    if (q->exited) {
-        size_t resident, span;
-        release(k->u, op, caller, &resident, &span);
+    struct quarantine *q = quarantine_get();
+    unsigned kind = cost_kind(k);
+    size_t cost = k->usable; /* bytes, or for a Large block its address space */
+    if (q == NULL || cost > budget[kind]) {
+        unsigned ignored;
+        release(k->u, op, caller, &ignored);
         return;
     }
-    if (!q->registered) {
-        q->registered = 1;
-        pthread_setspecific(exit_key, q);
-        registry_add(q);
-    }
-    size_t resident = resident_cost(k), span = span_cost(k);
-    while (q->count > 0 &&
-           (q->count == QUARANTINE_SLOTS || q->resident + resident > QUARANTINE_RESIDENT ||
-            q->span + span > QUARANTINE_SPAN))
+    while (q->count > 0 && (q->count == QUARANTINE_SLOTS || q->held[kind] + cost > budget[kind]))
         evict_one(q, op, caller);
-    q->slot[q->count++] = k->u;
-    q->resident += resident;
-    q->span += span;
+    q->slot[q->count] = k->u;
+    __atomic_store_n(&q->count, q->count + 1, __ATOMIC_RELEASE);
+    q->held[kind] += cost;
 }
 
 void hardened_free(void *p, enum hardened_family family, size_t size, const char *op,
@@ -594,8 +680,11 @@ void hardened_free(void *p, enum hardened_family family, size_t size, const char
     }
     struct block k;
     void *ignored;
-    if (!find_block(p, op, caller, &k, &ignored) || !check_live(&k, op, caller))
+    int saved_errno = errno; /* free leaves errno alone */
+    if (!find_block(p, op, caller, &k, &ignored) || !check_live(&k, op, caller)) {
+        errno = saved_errno;
         return;
+    }
     unsigned had = word_family(k.word);
     if (had != (unsigned)family)
         report(MISUSE_KIND_MISMATCH, op, p, k.b, caller,
@@ -605,6 +694,7 @@ void hardened_free(void *p, enum hardened_family family, size_t size, const char
         report(MISUSE_SIZE_MISMATCH, op, p, k.b, caller,
                "; freed with %zu bytes, allocated with %zu", size, word_size(k.word));
     retire(&k, op, caller);
+    errno = saved_errno;
 }
 
 void *hardened_realloc(void *p, size_t size, const void *caller)
@@ -662,14 +752,20 @@ size_t hardened_usable_size(const void *p)
         return 0;
     size_t usable;
     char *b = inner_block_of(p, &usable);
-    if (b == NULL) /* foreign (ExternalGuard answers), or no block start of ours: 0 */
-        return inner_usable_size(p);
+    if (b == NULL) {
+        /* Foreign memory: ExternalGuard answers. Ours (a run or Large start is never a user
+         * pointer): 0. */
+        unsigned map = segment_map_kind((uintptr_t)p);
+        if (map == HAK_MAP_NONE ||
+            (map == HAK_MAP_LARGE && inner_block_of((const char *)p + HEADER, &usable) != p))
+            return inner_usable_size(p);
+        return 0;
+    }
     struct block k;
     block_geometry(&k, b, usable);
-    k.u = (char *)p;
-    if ((size_t)((char *)p - b) < HEADER || k.u >= k.end || !header_valid(&k, k.u))
+    if (user_of(&k, (size_t)((const char *)p - b)) != p)
         return 0;
-    uint64_t word = ((const struct header *)(k.u - HEADER))->word;
+    uint64_t word = ((const struct header *)((const char *)p - HEADER))->word;
     return word & WORD_FREED ? 0 : word_size(word);
 }
 
@@ -726,7 +822,9 @@ HAK_EXPORT int hak_debug_check_quiescent(void *const *held, size_t n)
 {
     ensure_init();
     hardened_quarantine_flush("hak_debug_check_quiescent", __builtin_return_address(0));
-    /* Other threads are idle (the check's contract): their quarantines are read as they are. */
+    /* Other threads are idle (the check's contract): their quarantines are read as they are,
+     * under the registry lock so that none is made or let go meanwhile. */
+    pthread_mutex_lock(&registry_lock);
     size_t quarantined = 0;
     for (struct quarantine *q = registry; q != NULL; q = q->next)
         quarantined += q->count;
@@ -735,6 +833,7 @@ HAK_EXPORT int hak_debug_check_quiescent(void *const *held, size_t n)
     if (n + quarantined > 0) {
         inner = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (inner == MAP_FAILED) {
+            pthread_mutex_unlock(&registry_lock);
             diag_print("hakmem heap check: no memory for the held list\n");
             return 1;
         }
@@ -751,7 +850,7 @@ HAK_EXPORT int hak_debug_check_quiescent(void *const *held, size_t n)
             block_geometry(&k, b, usable);
             k.u = p;
         }
-        if (b == NULL || (size_t)(p - b) < HEADER || k.u >= k.end || !header_valid(&k, p)) {
+        if (b == NULL || user_of(&k, (size_t)(p - b)) != p) {
             inner[m++] = p; /* the inner check reports what it is */
             continue;
         }
@@ -787,6 +886,7 @@ HAK_EXPORT int hak_debug_check_quiescent(void *const *held, size_t n)
             }
             inner[m++] = b;
         }
+    pthread_mutex_unlock(&registry_lock);
     errors += inner_check_quiescent(inner, m);
     if (inner != NULL)
         munmap(inner, bytes);

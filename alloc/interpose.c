@@ -116,7 +116,8 @@ HAK_EXPORT void cfree(void *ptr) { entry_free(ptr); }
 #ifdef HAK_HARDENED
 /* C++ operators new and delete (Itanium ABI names): the hardened build records which family
  * allocated a block and checks it, and the size, at delete. A failed new calls the program's
- * new-handler, then throws std::bad_alloc through libstdc++ when the program has it. */
+ * new-handler, then throws std::bad_alloc through libstdc++ when the program has it; the nothrow
+ * forms return NULL at once (a handler that throws could not be caught here, in C). */
 typedef void (*new_handler_fn)(void);
 extern new_handler_fn _ZSt15get_new_handlerv(void) __attribute__((weak));
 extern void _ZSt17__throw_bad_allocv(void) __attribute__((weak, noreturn));
@@ -125,13 +126,11 @@ static void *new_block(size_t size, size_t align, enum hardened_family family, i
 {
     for (;;) {
         void *p = hardened_alloc(size, align, family);
-        if (p != NULL)
+        if (p != NULL || nothrow)
             return p;
         new_handler_fn handler = _ZSt15get_new_handlerv ? _ZSt15get_new_handlerv() : NULL;
         if (handler != NULL)
             handler();
-        else if (nothrow)
-            return NULL;
         else if (_ZSt17__throw_bad_allocv)
             _ZSt17__throw_bad_allocv();
         else
@@ -175,6 +174,10 @@ DELETE_OPERATOR(_ZdlPvSt11align_val_t, FAMILY_NEW, (void *p, size_t al),
 DELETE_OPERATOR(_ZdaPvSt11align_val_t, FAMILY_NEW_ARRAY, (void *p, size_t al),
                 ((void)al, HARDENED_ANY_SIZE))
 DELETE_OPERATOR(_ZdlPvmSt11align_val_t, FAMILY_NEW, (void *p, size_t n, size_t al), ((void)al, n))
+DELETE_OPERATOR(_ZdlPvSt11align_val_tRKSt9nothrow_t, FAMILY_NEW,
+                (void *p, size_t al, const void *nt), ((void)al, (void)nt, HARDENED_ANY_SIZE))
+DELETE_OPERATOR(_ZdaPvSt11align_val_tRKSt9nothrow_t, FAMILY_NEW_ARRAY,
+                (void *p, size_t al, const void *nt), ((void)al, (void)nt, HARDENED_ANY_SIZE))
 DELETE_OPERATOR(_ZdaPvmSt11align_val_t, FAMILY_NEW_ARRAY, (void *p, size_t n, size_t al),
                 ((void)al, n))
 #endif

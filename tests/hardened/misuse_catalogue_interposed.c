@@ -179,6 +179,16 @@ static void write_after_free_then_reuse(const struct tier *t, size_t offset)
     churn(t->size);
 }
 
+static void write_after_free_past_the_quarantine(const struct tier *t, size_t offset)
+{
+    char *p = alloc(t->size);
+    volatile char *freed = LAUNDER(p);
+    free(p);
+    hak_thread_flush(); /* the quarantine lets it go: it is the inner allocator's again */
+    freed[offset] = 'A';
+    churn(t->size);
+}
+
 static void write_after_free_then_exit(const struct tier *t, size_t offset)
 {
     char *p = alloc(t->size);
@@ -199,6 +209,12 @@ TEST_TIMEOUT(writes_after_free_are_caught_at_reuse_or_at_once_in_every_tier, 120
                t->size - 1, t->sealed ? FAULT : REPORT, "write after free");
         expect("write after free, no reuse before exit", write_after_free_then_exit, t, 0, REPORT,
                "write after free");
+        /* Once out of the quarantine, slab blocks and page runs are checked when handed out
+         * again; a Large block's range is unmapped or purged, not checked. */
+        if (!t->sealed)
+            expect("write after free past the quarantine, then reuse",
+                   write_after_free_past_the_quarantine, t, t->size / 2, REPORT,
+                   "write after free");
     }
 }
 
@@ -371,6 +387,14 @@ static void double_free(const struct tier *t, size_t len)
     free(again);
 }
 
+static void interior_free_of_a_freed_block(const struct tier *t, size_t offset)
+{
+    char *p = alloc(t->size);
+    char *inside = LAUNDER(p + offset);
+    free(p);
+    free(inside); /* past the first page of a freed Large block: no-access, not read */
+}
+
 static void interior_free(const struct tier *t, size_t offset)
 {
     char *p = alloc(t->size);
@@ -383,6 +407,8 @@ TEST_TIMEOUT(double_and_interior_frees_are_reported_in_every_tier, 60)
         const struct tier *t = &tiers[i];
         expect("double free", double_free, t, 0, REPORT, "double free");
         expect("free inside a block", interior_free, t, 16, REPORT, "inside a block");
+        expect("free inside a freed block", interior_free_of_a_freed_block, t, t->big ? 8192 : 16,
+               REPORT, "inside a block");
     }
 }
 
