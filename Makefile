@@ -7,6 +7,7 @@
 #   make variants           build every variant;  make variants-test  run their tests and checks
 #   make valgrind-test      the tests under memcheck;  make coverage  line/branch coverage of alloc/
 #   make hooks-check        callgrind: release fast paths are identical with the tracking hooks removed
+#   make hardened-test      the hardened build's suite and corpus replay (VARIANT=hardened: README)
 
 VARIANTS := release hardened debug asan tsan msan valgrind fuzz sched afl cov
 VARIANT ?= release
