@@ -217,6 +217,7 @@ job_hardened() {
     step hardened larson_2x_nproc_threads make --no-print-directory larson VARIANT=hardened \
         THREADS=$((2 * nproc)) SECONDS=$(part 15 3) CHECK=1
     step hardened replay build/hardened/replay corpus/ops corpus/regress
+    step hardened whole_programs tests/preload/run.sh build/hardened
     return 0
 }
 job_release() {
