@@ -498,10 +498,13 @@ static unsigned cost_kind(const struct block *k)
     return k->sealed ? COST_SPAN : k->big ? COST_RUN : COST_SLAB;
 }
 
-/* Give a quarantined block back to the inner allocator, after checking that nothing wrote to it
- * since its free (a Large block past its first page was no-access). Returns its cost, and in
+/* Give a quarantined block back to the inner allocator, after checking its header and, when
+ * `scan` is set or for a Large block (the rest of which was no-access), that nothing wrote to it
+ * since its free. Slab blocks and page runs are checked again when handed out, so evictions
+ * leave their bytes to that check (one pass over each block fewer); flushes at exit, thread exit
+ * and on request scan, for blocks that may never be handed out again. Returns its cost, and in
  * *kind its budget. */
-static size_t release(char *u, const char *op, const void *caller, unsigned *kind)
+static size_t release(char *u, const char *op, const void *caller, unsigned *kind, int scan)
 {
     struct block k;
     size_t usable;
@@ -532,7 +535,7 @@ static size_t release(char *u, const char *op, const void *caller, unsigned *kin
         return k.usable; /* report policy: the block stays out of use */
     }
     char *checked_to = k.sealed ? (page_up(u) < k.end ? page_up(u) : k.end) : k.end;
-    const char *bad = first_other(u, checked_to, 0);
+    const char *bad = scan || k.sealed ? first_other(u, checked_to, 0) : NULL;
     if (bad != NULL) {
         report(MISUSE_WRITE_AFTER_FREE, op, u, b, caller,
                "; %zu-byte block, byte at %p (+%td) changed after it was freed", word_size(h->word),
@@ -563,21 +566,21 @@ static uint64_t next_random(struct quarantine *q)
 }
 
 /* op and caller: the call that made room (named in a report on the block it lets go). */
-static void evict_one(struct quarantine *q, const char *op, const void *caller)
+static void evict_one(struct quarantine *q, const char *op, const void *caller, int scan)
 {
     unsigned i = (unsigned)(next_random(q) % q->count);
     void *u = q->slot[i];
     q->slot[i] = q->slot[q->count - 1];
     __atomic_store_n(&q->count, q->count - 1, __ATOMIC_RELEASE);
     unsigned kind;
-    size_t cost = release(u, op, caller, &kind);
+    size_t cost = release(u, op, caller, &kind, scan);
     q->held[kind] -= cost < q->held[kind] ? cost : q->held[kind];
 }
 
 static void flush(struct quarantine *q, const char *op, const void *caller)
 {
     while (q->count > 0)
-        evict_one(q, op, caller);
+        evict_one(q, op, caller, 1);
     memset(q->held, 0, sizeof q->held);
 }
 
@@ -656,11 +659,11 @@ static void retire(struct block *k, const char *op, const void *caller)
     size_t cost = k->usable; /* bytes, or for a Large block its address space */
     if (q == NULL || cost > budget[kind]) {
         unsigned ignored;
-        release(k->u, op, caller, &ignored);
+        release(k->u, op, caller, &ignored, 0); /* just zeroed */
         return;
     }
     while (q->count > 0 && (q->count == QUARANTINE_SLOTS || q->held[kind] + cost > budget[kind]))
-        evict_one(q, op, caller);
+        evict_one(q, op, caller, 0);
     q->slot[q->count] = k->u;
     __atomic_store_n(&q->count, q->count + 1, __ATOMIC_RELEASE);
     q->held[kind] += cost;
