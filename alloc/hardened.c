@@ -10,8 +10,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/random.h>
-#include <time.h>
 
 #include "diag.h"
 #include "fast_path.h"
@@ -19,6 +17,7 @@
 #include "init.h"
 #include "inner_api.h"
 #include "misuse.h"
+#include "random_key.h"
 #include "segment_map.h"
 #include "size_class.h"
 #include "slab.h"
@@ -58,14 +57,8 @@ static int exit_key_ok;
 
 static void init(void)
 {
-    uint64_t k[3] = {0, 0, 0};
-    if (getrandom(k, sizeof k, GRND_NONBLOCK) != (ssize_t)sizeof k) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        k[0] = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uint64_t)(uintptr_t)k;
-        k[1] = k[0] * 0xbf58476d1ce4e5b9ull + (uint64_t)ts.tv_sec;
-        k[2] = k[1] * 0x94d049bb133111ebull;
-    }
+    uint64_t k[3];
+    random_key_words(k, 3);
     fill = (uint8_t)(0x80 | (k[2] & 0x7e)); /* bits the keys do not share */
     memset(fill_page, fill, sizeof fill_page);
     exit_key_ok = pthread_key_create(&exit_key, quarantine_exit) == 0;

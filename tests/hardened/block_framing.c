@@ -29,38 +29,24 @@ TEST(usable_size_is_exactly_the_requested_size_in_every_tier)
     }
 }
 
-static void fill_pattern(unsigned char *p, size_t n, unsigned seed)
-{
-    for (size_t i = 0; i < n; i++)
-        p[i] = (unsigned char)(seed + i * 7);
-}
-
-static int pattern_holds(const unsigned char *p, size_t n, unsigned seed)
-{
-    for (size_t i = 0; i < n; i++)
-        if (p[i] != (unsigned char)(seed + i * 7))
-            return 0;
-    return 1;
-}
-
 TEST(realloc_keeps_contents_in_place_while_there_is_room_and_moves_below_half)
 {
     unsigned char *p = hak_malloc(40);
-    fill_pattern(p, 40, 3);
+    test_fill_pattern(p, 40, 3);
     unsigned char *q = hak_realloc(p, 44); /* the 64-byte block has room for 44 and its canary */
-    CHECK(q == p && pattern_holds(q, 40, 3) && hak_usable_size(q) == 44);
+    CHECK(q == p && test_pattern_holds(q, 40, 3) && hak_usable_size(q) == 44);
     CHECK(q[40] == 0 && q[43] == 0); /* the canary bytes it took over are the program's, zeroed */
     unsigned char *r = hak_realloc(q, 8); /* under half: moves to a smaller block */
-    CHECK(r != q && pattern_holds(r, 8, 3) && hak_usable_size(r) == 8);
+    CHECK(r != q && test_pattern_holds(r, 8, 3) && hak_usable_size(r) == 8);
     size_t kept = 8;                     /* bytes of the pattern the block still holds */
     for (size_t i = 0; i < SIZES; i++) { /* through every tier, down to 1 byte and up again */
         unsigned char *s = hak_realloc(r, sizes[i]);
         kept = kept < sizes[i] ? kept : sizes[i];
-        CHECKF(s != NULL && pattern_holds(s, kept, 3), "%zu bytes", sizes[i]);
+        CHECKF(s != NULL && test_pattern_holds(s, kept, 3), "%zu bytes", sizes[i]);
         CHECK(hak_usable_size(s) == sizes[i]);
         r = s;
         if (sizes[i] >= 8) {
-            fill_pattern(r, 8, 3);
+            test_fill_pattern(r, 8, 3);
             kept = 8;
         }
     }

@@ -155,34 +155,20 @@ TEST(memalign_rounds_a_non_power_of_two_alignment_up)
     free(q);
 }
 
-static void fill(unsigned char *p, size_t n, unsigned seed)
-{
-    for (size_t i = 0; i < n; i++)
-        p[i] = (unsigned char)(seed + i * 31);
-}
-
-static int intact(const unsigned char *p, size_t n, unsigned seed)
-{
-    for (size_t i = 0; i < n; i++)
-        if (p[i] != (unsigned char)(seed + i * 31))
-            return 0;
-    return 1;
-}
-
 TEST(realloc_keeps_the_prefix_growing_and_shrinking_across_every_tier)
 {
     size_t path[] = {1,       24,       200,     1024,   3000,  20000, 40000, 500000,
                      2 << 20, 20 << 20, 3 << 20, 700000, 33000, 5000,  100,   8};
     unsigned char *p = malloc(path[0]);
-    fill(p, path[0], 7);
+    test_fill_pattern(p, path[0], 7);
     size_t have = path[0];
     for (size_t i = 1; i < sizeof path / sizeof path[0]; i++) {
         size_t n = path[i];
         p = realloc(p, n);
         CHECK(p != NULL);
         size_t keep = have < n ? have : n;
-        CHECKF(intact(p, keep, 7), "prefix lost at %zu -> %zu", have, n);
-        fill(p, n, 7);
+        CHECKF(test_pattern_holds(p, keep, 7), "prefix lost at %zu -> %zu", have, n);
+        test_fill_pattern(p, n, 7);
         have = n;
     }
     free(p);
