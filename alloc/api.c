@@ -275,12 +275,26 @@ static void *realloc_internal(void *ptr, size_t size, const void *caller)
     int verdict;
     if (kind >= HAK_MAP_SLAB_MIN) {
         struct slab *s = slab_of_address((uintptr_t)ptr, kind);
-        if ((verdict = slab_verdict(s, ptr)) >= 0)
+        /* The owner's block: the free fast path's checks, and its free after the copy. This
+         * thread alone gives its slabs away (at exit), so s stays its own across the allocation
+         * below, and the live block keeps s from being released. */
+        int owned = slab_owner(s) == my_cache()->id;
+        if ((!owned || HAK_UNLIKELY(owned_block_is_suspect(s, ptr))) &&
+            (verdict = slab_verdict(s, ptr)) >= 0)
             return realloc_misuse(verdict, ptr, slab_site(s), caller);
         old = s->block_size;
         if (size <= old && (size * 2 >= old || old <= 32)) {
             track_resize(ptr, track_requested(ptr, old), size, old);
             return ptr;
+        }
+        if (HAK_LIKELY(owned)) {
+            void *q = alloc_inline(size);
+            if (q == NULL)
+                return NULL;
+            old = track_requested(ptr, old);
+            memcpy(q, ptr, old < size ? old : size);
+            free_owned_block(s, ptr);
+            return q;
         }
     } else if (kind == HAK_MAP_PAGE_RUN) {
         if (size > HAK_MID_MAX && size <= HAK_PAGE_RUN_MAX) {

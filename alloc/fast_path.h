@@ -50,6 +50,24 @@ HAK_INLINE void *alloc_inline(size_t size)
     return cache_refill(size);
 }
 
+/* The owner's cheap checks of a block it is handed back: not a carved block start of s, or
+ * already marked free (the slow paths then tell which misuse, or find a 2^-64 key collision). */
+HAK_INLINE int owned_block_is_suspect(const struct slab *s, void *p)
+{
+    return !slab_owner_is_block_start(s, (uintptr_t)p) || block_is_marked_free(p);
+}
+
+/* Owner: block p of s passed the checks; into the bin. */
+HAK_INLINE void free_owned_block(const struct slab *s, void *p)
+{
+    track_free(p, s->block_size);
+    block_mark_free(p);
+    unsigned cls = s->cls;
+    if (HAK_LIKELY(cache_push(cls, p)))
+        return;
+    cache_overflow(cls);
+}
+
 HAK_INLINE void free_inline(void *p, const void *caller)
 {
     uintptr_t a = (uintptr_t)p;
@@ -57,16 +75,11 @@ HAK_INLINE void free_inline(void *p, const void *caller)
     if (HAK_LIKELY(kind >= HAK_MAP_SLAB_MIN)) {
         struct slab *s = slab_of_address(a, kind);
         if (HAK_LIKELY(slab_owner(s) == my_cache()->id)) {
-            if (HAK_UNLIKELY(!slab_owner_is_block_start(s, a) || block_is_marked_free(p))) {
+            if (HAK_UNLIKELY(owned_block_is_suspect(s, p))) {
                 free_suspect(s, p, caller);
                 return;
             }
-            track_free(p, s->block_size);
-            block_mark_free(p);
-            unsigned cls = s->cls;
-            if (HAK_LIKELY(cache_push(cls, p)))
-                return;
-            cache_overflow(cls);
+            free_owned_block(s, p);
             return;
         }
         free_not_owner(s, p, caller);
