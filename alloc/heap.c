@@ -256,7 +256,7 @@ void remote_batch_add(struct thread_cache *tc, struct slab *s, void *p)
 {
     struct remote_batch *b = &tc->batch[s->cls];
     tc->batched |= 1ull << s->cls;
-    if (b->slab != s || b->count == REMOTE_BATCH_MAX) {
+    if (b->slab != s || b->count >= hak_class_info[s->cls].remote_batch) {
         remote_batch_flush(b, 0);
         block_set_next(p, NULL);
         b->slab = s;

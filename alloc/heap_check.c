@@ -354,6 +354,9 @@ static void check_heap(struct heap *h, void *arg)
         if (batched != rb->count || (batched != 0 && block_next(rb->tail) != NULL))
             report_slab(c, s, "a thread's remote-free batch does not match its count or tail",
                         NULL);
+        else if (batched > hak_class_info[k].remote_batch)
+            report_slab(c, s, "a thread's remote-free batch holds more than its class's bound",
+                        NULL);
     }
 }
 

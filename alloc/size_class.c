@@ -36,6 +36,10 @@ void size_class_init(void)
         ci->block_size = bs;
         ci->cache_cap = (uint16_t)cap;
         ci->batch = (uint16_t)(cap / 2);
+        uint32_t held = REMOTE_BATCH_BYTES / bs;
+        ci->remote_batch = (uint8_t)(held < 1                  ? 1
+                                     : held > REMOTE_BATCH_MAX ? REMOTE_BATCH_MAX
+                                                               : held);
         ci->slab_shift = bs <= HAK_SMALL_CLASS_MAX ? HAK_SMALL_SLAB_SHIFT : HAK_MEDIUM_SLAB_SHIFT;
     }
     unsigned c = 0;

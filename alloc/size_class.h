@@ -15,11 +15,17 @@
 #define HAK_TINY_TABLE_LEN ((HAK_TINY_MAX >> 4) + 1)
 #define HAK_MID_TABLE_LEN ((HAK_MID_MAX >> 7) + 1)
 
+/* Remote frees a thread holds back per class: blocks that neither their owner nor anyone else can
+ * use meanwhile, so the bound is in bytes (the owner carves fresh blocks in their place). */
+#define REMOTE_BATCH_BYTES 4096u
+#define REMOTE_BATCH_MAX 64u
+
 struct size_class_info {
     uint32_t block_size;
-    uint16_t cache_cap; /* thread-cache bin capacity before a flush */
-    uint16_t batch;     /* blocks moved per refill / kept per flush */
-    uint8_t slab_shift; /* HAK_SMALL_SLAB_SHIFT or HAK_MEDIUM_SLAB_SHIFT */
+    uint16_t cache_cap;   /* thread-cache bin capacity before a flush */
+    uint16_t batch;       /* blocks moved per refill / kept per flush */
+    uint8_t remote_batch; /* remote frees held back per compare-and-swap (REMOTE_BATCH_BYTES) */
+    uint8_t slab_shift;   /* HAK_SMALL_SLAB_SHIFT or HAK_MEDIUM_SLAB_SHIFT */
 };
 
 extern uint8_t hak_class_tiny_table[HAK_TINY_TABLE_LEN] HAK_HIDDEN;

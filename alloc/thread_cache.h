@@ -28,11 +28,11 @@ HAK_INLINE uint32_t cache_bin_count(const struct cache_bin *b)
     return b->cap - (uint32_t)b->room;
 }
 
-/* Remote frees held back to be pushed with one compare-and-swap: up to REMOTE_BATCH_MAX blocks of
- * one slab another thread owns, linked through their first words (head is the newest). A thread
- * holds one batch per size class, flushed when it frees a block of another slab of that class,
- * when it is full, on the thread's next refill, by hak_thread_flush and at thread exit. */
-#define REMOTE_BATCH_MAX 64
+/* Remote frees held back to be pushed with one compare-and-swap: up to the class's remote_batch
+ * (at most REMOTE_BATCH_MAX) blocks of one slab another thread owns, linked through their first
+ * words (head is the newest). A thread holds one batch per size class, flushed when it frees a
+ * block of another slab of that class, when it is full, on the thread's next refill, by
+ * hak_thread_flush and at thread exit. */
 struct remote_batch {
     struct slab *slab; /* NULL: empty */
     void *head, *tail;

@@ -640,6 +640,25 @@ static struct remote_batch *batch_of_one(void *p, unsigned k, struct slab *s)
     return rb;
 }
 
+TEST(remote_batch_over_its_class_byte_bound_is_reported)
+{
+    /* 1 KiB blocks: REMOTE_BATCH_BYTES holds 4 of them, this batch 5. */
+    void *p[5];
+    for (int i = 0; i < 5; i++)
+        p[i] = kept_malloc(1024);
+    unsigned k = size_class_of(1024); /* after the first allocation: the tables exist */
+    CHECK(hak_class_info[k].remote_batch < 5);
+    struct remote_batch *rb = batch_of_one(p[4], k, slab_of(p[4]));
+    for (int i = 3; i >= 0; i--) {
+        CHECK(slab_of(p[i]) == rb->slab);
+        block_mark_free(p[i]);
+        block_set_next(p[i], rb->head);
+        rb->head = p[i];
+        rb->count++;
+    }
+    expect("remote-free batch holds more than its class's bound");
+}
+
 TEST(remote_batch_for_a_slab_of_another_class_is_reported)
 {
     void *p = kept_malloc(64);
