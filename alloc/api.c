@@ -258,43 +258,26 @@ static void *realloc_misuse(int verdict, void *ptr, struct misuse_site where, co
     return NULL;
 }
 
-static void *realloc_internal(void *ptr, size_t size, const void *caller)
+/* In place when the block stays at least half used. */
+HAK_INLINE int slab_block_fits(size_t size, size_t old)
 {
-    if (ptr == NULL)
-        return alloc_inline(size);
-    if (size == 0) {
-        free_inline(ptr, caller);
-        return NULL;
-    }
-    if (size > HAK_MAX_REQUEST) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    unsigned kind = segment_map_kind((uintptr_t)ptr);
+    return size <= old && (size * 2 >= old || old <= 32);
+}
+
+/* Every realloc but one of the caller's own slab blocks (ptr not NULL, size in range): kept out
+ * of line so the common path needs no stack frame. */
+static HAK_NOINLINE void *realloc_other(void *ptr, size_t size, unsigned kind, const void *caller)
+{
     size_t old;
     int verdict;
     if (kind >= HAK_MAP_SLAB_MIN) {
         struct slab *s = slab_of_address((uintptr_t)ptr, kind);
-        /* The owner's block: the free fast path's checks, and its free after the copy. This
-         * thread alone gives its slabs away (at exit), so s stays its own across the allocation
-         * below, and the live block keeps s from being released. */
-        int owned = slab_owner(s) == my_cache()->id;
-        if ((!owned || HAK_UNLIKELY(owned_block_is_suspect(s, ptr))) &&
-            (verdict = slab_verdict(s, ptr)) >= 0)
+        if ((verdict = slab_verdict(s, ptr)) >= 0)
             return realloc_misuse(verdict, ptr, slab_site(s), caller);
         old = s->block_size;
-        if (size <= old && (size * 2 >= old || old <= 32)) {
+        if (slab_block_fits(size, old)) {
             track_resize(ptr, track_requested(ptr, old), size, old);
             return ptr;
-        }
-        if (HAK_LIKELY(owned)) {
-            void *q = alloc_inline(size);
-            if (q == NULL)
-                return NULL;
-            old = track_requested(ptr, old);
-            memcpy(q, ptr, old < size ? old : size);
-            free_owned_block(s, ptr);
-            return q;
         }
     } else if (kind == HAK_MAP_PAGE_RUN) {
         if (size > HAK_MID_MAX && size <= HAK_PAGE_RUN_MAX) {
@@ -335,6 +318,49 @@ static void *realloc_internal(void *ptr, size_t size, const void *caller)
     memcpy(q, ptr, old < size ? old : size);
     free_inline(ptr, caller);
     return q;
+}
+
+/* The caller's own slab block ptr, checked, moves to a new block of size bytes (out of line: its
+ * calls need a stack frame the in-place path does without). */
+static HAK_NOINLINE void *realloc_move_owned(struct slab *s, void *ptr, size_t size)
+{
+    void *q = alloc_inline(size);
+    if (q == NULL)
+        return NULL;
+    size_t old = track_requested(ptr, s->block_size);
+    memcpy(q, ptr, old < size ? old : size);
+    free_owned_block(s, ptr);
+    return q;
+}
+
+static void *realloc_internal(void *ptr, size_t size, const void *caller)
+{
+    if (ptr == NULL)
+        return alloc_inline(size);
+    if (size == 0) {
+        free_inline(ptr, caller);
+        return NULL;
+    }
+    if (size > HAK_MAX_REQUEST) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    unsigned kind = segment_map_kind((uintptr_t)ptr);
+    if (HAK_LIKELY(kind >= HAK_MAP_SLAB_MIN)) {
+        struct slab *s = slab_of_address((uintptr_t)ptr, kind);
+        /* The owner's block, by the free fast path's checks, and its free after the copy. This
+         * thread alone gives its slabs away (at exit), so s stays its own across the allocation
+         * below, and the live block keeps s from being released. */
+        if (HAK_LIKELY(slab_owner(s) == my_cache()->id && !owned_block_is_suspect(s, ptr))) {
+            size_t old = s->block_size;
+            if (slab_block_fits(size, old)) {
+                track_resize(ptr, track_requested(ptr, old), size, old);
+                return ptr;
+            }
+            return realloc_move_owned(s, ptr, size);
+        }
+    }
+    return realloc_other(ptr, size, kind, caller);
 }
 
 WRAPPED_EXPORT void *hak_realloc(void *ptr, size_t size)
