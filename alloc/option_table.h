@@ -26,7 +26,7 @@
       "double, interior or unallocated free of hakmem memory: abort, or report and count it")      \
     X(SEGMENT_CACHE, "HAKMEM_SEGMENT_CACHE", "segment-cache", "N", "8",                            \
       "free 4 MiB segments kept mapped for reuse")                                                 \
-    X(LARGE_CACHE_MB, "HAKMEM_LARGE_CACHE_MB", "large-cache-mb", "N", "128",                       \
+    X(LARGE_CACHE_MB, "HAKMEM_LARGE_CACHE_MB", "large-cache-mb", "N", "256",                       \
       "MiB of touched, freed Large blocks kept for reuse")                                         \
     X(LARGE_PURGE_MS, "HAKMEM_LARGE_PURGE_MS", "large-purge-ms", "N", "1000",                      \
       "age in ms at which cached Large pages go back to the OS (0: never)")                        \

@@ -20,7 +20,7 @@ struct hak_options hak_options = {
     .guard_report_at = 100,
     .invalid_free = INVALID_FREE_ABORT,
     .segment_cache = 8,
-    .large_cache_bytes = (size_t)128 << 20,
+    .large_cache_bytes = (size_t)256 << 20,
     .large_purge_ms = 1000,
     .wait_limit_s = 10,
 };
