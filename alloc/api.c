@@ -258,6 +258,14 @@ static void *realloc_misuse(int verdict, void *ptr, struct misuse_site where, co
     return NULL;
 }
 
+/* What a moving realloc keeps: the old block's bytes the program may read (its requested size
+ * under a sanitizer, the usable size otherwise), up to the new size. */
+static void copy_kept_prefix(void *q, const void *ptr, size_t old_usable, size_t size)
+{
+    size_t old = track_requested(ptr, old_usable);
+    memcpy(q, ptr, old < size ? old : size);
+}
+
 /* In place when the block stays at least half used. */
 HAK_INLINE int slab_block_fits(size_t size, size_t old)
 {
@@ -314,8 +322,7 @@ static HAK_NOINLINE void *realloc_other(void *ptr, size_t size, unsigned kind, c
     void *q = alloc_inline(size);
     if (q == NULL)
         return NULL;
-    old = track_requested(ptr, old); /* copy only what the program may read */
-    memcpy(q, ptr, old < size ? old : size);
+    copy_kept_prefix(q, ptr, old, size);
     free_inline(ptr, caller);
     return q;
 }
@@ -327,8 +334,7 @@ static HAK_NOINLINE void *realloc_move_owned(struct slab *s, void *ptr, size_t s
     void *q = alloc_inline(size);
     if (q == NULL)
         return NULL;
-    size_t old = track_requested(ptr, s->block_size);
-    memcpy(q, ptr, old < size ? old : size);
+    copy_kept_prefix(q, ptr, s->block_size, size);
     free_owned_block(s, ptr);
     return q;
 }
