@@ -252,21 +252,15 @@ void remote_batches_flush(struct thread_cache *tc, int recount)
     tc->batched = 0;
 }
 
-void remote_batch_add(struct thread_cache *tc, struct slab *s, void *p)
+void remote_batch_start(struct thread_cache *tc, struct slab *s, void *p)
 {
     struct remote_batch *b = &tc->batch[s->cls];
+    remote_batch_flush(b, 0);
     tc->batched |= 1ull << s->cls;
-    if (b->slab != s || b->count >= hak_class_info[s->cls].remote_batch) {
-        remote_batch_flush(b, 0);
-        block_set_next(p, NULL);
-        b->slab = s;
-        b->head = b->tail = p;
-        b->count = 1;
-    } else {
-        block_set_next(p, b->head);
-        b->head = p;
-        b->count++;
-    }
+    block_set_next(p, NULL);
+    b->slab = s;
+    b->head = b->tail = p;
+    b->count = 1;
     counter_add(&tc->heap->counters[s->cls].remote_frees, 1);
 }
 
@@ -275,7 +269,7 @@ void heap_free_remote(struct slab *s, void *p)
     unsigned cls = s->cls;
     if (remote_queue_push(&slab_remote(s)->queue, p))
         heap_notify(s);
-    /* A thread without a heap (remote frees with a heap go through remote_batch_add). */
+    /* A thread without a heap (threads with one batch their remote frees). */
     __atomic_fetch_add(&late_remote_frees[cls], 1, __ATOMIC_RELAXED);
 }
 

@@ -53,8 +53,6 @@ HAK_HIDDEN struct heap *heap_attach(struct thread_cache *tc);
 /* pthread key destructor: flush, orphan, and recycle the calling thread's heap. */
 HAK_HIDDEN void heap_thread_exit(void *unused);
 
-/* A remote free by a thread that has a heap: into its batch (see struct remote_batch). */
-HAK_HIDDEN void remote_batch_add(struct thread_cache *tc, struct slab *s, void *p);
 /* Under h->lock: blocks of class cls as a chain (*count of them; see slab_take for want and
  * up_to); NULL on ENOMEM. */
 HAK_HIDDEN void *heap_alloc_chain(struct heap *h, unsigned cls, uint32_t want, uint32_t up_to,
@@ -75,6 +73,25 @@ HAK_INLINE void heap_unlock(struct heap *h) { hak_unlock(&h->lock); }
 HAK_INLINE void counter_add(uint64_t *c, uint64_t v)
 {
     __atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + v, __ATOMIC_RELAXED);
+}
+
+/* Push tc's batch for s's class and start a new one holding p (counted as a remote free). */
+HAK_HIDDEN void remote_batch_start(struct thread_cache *tc, struct slab *s, void *p);
+
+/* A remote free by a thread that has a heap: into its batch (see struct remote_batch). Joining
+ * the current batch of the slab is the common case and stays inline. */
+HAK_INLINE void remote_batch_add(struct thread_cache *tc, struct slab *s, void *p)
+{
+    unsigned cls = s->cls;
+    struct remote_batch *b = &tc->batch[cls];
+    if (HAK_LIKELY(b->slab == s && b->count < hak_class_info[cls].remote_batch)) {
+        block_set_next(p, b->head); /* a batch with a slab is flagged in tc->batched already */
+        b->head = p;
+        b->count++;
+        counter_add(&tc->heap->counters[cls].remote_frees, 1);
+        return;
+    }
+    remote_batch_start(tc, s, p);
 }
 
 /* Call fn on every heap (the exit heap included) with the registry lock held. */
