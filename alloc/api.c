@@ -120,14 +120,17 @@ void free_other(void *p, unsigned kind, const void *caller)
     }
 }
 
-void free_not_owner(struct slab *s, void *p, const void *caller)
+/* A free of slab s's address p that is no live block (out of line: the report's arguments
+ * need a stack frame the remote-free path does without). */
+static HAK_NOINLINE void slab_free_misuse(int verdict, void *p, const struct slab *s,
+                                          const void *caller)
 {
-    caller = SLOW_PATH_CALLER(caller);
-    int verdict = slab_verdict(s, p);
-    if (verdict >= 0) {
-        misuse_report((enum misuse_kind)verdict, "free", p, slab_site(s), caller);
-        return;
-    }
+    misuse_report((enum misuse_kind)verdict, "free", p, slab_site(s), caller);
+}
+
+/* A checked live block of another thread's slab: into this thread's remote-free batch. */
+HAK_INLINE void free_remote_block(struct slab *s, void *p)
+{
     track_free(p, s->block_size);
     block_mark_free(p);
     struct thread_cache *tc = &hak_thread_cache;
@@ -137,16 +140,37 @@ void free_not_owner(struct slab *s, void *p, const void *caller)
         heap_free_remote(s, p); /* no heap, so no exit handler to flush a batch */
 }
 
+/* free_not_owner's cheap checks failed: a pooled slab, not a carved block start, or the free
+ * mark. Out of line, so the common path needs no stack frame. */
+static HAK_NOINLINE void free_not_owner_suspect(struct slab *s, void *p, const void *caller)
+{
+    int verdict = slab_verdict(s, p);
+    if (verdict >= 0) {
+        slab_free_misuse(verdict, p, s, caller);
+        return;
+    }
+    free_remote_block(s, p); /* the slab was reformatted or adopted meanwhile */
+}
+
+void free_not_owner(struct slab *s, void *p, const void *caller)
+{
+    if (HAK_UNLIKELY(slab_owner(s) == SLAB_OWNER_FREE || !slab_is_block_start(s, (uintptr_t)p) ||
+                     block_is_marked_free(p))) {
+        free_not_owner_suspect(s, p, SLOW_PATH_CALLER(caller));
+        return;
+    }
+    free_remote_block(s, p);
+}
+
 void free_suspect(struct slab *s, void *p, const void *caller)
 {
-    caller = SLOW_PATH_CALLER(caller);
     /* A block carrying the free key is free: in a bin, a free list, a remote queue or another
      * thread's remote-free batch (which the owner cannot search), so the key is not confirmed by
      * a search — live blocks have it cleared when handed out, and user data equal to the
      * per-process random key is a 2^-64 event. */
     int verdict = slab_verdict(s, p);
     if (verdict >= 0) {
-        misuse_report((enum misuse_kind)verdict, "free", p, slab_site(s), caller);
+        slab_free_misuse(verdict, p, s, SLOW_PATH_CALLER(caller));
         return;
     }
     track_free(p, s->block_size);
