@@ -133,9 +133,8 @@ HAK_INLINE void free_remote_block(struct slab *s, void *p)
 {
     track_free(p, s->block_size);
     block_mark_free(p);
-    struct thread_cache *tc = &hak_thread_cache;
-    if (tc->heap != NULL)
-        remote_batch_add(tc, s, p);
+    if (my_cache()->heap != NULL)
+        remote_batch_add(s, p);
     else
         heap_free_remote(s, p); /* no heap, so no exit handler to flush a batch */
 }

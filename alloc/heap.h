@@ -78,20 +78,22 @@ HAK_INLINE void counter_add(uint64_t *c, uint64_t v)
 /* Push tc's batch for s's class and start a new one holding p (counted as a remote free). */
 HAK_HIDDEN void remote_batch_start(struct thread_cache *tc, struct slab *s, void *p);
 
-/* A remote free by a thread that has a heap: into its batch (see struct remote_batch). Joining
- * the current batch of the slab is the common case and stays inline. */
-HAK_INLINE void remote_batch_add(struct thread_cache *tc, struct slab *s, void *p)
+/* A remote free by the calling thread, which has a heap: into its batch (see struct
+ * remote_batch). Joining the current batch of the slab is the common case and stays inline. */
+HAK_INLINE void remote_batch_add(struct slab *s, void *p)
 {
+    fs_thread_cache *tc = my_cache();
     unsigned cls = s->cls;
-    struct remote_batch *b = &tc->batch[cls];
-    if (HAK_LIKELY(b->slab == s && b->count < hak_class_info[cls].remote_batch)) {
-        block_set_next(p, b->head); /* a batch with a slab is flagged in tc->batched already */
-        b->head = p;
-        b->count++;
+    if (HAK_LIKELY(tc->batch[cls].slab == s &&
+                   tc->batch[cls].count < hak_class_info[cls].remote_batch)) {
+        /* a batch with a slab is flagged in tc->batched already */
+        block_set_next(p, tc->batch[cls].head);
+        tc->batch[cls].head = p;
+        tc->batch[cls].count++;
         counter_add(&tc->heap->counters[cls].remote_frees, 1);
         return;
     }
-    remote_batch_start(tc, s, p);
+    remote_batch_start(&hak_thread_cache, s, p);
 }
 
 /* Call fn on every heap (the exit heap included) with the registry lock held. */
