@@ -56,7 +56,7 @@ static const struct misuse_site idle_site = {"an idle segment", -1, 0};
 /* A slab back in the pool keeps its last geometry and its blocks' free marks until it is formatted
  * again: a block start there that still carries the mark was freed twice. The reads may race with
  * a thread taking the slab; they choose only which misuse is reported. */
-static HAK_NOINLINE int pooled_slab_verdict(const struct slab *s, const void *p)
+static int pooled_slab_verdict(const struct slab *s, const void *p)
 {
     uint64_t magic = __atomic_load_n(&s->magic, __ATOMIC_RELAXED);
     uint32_t off = (uint32_t)((uintptr_t)p & HAK_SEGMENT_MASK) -
@@ -67,7 +67,7 @@ static HAK_NOINLINE int pooled_slab_verdict(const struct slab *s, const void *p)
     return MISUSE_NOT_ALLOCATED;
 }
 
-HAK_INLINE int slab_verdict(const struct slab *s, const void *p)
+static int slab_verdict(const struct slab *s, const void *p)
 {
     if (slab_owner(s) == SLAB_OWNER_FREE)
         return pooled_slab_verdict(s, p);
