@@ -88,10 +88,10 @@ void test_exit_child(int code) __attribute__((noreturn));
 
 /* Resident set size of this process, in KiB (from /proc/self/status). */
 long test_rss_kb(void);
+long test_peak_rss_kb(void);
 /* A pattern derived from seed and position, to prove that a block's bytes survived (realloc). */
 void test_fill_pattern(unsigned char *p, size_t n, unsigned seed);
 int test_pattern_holds(const unsigned char *p, size_t n, unsigned seed);
-long test_peak_rss_kb(void);
 /* Seconds since an arbitrary start, monotonic. */
 double test_now(void);
 /* Run fn(arg) in a child process; returns its wait status. If `err` is not NULL, the child's

@@ -122,6 +122,8 @@ void test_exit_child(int code)
 
 long test_rss_kb(void) { return status_field_kb("VmRSS:"); }
 
+long test_peak_rss_kb(void) { return status_field_kb("VmHWM:"); }
+
 void test_fill_pattern(unsigned char *p, size_t n, unsigned seed)
 {
     for (size_t i = 0; i < n; i++)
@@ -135,7 +137,6 @@ int test_pattern_holds(const unsigned char *p, size_t n, unsigned seed)
             return 0;
     return 1;
 }
-long test_peak_rss_kb(void) { return status_field_kb("VmHWM:"); }
 
 double test_now(void)
 {
