@@ -133,10 +133,7 @@ HAK_INLINE void free_remote_block(struct slab *s, void *p)
 {
     track_free(p, s->block_size);
     block_mark_free(p);
-    if (my_cache()->heap != NULL)
-        remote_batch_add(s, p);
-    else
-        heap_free_remote(s, p); /* no heap, so no exit handler to flush a batch */
+    remote_batch_add(s, p);
 }
 
 /* free_not_owner's cheap checks failed: a pooled slab, not a carved block start, or the free

@@ -261,6 +261,7 @@ void remote_batch_start(struct thread_cache *tc, struct slab *s, void *p)
     b->slab = s;
     b->head = b->tail = p;
     b->count = 1;
+    b->limit = hak_class_info[s->cls].remote_batch;
     counter_add(&tc->heap->counters[s->cls].remote_frees, 1);
 }
 

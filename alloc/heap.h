@@ -78,18 +78,23 @@ HAK_INLINE void counter_add(uint64_t *c, uint64_t v)
 /* Push tc's batch for s's class and start a new one holding p (counted as a remote free). */
 HAK_HIDDEN void remote_batch_start(struct thread_cache *tc, struct slab *s, void *p);
 
-/* A remote free by the calling thread, which has a heap: into its batch (see struct
- * remote_batch). Joining the current batch of the slab is the common case and stays inline. */
+/* A remote free by the calling thread: into its batch (see struct remote_batch). Joining the
+ * current batch of the slab is the common case and stays inline; a thread without a heap never
+ * has a batch (its exit could not flush one), so it always takes remote_batch_start. */
 HAK_INLINE void remote_batch_add(struct slab *s, void *p)
 {
     fs_thread_cache *tc = my_cache();
-    unsigned cls = s->cls;
-    if (HAK_LIKELY(tc->batch[cls].slab == s &&
-                   tc->batch[cls].count < hak_class_info[cls].remote_batch)) {
+    if (HAK_UNLIKELY(tc->heap == NULL)) { /* no heap, so no exit handler to flush a batch */
+        heap_free_remote(s, p);
+        return;
+    }
+    size_t cls = s->cls;
+    fs_remote_batch *b = &tc->batch[cls];
+    if (HAK_LIKELY(b->slab == s && b->count < b->limit)) {
         /* a batch with a slab is flagged in tc->batched already */
-        block_set_next(p, tc->batch[cls].head);
-        tc->batch[cls].head = p;
-        tc->batch[cls].count++;
+        block_set_next(p, b->head);
+        b->head = p;
+        b->count++;
         counter_add(&tc->heap->counters[cls].remote_frees, 1);
         return;
     }

@@ -37,6 +37,8 @@ struct remote_batch {
     struct slab *slab; /* NULL: empty */
     void *head, *tail;
     uint32_t count;
+    uint32_t limit; /* the class's remote_batch, copied when the batch starts: the inline append
+                     * compares two words of one line instead of indexing the class table */
 };
 
 struct thread_cache {
@@ -71,6 +73,7 @@ HAK_HIDDEN void remote_batches_flush(struct thread_cache *tc, int recount);
 /* MemorySanitizer would compute the shadow of the %fs offset, not of the thread's memory: plain
  * TLS there. */
 typedef struct thread_cache fs_thread_cache;
+typedef struct remote_batch fs_remote_batch;
 HAK_INLINE fs_thread_cache *my_cache(void) { return &hak_thread_cache; }
 #else
 #if defined(__clang__)
@@ -79,6 +82,7 @@ HAK_INLINE fs_thread_cache *my_cache(void) { return &hak_thread_cache; }
 #define HAK_FS_SPACE __seg_fs
 #endif
 typedef struct thread_cache HAK_FS_SPACE fs_thread_cache;
+typedef struct remote_batch HAK_FS_SPACE fs_remote_batch;
 
 HAK_INLINE fs_thread_cache *my_cache(void)
 {
