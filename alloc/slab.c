@@ -75,8 +75,14 @@ void *slab_take(struct slab *s, uint32_t want, uint32_t up_to, uint32_t *count)
         /* Carve in address order so consecutive allocations are adjacent. */
         size_t bs = s->block_size;
         size_t avail = (s->limit - s->carved) / bs;
-        n = avail < want ? (uint32_t)avail : want;
         char *b = (char *)slab_segment_of(s) + s->start_off + s->carved;
+        /* No further than the page the first block starts in (one block at least): carving
+         * writes every block, so a class a program barely uses would otherwise have a whole
+         * refill's worth of pages (16 KiB) made resident for one or two blocks. */
+        size_t in_page = (HAK_PAGE_SIZE - ((uintptr_t)b & (HAK_PAGE_SIZE - 1))) / bs;
+        if (in_page < avail)
+            avail = in_page > 0 ? in_page : 1;
+        n = avail < want ? (uint32_t)avail : want;
         head = b;
         /* Carved blocks are free blocks like any other: they carry the free mark, so a free of
          * one that was never handed out is caught as a double free, and the heap check can

@@ -1,0 +1,63 @@
+/* Carving fresh blocks from a slab: a refill carves no further than the page its first block
+ * starts in, so a size class a program uses for a block or two makes one page of its slab
+ * resident, not a whole refill's worth (16 KiB of 1.5 KiB blocks); blocks still come out in
+ * address order, and carving goes on where the last refill stopped. */
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "hakmem.h"
+#include "segment_map.h"
+#include "size_class.h"
+#include "slab.h"
+#include "test.h"
+
+#define SIZE 1400 /* the 1536-byte class: used by nothing else in this process */
+
+static struct slab *slab_of(void *p)
+{
+    uintptr_t a = (uintptr_t)p;
+    return slab_of_address(a, segment_map_kind(a));
+}
+
+/* Pages of [from, to) that are resident, by mincore(2). */
+static size_t resident_pages(const char *from, const char *to)
+{
+    uintptr_t lo = (uintptr_t)from & ~(uintptr_t)(HAK_PAGE_SIZE - 1);
+    size_t pages = ((uintptr_t)to - lo + HAK_PAGE_SIZE - 1) / HAK_PAGE_SIZE;
+    unsigned char vec[1024];
+    if (pages > sizeof vec || mincore((void *)lo, pages * HAK_PAGE_SIZE, vec) != 0)
+        return (size_t)-1;
+    size_t n = 0;
+    for (size_t i = 0; i < pages; i++)
+        n += vec[i] & 1;
+    return n;
+}
+
+TEST(a_class_used_for_one_block_makes_one_page_of_its_slab_resident)
+{
+    char *p = hak_malloc(SIZE);
+    CHECK(p != NULL);
+    struct slab *s = slab_of(p);
+    CHECK(s->block_size == 1536);
+    CHECKF(p == slab_start(s), "the first block %p is not the slab's start %p", (void *)p,
+           (void *)slab_start(s));
+    CHECKF(s->carved <= HAK_PAGE_SIZE, "one malloc carved %u bytes", s->carved);
+    size_t resident = resident_pages(slab_start(s), slab_limit(s));
+    CHECKF(resident == 1, "%zu pages of the slab are resident after one malloc", resident);
+
+    /* The next blocks follow in address order, carved as the refills ask. */
+    char *q[6];
+    for (int i = 0; i < 6; i++) {
+        q[i] = hak_malloc(SIZE);
+        memset(q[i], 0x5a, SIZE);
+        CHECKF(q[i] == p + (size_t)(i + 1) * s->block_size, "block %d at %p, not at %p", i + 1,
+               (void *)q[i], (void *)(p + (size_t)(i + 1) * s->block_size));
+    }
+    resident = resident_pages(slab_start(s), slab_limit(s));
+    CHECKF(resident == 3, "%zu pages resident for 7 blocks of 1536 bytes (10.5 KiB)", resident);
+    CHECK(hak_debug_check_heap() == 0);
+    for (int i = 0; i < 6; i++)
+        hak_free(q[i]);
+    hak_free(p);
+}
