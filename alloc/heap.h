@@ -79,12 +79,13 @@ HAK_INLINE void counter_add(uint64_t *c, uint64_t v)
 HAK_HIDDEN void remote_batch_start(struct thread_cache *tc, struct slab *s, void *p);
 
 /* A remote free by the calling thread: into its batch (see struct remote_batch). Joining the
- * current batch of the slab is the common case and stays inline; a thread without a heap never
- * has a batch (its exit could not flush one), so it always takes remote_batch_start. */
+ * current batch of the slab is the common case and stays inline. A thread without a heap never
+ * has a batch (no exit handler could flush one): heap_free_remote pushes each of its frees at
+ * once. */
 HAK_INLINE void remote_batch_add(struct slab *s, void *p)
 {
     fs_thread_cache *tc = my_cache();
-    if (HAK_UNLIKELY(tc->heap == NULL)) { /* no heap, so no exit handler to flush a batch */
+    if (HAK_UNLIKELY(tc->heap == NULL)) {
         heap_free_remote(s, p);
         return;
     }

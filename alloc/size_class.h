@@ -23,7 +23,7 @@
 struct size_class_info {
     uint32_t block_size;
     uint16_t cache_cap;   /* thread-cache bin capacity before a flush */
-    uint16_t batch;       /* blocks moved per refill / kept per flush */
+    uint16_t batch;       /* blocks moved per refill (at most) / kept per flush */
     uint8_t remote_batch; /* remote frees held back per compare-and-swap (REMOTE_BATCH_BYTES) */
     uint8_t slab_shift;   /* HAK_SMALL_SLAB_SHIFT or HAK_MEDIUM_SLAB_SHIFT */
 };

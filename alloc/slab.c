@@ -76,12 +76,13 @@ void *slab_take(struct slab *s, uint32_t want, uint32_t up_to, uint32_t *count)
         size_t bs = s->block_size;
         size_t avail = (s->limit - s->carved) / bs;
         char *b = (char *)slab_segment_of(s) + s->start_off + s->carved;
-        /* No further than the page the first block starts in (one block at least): carving
-         * writes every block, so a class a program barely uses would otherwise have a whole
-         * refill's worth of pages (16 KiB) made resident for one or two blocks. */
-        size_t in_page = (HAK_PAGE_SIZE - ((uintptr_t)b & (HAK_PAGE_SIZE - 1))) / bs;
+        /* Only the blocks that start in the page the first one starts in (one at least): carving
+         * writes the first 16 bytes of every block, so this makes one page resident, where a
+         * whole refill's worth (16 KiB) would be made resident for a class a program barely
+         * uses, and every class's last carve would overshoot by as much. */
+        size_t in_page = (HAK_PAGE_SIZE - ((uintptr_t)b & (HAK_PAGE_SIZE - 1)) + bs - 1) / bs;
         if (in_page < avail)
-            avail = in_page > 0 ? in_page : 1;
+            avail = in_page;
         n = avail < want ? (uint32_t)avail : want;
         head = b;
         /* Carved blocks are free blocks like any other: they carry the free mark, so a free of

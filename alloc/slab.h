@@ -115,7 +115,8 @@ HAK_HIDDEN void slab_format(struct slab *s, unsigned cls);
 HAK_HIDDEN uint32_t slab_drain(struct slab *s);
 /* Owner: detach free blocks as a NULL-terminated chain: the whole free list when it holds at most
  * `up_to` blocks (no walk over blocks that may be cold), else `want` of them; with an empty free
- * list, `want` freshly carved ones. *count receives how many. */
+ * list, up to `want` freshly carved ones (those that start in one page, at least one). *count
+ * receives how many. */
 HAK_HIDDEN void *slab_take(struct slab *s, uint32_t want, uint32_t up_to, uint32_t *count);
 
 HAK_INLINE int slab_has_free(const struct slab *s)
