@@ -233,15 +233,16 @@ endif
 TEST_SRCS += $(sort $(wildcard tests/variants/$(VARIANT)_*.c))
 TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 HARNESS := tests/harness/test_main.c
+HARNESS_HEADERS := tests/harness/test.h tests/harness/slab_of.h
 TEST_CFLAGS := $(CFLAGS_ALL) -Ialloc -Itests/harness
 
-$(BUILD)/tests/%_interposed: tests/%_interposed.c $(HARNESS) tests/harness/test.h $(BUILD)/libhakmem.a
+$(BUILD)/tests/%_interposed: tests/%_interposed.c $(HARNESS) $(HARNESS_HEADERS) $(BUILD)/libhakmem.a
 	@mkdir -p $(dir $@)
 	@echo "  CC $@"
 	@$(CC) $(TEST_CFLAGS) -DTEST_INTERPOSED $< $(HARNESS) -Wl,--whole-archive $(BUILD)/libhakmem.a \
 	    -Wl,--no-whole-archive -o $@ $(LDFLAGS_ALL)
 
-$(BUILD)/tests/%: tests/%.c $(HARNESS) tests/harness/test.h $(BUILD)/libhakmem_core.a
+$(BUILD)/tests/%: tests/%.c $(HARNESS) $(HARNESS_HEADERS) $(BUILD)/libhakmem_core.a
 	@mkdir -p $(dir $@)
 	@echo "  CC $@"
 	@$(CC) $(TEST_CFLAGS) $< $(HARNESS) $(BUILD)/libhakmem_core.a -o $@ $(LDFLAGS_ALL)

@@ -16,6 +16,7 @@
 #include "segment.h"
 #include "segment_map.h"
 #include "slab.h"
+#include "slab_of.h"
 #include "test.h"
 
 static char report[65536];
@@ -64,12 +65,6 @@ static void expect_held(const char *what, void *const *held, long n)
 }
 
 static void expect(const char *what) { expect_held(what, NULL, -1); }
-
-static struct slab *slab_of(void *p)
-{
-    uintptr_t a = (uintptr_t)p;
-    return slab_of_address(a, segment_map_kind(a));
-}
 
 /* A block of class `size` handed back to its slab's free list (a flushed cache). */
 static void *freed_block(size_t size, void **keep)

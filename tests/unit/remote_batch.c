@@ -10,6 +10,7 @@
 #include "segment_map.h"
 #include "size_class.h"
 #include "slab.h"
+#include "slab_of.h"
 #include "test.h"
 
 #define FREES 6
@@ -26,11 +27,6 @@ static void *free_then_wait(void *arg)
     sem_post(&freed);
     sem_wait(&may_exit); /* stay alive: the exit would push the batch */
     return NULL;
-}
-
-static struct slab *slab_of(void *p)
-{
-    return slab_of_address((uintptr_t)p, segment_map_kind((uintptr_t)p));
 }
 
 static uint32_t queued(struct slab *s)

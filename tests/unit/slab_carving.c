@@ -11,15 +11,10 @@
 #include "segment_map.h"
 #include "size_class.h"
 #include "slab.h"
+#include "slab_of.h"
 #include "test.h"
 
 #define SIZE 1400 /* the 1536-byte class: used by nothing else in this process */
-
-static struct slab *slab_of(void *p)
-{
-    uintptr_t a = (uintptr_t)p;
-    return slab_of_address(a, segment_map_kind(a));
-}
 
 /* Pages of [from, to) that are resident, by mincore(2). */
 static size_t resident_pages(const char *from, const char *to)
