@@ -80,7 +80,12 @@ void *os_map_aligned(size_t size, size_t align)
 void os_unmap(void *addr, size_t size)
 {
     int saved = errno;
-    munmap(addr, size);
+    int failed = munmap(addr, size) != 0;
+    /* EINVAL is a range hakmem got wrong (not whole pages, or empty): the mapping would stay,
+     * counted as given back, and leak silently. ENOMEM (a split past vm.max_map_count) is the
+     * system's answer, not a bug. */
+    HAK_ASSERT(!failed || errno != EINVAL);
+    (void)failed;
     errno = saved;
 }
 

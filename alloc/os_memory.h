@@ -12,6 +12,8 @@
 HAK_HIDDEN void *os_map(size_t size);
 /* Like os_map, with the start aligned to `align` (a power of two >= page size). */
 HAK_HIDDEN void *os_map_aligned(size_t size, size_t align);
+/* Give [addr, addr + size) back, address space included. The range must be whole pages: in the
+ * checking builds one that is not stops the process (it would stay mapped, counted as gone). */
 HAK_HIDDEN void os_unmap(void *addr, size_t size);
 /* Give the pages back while keeping the range mapped (it reads as zero afterwards). */
 HAK_HIDDEN void os_purge(void *addr, size_t size);
