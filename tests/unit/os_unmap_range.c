@@ -6,7 +6,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include "os_memory.h"
 #include "test.h"
@@ -14,9 +13,9 @@
 static void unmap_half_a_page(void *arg)
 {
     (void)arg;
-    char *p = os_map(2 * 4096);
+    char *p = os_map(2 * HAK_PAGE_SIZE);
     CHECK(p != NULL);
-    os_unmap(p + 100, 4096); /* not page aligned: EINVAL */
+    os_unmap(p + 100, HAK_PAGE_SIZE); /* not page aligned: EINVAL */
     test_exit_child(0);
 }
 
@@ -36,12 +35,12 @@ TEST(unmapping_a_range_that_is_not_whole_pages_stops_a_checking_build)
 
 TEST(whole_pages_go_back_and_errno_is_kept)
 {
-    char *p = os_map(3 * 4096);
+    char *p = os_map(3 * HAK_PAGE_SIZE);
     CHECK(p != NULL);
-    p[0] = p[2 * 4096] = 1;
+    p[0] = p[2 * HAK_PAGE_SIZE] = 1;
     errno = EAGAIN;
-    os_unmap(p, 3 * 4096);
+    os_unmap(p, 3 * HAK_PAGE_SIZE);
     CHECK(errno == EAGAIN);
     unsigned char vec;
-    CHECKF(mincore(p, 4096, &vec) == -1 && errno == ENOMEM, "the range is still mapped");
+    CHECKF(mincore(p, HAK_PAGE_SIZE, &vec) == -1 && errno == ENOMEM, "the range is still mapped");
 }
