@@ -99,6 +99,9 @@ void free_other(void *p, unsigned kind, const void *caller)
     caller = SLOW_PATH_CALLER(caller);
     int verdict;
     switch (kind) {
+    case HAK_MAP_SLAB_MEDIUM:
+        free_slab_address(slab_of_address((uintptr_t)p, HAK_MAP_SLAB_MEDIUM), p, caller);
+        return;
     case HAK_MAP_PAGE_RUN:
         if ((verdict = page_run_free(p)) >= 0)
             misuse_report((enum misuse_kind)verdict, "free", p, page_run_site, caller);

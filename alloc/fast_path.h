@@ -1,8 +1,9 @@
 /* fast_path.h — the inline malloc and free fast paths, shared by hak_* and the malloc symbols.
  *
  * Owns: the dispatch from a size or a pointer to the right tier. Promises: a malloc of a cached
- * class and a free of a block owned by the calling thread run without a call, a lock, an atomic
- * read-modify-write or a system call; everything else goes to an out-of-line slow path.
+ * class and a free of a small-slab block (classes up to 4 KiB) owned by the calling thread run
+ * without a call, a lock, an atomic read-modify-write or a system call (a medium-slab block takes
+ * one jump to the same code); everything else goes to an out-of-line slow path.
  * Must never: read the memory behind a pointer before the segment map says it is ours. */
 #ifndef HAK_FAST_PATH_H
 #define HAK_FAST_PATH_H
@@ -25,7 +26,8 @@ HAK_HIDDEN void *alloc_big(size_t size, size_t align, int zero);
 #endif
 #define SLOW_PATH_CALLER(c) ((c) != NULL ? (c) : __builtin_return_address(0))
 
-/* Frees that are not a slab block: NULL, page runs, Large, idle and foreign pointers. */
+/* Frees that are not a small-slab address: medium slabs, NULL, page runs, Large, idle and
+ * foreign pointers. */
 HAK_HIDDEN HAK_NOINLINE void free_other(void *p, unsigned kind, const void *caller);
 /* A slab block whose slab the calling thread does not own: remote free or misuse. */
 HAK_HIDDEN HAK_NOINLINE void free_not_owner(struct slab *s, void *p, const void *caller);
@@ -68,21 +70,29 @@ HAK_INLINE void free_owned_block(const struct slab *s, void *p)
     cache_overflow(cls);
 }
 
+/* A free of p, an address in slab s: the owner's inline path, or a remote free or misuse. */
+HAK_INLINE void free_slab_address(struct slab *s, void *p, const void *caller)
+{
+    if (HAK_LIKELY(slab_owner(s) == my_cache()->id)) {
+        if (HAK_UNLIKELY(owned_block_is_suspect(s, p))) {
+            free_suspect(s, p, caller);
+            return;
+        }
+        free_owned_block(s, p);
+        return;
+    }
+    free_not_owner(s, p, caller);
+}
+
 HAK_INLINE void free_inline(void *p, const void *caller)
 {
     uintptr_t a = (uintptr_t)p;
     unsigned kind = segment_map_kind(a);
-    if (HAK_LIKELY(kind >= HAK_MAP_SLAB_MIN)) {
-        struct slab *s = slab_of_address(a, kind);
-        if (HAK_LIKELY(slab_owner(s) == my_cache()->id)) {
-            if (HAK_UNLIKELY(owned_block_is_suspect(s, p))) {
-                free_suspect(s, p, caller);
-                return;
-            }
-            free_owned_block(s, p);
-            return;
-        }
-        free_not_owner(s, p, caller);
+    /* Small slabs by a compare with a constant: the slab line's address then does not wait for
+     * the map load, so on the predicted path the CPU loads the two at once (medium slabs, whose
+     * line needs the map's shift, are free_other's). */
+    if (HAK_LIKELY(kind == HAK_MAP_SLAB_SMALL)) {
+        free_slab_address(slab_of_address(a, HAK_MAP_SLAB_SMALL), p, caller);
         return;
     }
     free_other(p, kind, caller);
