@@ -36,17 +36,17 @@ HAK_HIDDEN HAK_NOINLINE void free_suspect(struct slab *s, void *p, const void *c
 
 HAK_INLINE void *alloc_inline(size_t size)
 {
-    unsigned cls;
+    size_t off;
     /* Tiny first: one compare on the most common path. */
     if (HAK_LIKELY(size <= HAK_TINY_MAX))
-        cls = __atomic_load_n(&hak_class_tiny_table[(size + 15) >> 4], __ATOMIC_RELAXED);
+        off = __atomic_load_n(&hak_bin_tiny_table[(size + 15) >> 4], __ATOMIC_RELAXED);
     else if (size <= HAK_MID_MAX)
-        cls = __atomic_load_n(&hak_class_mid_table[(size + 127) >> 7], __ATOMIC_RELAXED);
+        off = __atomic_load_n(&hak_bin_mid_table[(size + 127) >> 7], __ATOMIC_RELAXED);
     else
         return alloc_big(size, 0, 0);
-    void *p = cache_pop(cls);
+    void *p = cache_pop_at(off);
     if (HAK_LIKELY(p != NULL)) {
-        track_alloc(p, size, size_class_block_size(cls));
+        track_alloc(p, size, HAK_TRACKING ? size_class_block_size(size_class_of(size)) : 0);
         return p;
     }
     return cache_refill(size);
@@ -64,10 +64,9 @@ HAK_INLINE void free_owned_block(const struct slab *s, void *p)
 {
     track_free(p, s->block_size);
     block_mark_free(p);
-    unsigned cls = s->cls;
-    if (HAK_LIKELY(cache_push(cls, p)))
+    if (HAK_LIKELY(cache_push_at(s->bin_off, p)))
         return;
-    cache_overflow(cls);
+    cache_overflow(s->cls);
 }
 
 /* A free of p, an address in slab s: the owner's inline path, or a remote free or misuse. */

@@ -104,10 +104,10 @@ static void report_slab(struct check *c, const struct slab *s, const char *what,
 {
     if (b != NULL)
         check_fail(c, "slab %p (class %u, %u-byte blocks): %s at %p", (const void *)s,
-                   (unsigned)s->cls, s->block_size, what, b);
+                   (unsigned)s->cls, (unsigned)s->block_size, what, b);
     else
         check_fail(c, "slab %p (class %u, %u-byte blocks): %s", (const void *)s, (unsigned)s->cls,
-                   s->block_size, what);
+                   (unsigned)s->block_size, what);
 }
 
 /* ---- slab segments and their scratch ---- */
@@ -428,6 +428,11 @@ static void check_slab(struct check *c, struct slab *s, struct segment_scratch *
     }
     if (s->cls >= HAK_CLASS_COUNT || s->block_size != size_class_block_size(s->cls)) {
         report_slab(c, s, "class and block size disagree", NULL);
+        return;
+    }
+    if (s->bin_off != cache_bin_offset(s->cls)) {
+        /* The owner's free pushes through bin_off: a wrong one files blocks in another class. */
+        report_slab(c, s, "bin offset is not its class's bin", NULL);
         return;
     }
     uint32_t slab_bytes = (uint32_t)(slab_limit(s) - (char *)slab_segment_of(s));

@@ -70,6 +70,7 @@ bool hak_init_slow(void)
         free_link_init();
 #endif
         size_class_init();
+        cache_bin_tables_init();
         page_run_init();
         pthread_key_create(&hak_thread_key, heap_thread_exit);
         /* Other threads keep waiting until the fork handlers are in place: a fork by one of them

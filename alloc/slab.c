@@ -4,6 +4,7 @@
 #include "free_mark.h"
 #include "os_memory.h"
 #include "size_class.h"
+#include "thread_cache.h"
 
 void slab_format(struct slab *s, unsigned cls)
 {
@@ -17,7 +18,8 @@ void slab_format(struct slab *s, unsigned cls)
 #endif
     size_t capacity = (size_t)(slab_limit(s) - start) / bs;
     s->cls = (uint16_t)cls;
-    s->block_size = bs;
+    s->bin_off = (uint16_t)cache_bin_offset(cls);
+    s->block_size = (uint16_t)bs;
     __atomic_store_n(&s->magic, slab_block_magic(bs), __ATOMIC_RELAXED);
     s->free = NULL;
     s->free_count = 0;

@@ -26,10 +26,11 @@ struct slab {
     uint64_t magic;    /* ceil(2^64 / block_size): block-start test without a division */
     struct slab *next; /* owner's (or the orphan pool's) list */
     struct slab *prev;
-    uint32_t start_off; /* first block, as an offset from the segment base */
-    uint32_t carved;    /* atomic: bytes carved so far; [start+carved, start+limit) never used */
-    uint32_t limit;     /* carvable bytes (capacity * block_size) */
-    uint32_t block_size;
+    uint32_t start_off;  /* first block, as an offset from the segment base */
+    uint32_t carved;     /* atomic: bytes carved so far; [start+carved, start+limit) never used */
+    uint32_t limit;      /* carvable bytes (capacity * block_size) */
+    uint16_t block_size; /* at most HAK_MID_MAX */
+    uint16_t bin_off;    /* byte offset of the class's bin in struct thread_cache */
     uint16_t cls;
     uint8_t list;        /* enum slab_list_id */
     uint8_t notified;    /* a notification for this slab is in (or entering) the pending stack */
@@ -62,6 +63,7 @@ struct slab_segment {
     ((sizeof(struct slab_segment) + HAK_PAGE_SIZE - 1) & ~(HAK_PAGE_SIZE - 1))
 
 _Static_assert(sizeof(struct slab) == HAK_CACHE_LINE, "slab metadata is one cache line");
+_Static_assert(HAK_MID_MAX <= UINT16_MAX, "slab block sizes fit block_size");
 
 HAK_INLINE struct slab_segment *slab_segment_of(const void *p)
 {

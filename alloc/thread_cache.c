@@ -7,6 +7,18 @@
 #include "track.h"
 
 HAK_TLS struct thread_cache hak_thread_cache;
+uint16_t hak_bin_tiny_table[HAK_TINY_TABLE_LEN];
+uint16_t hak_bin_mid_table[HAK_MID_TABLE_LEN];
+
+void cache_bin_tables_init(void)
+{
+    for (unsigned i = 0; i < HAK_TINY_TABLE_LEN; i++)
+        __atomic_store_n(&hak_bin_tiny_table[i],
+                         (uint16_t)cache_bin_offset(hak_class_tiny_table[i]), __ATOMIC_RELAXED);
+    for (unsigned i = 0; i < HAK_MID_TABLE_LEN; i++)
+        __atomic_store_n(&hak_bin_mid_table[i], (uint16_t)cache_bin_offset(hak_class_mid_table[i]),
+                         __ATOMIC_RELAXED);
+}
 
 static void publish(struct heap *h, unsigned cls, const struct cache_bin *b)
 {

@@ -54,6 +54,24 @@ struct thread_cache {
 
 extern HAK_TLS struct thread_cache hak_thread_cache HAK_HIDDEN;
 
+/* A class's bin as a byte offset in struct thread_cache. The fast paths address bins this way
+ * (malloc through the tables below, free through the slab's bin_off): one load and an add, where
+ * a class number would need scaling by the bin size first. */
+HAK_INLINE size_t cache_bin_offset(unsigned cls)
+{
+    return __builtin_offsetof(struct thread_cache, bins) + cls * sizeof(struct cache_bin);
+}
+
+_Static_assert(sizeof(((struct thread_cache *)0)->bins) <= UINT16_MAX,
+               "bin offsets fit the uint16_t tables and slab bin_off");
+
+/* hak_class_tiny_table and hak_class_mid_table with each class replaced by its bin's offset; 0
+ * (class 0's bin, whose cap is 0 until the thread has a heap) before initialization, like them. */
+extern uint16_t hak_bin_tiny_table[HAK_TINY_TABLE_LEN] HAK_HIDDEN;
+extern uint16_t hak_bin_mid_table[HAK_MID_TABLE_LEN] HAK_HIDDEN;
+/* Fill them from the class tables (after size_class_init). */
+HAK_HIDDEN void cache_bin_tables_init(void);
+
 /* Slow paths. */
 HAK_HIDDEN void *cache_refill(size_t size); /* the bin of size's class was empty */
 /* The same for the class of `class_size`, handing out a block of `requested` bytes. */
@@ -74,6 +92,8 @@ HAK_HIDDEN void remote_batches_flush(struct thread_cache *tc, int recount);
  * TLS there. */
 typedef struct thread_cache fs_thread_cache;
 typedef struct remote_batch fs_remote_batch;
+typedef struct cache_bin fs_cache_bin;
+typedef char fs_byte;
 HAK_INLINE fs_thread_cache *my_cache(void) { return &hak_thread_cache; }
 #else
 #if defined(__clang__)
@@ -83,6 +103,8 @@ HAK_INLINE fs_thread_cache *my_cache(void) { return &hak_thread_cache; }
 #endif
 typedef struct thread_cache HAK_FS_SPACE fs_thread_cache;
 typedef struct remote_batch HAK_FS_SPACE fs_remote_batch;
+typedef struct cache_bin HAK_FS_SPACE fs_cache_bin;
+typedef char HAK_FS_SPACE fs_byte;
 
 HAK_INLINE fs_thread_cache *my_cache(void)
 {
@@ -92,26 +114,35 @@ HAK_INLINE fs_thread_cache *my_cache(void)
 }
 #endif
 
-HAK_INLINE void *cache_pop(unsigned cls)
+HAK_INLINE fs_cache_bin *my_bin_at(size_t off)
 {
-    fs_thread_cache *tc = my_cache();
-    void *p = tc->bins[cls].head;
+    return (fs_cache_bin *)((fs_byte *)my_cache() + off);
+}
+
+HAK_INLINE void *cache_pop_at(size_t off)
+{
+    fs_cache_bin *b = my_bin_at(off);
+    void *p = b->head;
     if (HAK_LIKELY(p != NULL)) {
-        tc->bins[cls].head = block_next(p);
-        tc->bins[cls].room++;
-        tc->bins[cls].allocs++;
+        b->head = block_next(p);
+        b->room++;
+        b->allocs++;
         block_mark_live(p);
     }
     return p;
 }
 
+HAK_INLINE void *cache_pop(unsigned cls) { return cache_pop_at(cache_bin_offset(cls)); }
+
 /* Push a block of one of this thread's slabs; false when the bin went over its cap. */
-HAK_INLINE int cache_push(unsigned cls, void *p)
+HAK_INLINE int cache_push_at(size_t off, void *p)
 {
-    fs_thread_cache *tc = my_cache();
-    block_set_next(p, tc->bins[cls].head);
-    tc->bins[cls].head = p;
-    return --tc->bins[cls].room >= 0;
+    fs_cache_bin *b = my_bin_at(off);
+    block_set_next(p, b->head);
+    b->head = p;
+    return --b->room >= 0;
 }
+
+HAK_INLINE int cache_push(unsigned cls, void *p) { return cache_push_at(cache_bin_offset(cls), p); }
 
 #endif

@@ -156,6 +156,14 @@ TEST(block_size_that_disagrees_with_the_class_is_reported)
     expect("class and block size disagree");
 }
 
+TEST(bin_offset_that_is_not_the_classs_bin_is_reported)
+{
+    void *keep;
+    void *a = freed_block(64, &keep);
+    slab_of(a)->bin_off += sizeof(struct cache_bin); /* the next class's bin */
+    expect("bin offset is not its class's bin");
+}
+
 TEST(owned_slab_on_none_of_its_owners_lists_is_reported)
 {
     void *p = kept_malloc(64);
