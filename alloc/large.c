@@ -1,4 +1,4 @@
-/* large.c — Large blocks: registry, reserves and the cache of free ranges, mremap. */
+/* large.c — Large blocks: registry, reserves and the cache of free ranges, mremap for realloc. */
 #include "large.h"
 
 #include <errno.h>
@@ -42,7 +42,7 @@ static unsigned cache_count;
 static size_t cache_bytes, dirty_bytes;
 static uintptr_t recent[RECENT_SLOTS];
 static unsigned recent_next;
-static uint64_t n_allocs, n_frees, live_bytes, cache_hits, remaps;
+static uint64_t n_allocs, n_frees, live_bytes, cache_hits, remaps, extends;
 static uint64_t mapped; /* atomic: bytes of Large mappings held (blocks and cached ranges) */
 
 static size_t round_pages(size_t n) { return (n + HAK_PAGE_SIZE - 1) & ~(HAK_PAGE_SIZE - 1); }
@@ -284,23 +284,6 @@ static struct range cache_take_fit(size_t need, int dirty)
     return e;
 }
 
-/* Under the lock: the largest touched cached range of at least half of `need` bytes, removed from
- * the cache; size 0 if none. Growing it with mremap moves its page tables instead of faulting in
- * (and zeroing) that many fresh pages. */
-static struct range cache_take_largest_dirty(size_t need)
-{
-    int best = -1;
-    for (unsigned k = 0; k < cache_count; k++)
-        if (cache[k].dirty && cache[k].size >= need / 2 &&
-            (best < 0 || cache[k].size > cache[best].size))
-            best = (int)k;
-    if (best < 0)
-        return (struct range){0, 0, 0, 0};
-    struct range e = cache[best];
-    cache_remove((unsigned)best);
-    return e;
-}
-
 /* Under the lock: enter [addr, addr + size) in the registry as a live block. */
 static int register_block(uintptr_t addr, size_t size, int from_cache)
 {
@@ -337,43 +320,83 @@ static char *map_fresh(size_t need, size_t align, size_t *mapped)
     return p;
 }
 
-/* No cached range fits `need`: a touched one of at least half of it grown by mremap (pages that
- * belonged to freed blocks serve the new one; only the tail is fresh). NULL when there is none,
- * or in the tracking builds (sanitizer and memcheck bookkeeping does not follow mremap). */
-static void *grow_cached(size_t need, size_t size, int zero)
+/* Under the lock: the index of the untouched cached range that starts at addr; -1 if none. */
+static int clean_range_at(uintptr_t addr)
 {
-    if (HAK_TRACKING)
-        return NULL;
-    struct range evicted[EVICT_MAX];
-    unsigned nevicted = 0;
-    hak_lock(&lock);
-    struct range d = cache_take_largest_dirty(need);
-    if (d.size == 0) {
-        hak_unlock(&lock);
-        return NULL;
+    for (unsigned k = 0; k < cache_count; k++)
+        if (!cache[k].dirty && cache[k].addr == addr)
+            return (int)k;
+    return -1;
+}
+
+/* No cached range fits `need`: the freed (touched) range with the most bytes that the untouched
+ * range right after it (the rest of its reserve, usually) extends to `need`, taken from the cache
+ * with the front of that untouched range. The block is built there in place, so only the
+ * untouched part faults and nothing moves (mremap moved page tables: measured on a machine with
+ * shadow paging, each moved page cost as much as a fresh fault). Size 0 if there is none;
+ * *dirty_len: the touched bytes at the start of the block. */
+static struct range cache_take_extended(size_t need, size_t *dirty_len)
+{
+    int best = -1, best_clean = -1;
+    for (unsigned k = 0; k < cache_count; k++) {
+        if (!cache[k].dirty || cache[k].size >= need ||
+            (best >= 0 && cache[k].size <= cache[best].size))
+            continue;
+        int c = clean_range_at(cache[k].addr + cache[k].size);
+        if (c >= 0 && cache[k].size + cache[c].size >= need) {
+            best = (int)k;
+            best_clean = c;
+        }
     }
-    /* The lock stays held across mremap, as in large_realloc: the old range is released there. */
-    char *q = os_remap((void *)d.addr, d.size, need);
-    if (q == NULL) { /* the range spans two kernel mappings, or no address space */
-        cache_put(d, evicted, &nevicted);
+    if (best < 0)
+        return (struct range){0, 0, 0, 0};
+    struct range d = cache[best];
+    size_t from_clean = need - d.size;
+    cache[best_clean].addr += from_clean;
+    cache[best_clean].size -= from_clean;
+    cache_bytes -= from_clean;
+    /* Higher index first, so the lower one still names its range. */
+    int hi = best > best_clean ? best : best_clean, lo = best > best_clean ? best_clean : best;
+    if (hi == best || cache[hi].size == 0)
+        cache_remove((unsigned)hi);
+    if (lo == best || cache[lo].size == 0)
+        cache_remove((unsigned)lo);
+    *dirty_len = d.size;
+    return (struct range){d.addr, need, 1, 0};
+}
+
+/* No cached range fits `need`: a freed block extended in place into the untouched space after it
+ * (cache_take_extended). NULL with *failed = 0 if there is none, *failed = 1 (errno ENOMEM) if the
+ * registry could not grow. */
+static void *extend_cached(size_t need, size_t size, int zero, int *failed)
+{
+    size_t dirty_len = 0;
+    hak_lock(&lock);
+    struct range e = cache_take_extended(need, &dirty_len);
+    int ok = e.size != 0 && register_block(e.addr, e.size, 1);
+    *failed = e.size != 0 && !ok;
+    if (ok)
+        extends++;
+    else if (e.size != 0) { /* the registry could not grow: the pieces go back */
+        struct range evicted[EVICT_MAX];
+        unsigned nevicted = 0;
+        cache_put((struct range){e.addr + dirty_len, need - dirty_len, 0, 0}, evicted, &nevicted);
+        cache_put((struct range){e.addr, dirty_len, 1, now_ms()}, evicted, &nevicted);
         hak_unlock(&lock);
         unmap_evicted(evicted, nevicted);
-        return NULL;
-    }
-    forget_recent((uintptr_t)q, need);
-    int ok = register_block((uintptr_t)q, need, 1);
-    remaps += (uint64_t)ok;
-    hak_unlock(&lock);
-    note_mapped((long)need - (long)d.size);
-    if (!ok) {
-        unmap_block((uintptr_t)q, need);
         errno = ENOMEM;
         return NULL;
     }
-    segment_map_mark_large((uintptr_t)q, need);
-    track_alloc(q, size, need);
-    if (zero) /* the grown tail is fresh and reads as zero */
-        memset(q, 0, d.size < size ? d.size : size);
+    hak_unlock(&lock);
+    if (!ok)
+        return NULL;
+    char *q = (char *)e.addr;
+    if (zero) { /* the untouched parts read as zero already */
+        track_alloc_zeroed(q, size, need);
+        memset(q, 0, size < dirty_len ? size : dirty_len);
+    } else {
+        track_alloc(q, size, need);
+    }
     return q;
 }
 
@@ -418,12 +441,12 @@ void *large_alloc(size_t size, size_t align, int zero)
     }
     size_t need = round_pages(size);
     if (align <= HAK_PAGE_SIZE) {
-        /* Touched pages first — a fitting range, else a freed block grown to size — and only then
-         * untouched ones: every touched page reused is a page fault and a zeroing saved. */
+        /* Touched pages first — a fitting range, else a freed block extended in place — and only
+         * then untouched ones: every touched page reused is a page fault and a zeroing saved. */
         int failed;
         void *q = take_cached(need, size, zero, 1, &failed);
         if (q == NULL && !failed)
-            q = grow_cached(need, size, zero);
+            q = extend_cached(need, size, zero, &failed);
         if (q == NULL && !failed)
             q = take_cached(need, size, zero, 0, &failed);
         if (q != NULL || failed)
@@ -586,6 +609,7 @@ void large_counters(struct large_counters *out)
     out->live_bytes = live_bytes;
     out->cache_hits = cache_hits;
     out->remaps = remaps;
+    out->extends = extends;
     out->cached_bytes = cache_bytes;
     out->mapped_bytes = __atomic_load_n(&mapped, __ATOMIC_RELAXED);
     hak_unlock(&lock);

@@ -1,5 +1,6 @@
 /* large.h — the Large tier: blocks above 1 MiB, cut from 64 MiB reserves of address space (or
- * mapped alone when bigger or over-aligned), a cache of free ranges, and mremap-based realloc.
+ * mapped alone when bigger or over-aligned), a cache of free ranges (a freed block
+ * extended in place into the untouched space next to it), and mremap-based realloc.
  *
  * Owns: the registry of live Large blocks (address -> size), the cache of free ranges (freed
  * blocks merged with their free neighbours, and untouched reserve), and the sticky HAK_MAP_LARGE
@@ -33,7 +34,7 @@ HAK_HIDDEN enum large_realloc_result large_realloc(void *p, size_t size, void **
 HAK_HIDDEN size_t large_cache_drop(void);
 
 struct large_counters {
-    uint64_t allocs, frees, live_bytes, cache_hits, remaps, cached_bytes;
+    uint64_t allocs, frees, live_bytes, cache_hits, remaps, extends, cached_bytes;
     uint64_t mapped_bytes; /* live blocks + cached ranges */
 };
 HAK_HIDDEN void large_counters(struct large_counters *out);
