@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include "hakmem.h"
@@ -140,3 +141,70 @@ TEST_TIMEOUT(every_refused_mapping_gives_null_and_enomem_and_loses_nothing, 120)
     release(&o);
 }
 #endif
+
+/* Bytes of address space this process has mapped (from /proc/self/statm). */
+static size_t mapped_now(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long pages = 0;
+    if (f != NULL) {
+        if (fscanf(f, "%lu", &pages) != 1)
+            pages = 0;
+        fclose(f);
+    }
+    return (size_t)pages * 4096;
+}
+
+enum { CAGE_BLOCKS = 65536 };
+static void *cage[CAGE_BLOCKS];
+
+/* In a child under an address-space limit 96 MiB above what it has mapped: fill the room with
+ * `fill`-byte blocks, free them all (their address space stays in hakmem's caches), then ask for
+ * 60 MiB in `need`-byte blocks, which another tier must map: more than fits beside what either
+ * cache may keep (the Large cache 256 MiB of touched ranges, the segment cache 8 segments). Exits
+ * 0, or fails naming the tier. */
+static void caches_give_way_under_a_limit(void *arg)
+{
+    const size_t *sizes = arg, fill = sizes[0], need = sizes[1];
+    struct rlimit lim;
+    lim.rlim_cur = lim.rlim_max = mapped_now() + ((size_t)96 << 20);
+    CHECK(setrlimit(RLIMIT_AS, &lim) == 0);
+    int n = 0;
+    void *p;
+    while (n < CAGE_BLOCKS && (p = hak_malloc(fill)) != NULL)
+        cage[n++] = p;
+    CHECKF(n < CAGE_BLOCKS && errno == ENOMEM, "%d blocks of %zu bytes, then errno %d", n, fill,
+           errno);
+    for (int i = 0; i < n; i++)
+        hak_free(cage[i]);
+    hak_thread_flush();
+    size_t got = 0;
+    for (n = 0; got < ((size_t)60 << 20); n++, got += need) {
+        errno = 0;
+        cage[n] = hak_malloc(need);
+        CHECKF(cage[n] != NULL,
+               "%zu-byte blocks fail (errno %d) after %zu bytes, although the %zu-byte blocks "
+               "freed before left their address space in hakmem's caches",
+               need, errno, got, fill);
+    }
+    while (n > 0)
+        hak_free(cage[--n]);
+    test_exit_child(0);
+}
+
+/* What one tier keeps cached is given back when another tier's mapping is refused, and the
+ * mapping is retried: freed Large ranges make room for slab segments and the reverse. */
+TEST(a_tier_refused_a_mapping_gets_the_other_tiers_cached_address_space)
+{
+    if (TEST_UNDER_SANITIZER) /* their shadow memory needs address space */
+        return;
+    static const size_t large_then_slab[2] = {(size_t)3 << 20, 3000};
+    static const size_t slab_then_large[2] = {3000, (size_t)3 << 20};
+    static char err[1 << 14];
+    int status =
+        test_run_child(caches_give_way_under_a_limit, (void *)large_then_slab, err, sizeof err);
+    CHECKF(WIFEXITED(status) && WEXITSTATUS(status) == 0, "slab blocks after Large: %s", err);
+    status =
+        test_run_child(caches_give_way_under_a_limit, (void *)slab_then_large, err, sizeof err);
+    CHECKF(WIFEXITED(status) && WEXITSTATUS(status) == 0, "Large blocks after slabs: %s", err);
+}
