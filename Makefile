@@ -550,12 +550,21 @@ afl: ensure-afl build/fuzz/seeds/.stamp
 # REPLAY_SCHEDULES schedules each) and (a sample, under memcheck) the valgrind build.
 REPLAY_VALGRIND_SAMPLE ?= 4
 REPLAY_SCHEDULES ?= 128
+# The sched replay (each program with races under every schedule, one thread at a time) is the
+# slow one: it runs as two processes over alternate programs, one per core.
+REPLAY_FILES = $(filter-out %/README.md,$(sort $(wildcard corpus/ops/* corpus/regress/*)))
 replay:
-	@fail=0; for v in release asan tsan sched; do \
+	@fail=0; for v in release asan tsan; do \
 	    $(MAKE) --no-print-directory -s VARIANT=$$v build/$$v/replay || exit 1; \
-	    sch=$$([ $$v = sched ] && echo "--schedules $(REPLAY_SCHEDULES)"); \
-	    echo "== replay ($$v$${sch:+, $$sch})"; build/$$v/replay $$sch corpus/ops corpus/regress \
-	        || fail=1; done; \
+	    echo "== replay ($$v)"; build/$$v/replay corpus/ops corpus/regress || fail=1; done; \
+	    $(MAKE) --no-print-directory -s VARIANT=sched build/sched/replay || exit 1; \
+	    echo "== replay (sched, --schedules $(REPLAY_SCHEDULES), two processes)"; \
+	    tmp=$$(mktemp -d); set -- $(REPLAY_FILES); odd=; even=; i=0; \
+	    for f; do if [ $$((i % 2)) = 0 ]; then even="$$even $$f"; else odd="$$odd $$f"; fi; \
+	        i=$$((i + 1)); done; \
+	    build/sched/replay --schedules $(REPLAY_SCHEDULES) $$even >$$tmp/a 2>&1 & a=$$!; \
+	    build/sched/replay --schedules $(REPLAY_SCHEDULES) $$odd >$$tmp/b 2>&1 & b=$$!; \
+	    wait $$a || fail=1; wait $$b || fail=1; cat $$tmp/a $$tmp/b; rm -rf $$tmp; \
 	    $(MAKE) --no-print-directory -s replay-memcheck || fail=1; exit $$fail
 
 # The corpus under memcheck (every REPLAY_VALGRIND_SAMPLE-th program; 1: all of them).
