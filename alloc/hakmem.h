@@ -67,7 +67,8 @@ struct hak_stats {
     uint64_t live_bytes; /* bytes in blocks currently handed out (block-size granularity) */
     uint64_t page_run_allocs, page_run_frees, page_run_live_bytes;
     uint64_t large_allocs, large_frees, large_live_bytes, large_cache_hits, large_remaps;
-    uint64_t large_extends; /* Large blocks built on a freed block and the untouched space by it */
+    uint64_t
+        large_extends; /* Large blocks built on a freed block and the untouched range after it */
     uint64_t segments_mapped, segments_peak, segments_cached;
     uint64_t mapped_bytes, peak_mapped_bytes; /* segments + large mappings held from the OS */
     uint64_t slabs_orphaned, slabs_adopted, slabs_reclaimed;

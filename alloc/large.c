@@ -258,6 +258,17 @@ static void unmap_evicted(const struct range *evicted, unsigned n)
         unmap_block(evicted[k].addr, evicted[k].size);
 }
 
+/* Under the lock: the first n bytes of cached range k leave the cache (a block is cut there);
+ * the rest, which must not be empty, stays. */
+static void cache_cut_front(unsigned k, size_t n)
+{
+    cache[k].addr += n;
+    cache[k].size -= n;
+    cache_bytes -= n;
+    if (cache[k].dirty)
+        dirty_bytes -= n;
+}
+
 /* Under the lock: the smallest cached range of the given kind (touched or untouched) of at least
  * `need` bytes, cut to `need` when the rest is worth keeping (a page run's worth or more), removed
  * from the cache; size 0 if none. */
@@ -272,11 +283,7 @@ static struct range cache_take_fit(size_t need, int dirty)
         return (struct range){0, 0, 0, 0};
     struct range e = cache[fit];
     if (e.size - need >= HAK_PAGE_RUN_MAX) {
-        cache[fit].addr += need;
-        cache[fit].size -= need;
-        cache_bytes -= need;
-        if (e.dirty)
-            dirty_bytes -= need;
+        cache_cut_front((unsigned)fit, need);
         e.size = need;
     } else {
         cache_remove((unsigned)fit);
@@ -351,16 +358,13 @@ static struct range cache_take_extended(size_t need, size_t *dirty_len)
     if (best < 0)
         return (struct range){0, 0, 0, 0};
     struct range d = cache[best];
-    size_t from_clean = need - d.size;
-    cache[best_clean].addr += from_clean;
-    cache[best_clean].size -= from_clean;
-    cache_bytes -= from_clean;
-    /* Higher index first, so the lower one still names its range. */
-    int hi = best > best_clean ? best : best_clean, lo = best > best_clean ? best_clean : best;
-    if (hi == best || cache[hi].size == 0)
-        cache_remove((unsigned)hi);
-    if (lo == best || cache[lo].size == 0)
-        cache_remove((unsigned)lo);
+    if (cache[best_clean].size == need - d.size) { /* the untouched range goes whole */
+        cache_remove((unsigned)best_clean);
+        best -= best > best_clean;
+    } else {
+        cache_cut_front((unsigned)best_clean, need - d.size);
+    }
+    cache_remove((unsigned)best);
     *dirty_len = d.size;
     return (struct range){d.addr, need, 1, 0};
 }
