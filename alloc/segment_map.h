@@ -26,14 +26,29 @@ enum hak_map_kind {
 };
 #define HAK_MAP_SLAB_MIN HAK_MAP_SLAB_SMALL
 
+#ifdef HAK_TRACK_ASAN
+/* ASan builds: LeakSanitizer reads every writable global at each process exit, and 32 MiB of .bss
+ * faulted in and scanned at every exit was most of a sanitized replay's time (one process per
+ * schedule). There the map is mapped by the first segment_map_set and read through a pointer; a
+ * lookup before that answers HAK_MAP_NONE, as the empty map would. */
+extern uint8_t *hak_segment_map_entries HAK_HIDDEN;
+#else
 extern uint8_t hak_segment_map[HAK_MAP_ENTRIES] HAK_HIDDEN;
+#endif
 
 HAK_INLINE unsigned segment_map_kind(uintptr_t addr)
 {
     uintptr_t i = addr >> HAK_SEGMENT_SHIFT;
     if (HAK_UNLIKELY(i >= HAK_MAP_ENTRIES))
         return HAK_MAP_NONE;
+#ifdef HAK_TRACK_ASAN
+    const uint8_t *map = __atomic_load_n(&hak_segment_map_entries, __ATOMIC_ACQUIRE);
+    if (map == NULL)
+        return HAK_MAP_NONE;
+    return __atomic_load_n(&map[i], __ATOMIC_RELAXED);
+#else
     return __atomic_load_n(&hak_segment_map[i], __ATOMIC_RELAXED);
+#endif
 }
 
 /* Set the kind of the segment at addr (slow paths only: it also notes which part of the map

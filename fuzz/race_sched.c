@@ -23,7 +23,11 @@ const int sched_deterministic = 0;
 #define STEP_LIMIT 20000000
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+/* One condition per participant, so that a switch wakes the one thread whose turn it is (a
+ * shared one woke every participant at every switch, each only to wait again: most of a sched
+ * replay's time went to those wake-ups), and one for the race's end. */
+static pthread_cond_t turn[SCHED_MAX_THREADS];
+static pthread_cond_t all_left = PTHREAD_COND_INITIALIZER;
 static unsigned participants, left; /* bit masks of participant ids */
 static int current = -1;            /* the participant allowed to run (sched build) */
 static int64_t prio[SCHED_MAX_THREADS];
@@ -62,6 +66,14 @@ static int pick(void)
             if (best < 0 || prio[i] > prio[best])
                 best = i;
     return best;
+}
+
+/* Give the turn to participant next (-1: nobody is left to run). Under mu. */
+static void hand_turn_to(int next)
+{
+    current = next;
+    if (next >= 0)
+        pthread_cond_signal(&turn[next]);
 }
 
 /* Who is where, for a report. Under mu. */
@@ -130,10 +142,9 @@ static void hook(unsigned point, const void *object)
         stuck("the race ran past its step budget (a livelock?)");
     int next = pick();
     if (next != me) {
-        current = next;
-        pthread_cond_broadcast(&cv);
+        hand_turn_to(next);
         while (current != me)
-            pthread_cond_wait(&cv, &mu);
+            pthread_cond_wait(&turn[me], &mu);
     }
     pthread_mutex_unlock(&mu);
 }
@@ -143,8 +154,9 @@ static void leave(int id)
 {
     pthread_mutex_lock(&mu);
     left |= 1u << id;
-    current = pick();
-    pthread_cond_broadcast(&cv);
+    hand_turn_to(pick());
+    if (left == participants)
+        pthread_cond_broadcast(&all_left);
     pthread_mutex_unlock(&mu);
 }
 
@@ -161,6 +173,8 @@ void sched_setup(void)
     /* hakmem creates its thread key when it initializes; ours must come later, so that glibc
      * (which runs destructors in key order) tears the heap down before the participant leaves. */
     hak_free(hak_malloc(1));
+    for (int i = 0; i < SCHED_MAX_THREADS; i++)
+        pthread_cond_init(&turn[i], NULL);
     pthread_key_create(&exit_key, leave_at_exit);
 #ifdef HAK_SCHED
     hak_sched_set_hook(hook);
@@ -193,7 +207,7 @@ void sched_begin(unsigned mask, const uint8_t seed[4], uint32_t salt)
     highest = (int64_t)1000000 * SCHED_MAX_THREADS + 1;
     for (unsigned i = 0; i < 3; i++)
         change_at[i] = i < changes ? 1 + splitmix(&s) % horizon : 0;
-    current = pick();
+    hand_turn_to(pick());
     pthread_mutex_unlock(&mu);
 }
 
@@ -203,7 +217,7 @@ void sched_enter(unsigned id)
 #ifdef HAK_SCHED
     pthread_mutex_lock(&mu);
     while (current != (int)id)
-        pthread_cond_wait(&cv, &mu);
+        pthread_cond_wait(&turn[id], &mu);
     pthread_mutex_unlock(&mu);
 #endif
 }
@@ -225,7 +239,7 @@ int sched_wait(double timeout_s, char *why, size_t len)
     int rc = 0;
     pthread_mutex_lock(&mu);
     while (left != participants && rc != ETIMEDOUT)
-        rc = pthread_cond_timedwait(&cv, &mu, &until);
+        rc = pthread_cond_timedwait(&all_left, &mu, &until);
     int done = left == participants;
     if (!done)
         describe(why, len);

@@ -3,6 +3,8 @@
 # test case. Prints the failing cases again at the end and a final "N passed, N failed" line.
 # usage: run_tests.sh BUILD_DIR test-binary... [-- script args...]
 # VALGRIND_RUN, if set, is a command prefix for every test binary (make valgrind-test).
+# TEST_JOBS=N runs up to N test binaries at once (default 1); each one's output is shown whole,
+# in order, when it ends.
 set -u
 build=$1; shift
 log=$(mktemp)
@@ -10,18 +12,43 @@ trap 'rm -f "$log"' EXIT
 bins=()
 while [ $# -gt 0 ] && [ "$1" != "--" ]; do bins+=("$1"); shift; done
 [ "${1:-}" = "--" ] && shift
-# Output streams as it comes (a case that hangs must not hide the verdicts before it).
-for b in "${bins[@]}"; do
-    echo "== ${b#$build/}"
-    out=$(mktemp)
-    ${VALGRIND_RUN:-} "$b" 2>&1 | tee "$out"
-    rc=${PIPESTATUS[0]}
-    cat "$out" >>"$log"
-    if [ "$rc" -ne 0 ] && ! grep -q '^FAIL ' "$out"; then
-        echo "FAIL ${b#$build/}: exited with status $rc without reporting a case" | tee -a "$log"
+# verdict NAME OUT RC: a binary's output into the log, and a FAIL if it died without one.
+verdict() {
+    cat "$2" >>"$log"
+    if [ "$3" -ne 0 ] && ! grep -q '^FAIL ' "$2"; then
+        echo "FAIL $1: exited with status $3 without reporting a case" | tee -a "$log"
     fi
-    rm -f "$out"
-done
+    rm -f "$2"
+}
+jobs=${TEST_JOBS:-1}
+if [ "$jobs" -le 1 ]; then
+    # Output streams as it comes (a case that hangs must not hide the verdicts before it).
+    for b in "${bins[@]}"; do
+        echo "== ${b#$build/}"
+        out=$(mktemp)
+        ${VALGRIND_RUN:-} "$b" 2>&1 | tee "$out"
+        verdict "${b#$build/}" "$out" "${PIPESTATUS[0]}"
+    done
+else
+    pids=() outs=()
+    # finish I: wait for binary I, then show its output and take its verdict.
+    finish() {
+        wait "${pids[$1]}"
+        local rc=$?
+        echo "== ${bins[$1]#$build/}"
+        cat "${outs[$1]}"
+        verdict "${bins[$1]#$build/}" "${outs[$1]}" "$rc"
+    }
+    for i in "${!bins[@]}"; do
+        [ "$i" -ge "$jobs" ] && finish $((i - jobs))
+        outs[i]=$(mktemp)
+        ${VALGRIND_RUN:-} "${bins[$i]}" >"${outs[$i]}" 2>&1 &
+        pids[i]=$!
+    done
+    for ((i = ${#bins[@]} > jobs ? ${#bins[@]} - jobs : 0; i < ${#bins[@]}; i++)); do
+        finish "$i"
+    done
+fi
 if [ $# -gt 0 ]; then
     echo "== $1"
     "$@" 2>&1 | tee -a "$log"

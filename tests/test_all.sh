@@ -52,14 +52,16 @@ run() {
 run 600 build make --no-print-directory test-build
 run 180 compilers_check make --no-print-directory compilers-check
 run 120 ci_lint make --no-print-directory ci-lint
-run 240 release_suite make --no-print-directory VARIANT=release check
+# A suite's test binaries run one per core (most run one thread, or wait on a child process).
+jobs=${TEST_JOBS:-$(nproc)}
+TEST_JOBS=$jobs run 240 release_suite make --no-print-directory VARIANT=release check
 run 120 install_check make --no-print-directory install-check
 # Sanitizers slow the timed tests down; their job there is races and memory errors, not volume.
 export TEST_SECONDS=${TEST_SECONDS_SANITIZED:-3}
-run 240 asan_suite make --no-print-directory VARIANT=asan check
-run 240 tsan_suite make --no-print-directory VARIANT=tsan check
-run 180 valgrind_suite make --no-print-directory VARIANT=valgrind check
-run 120 hardened make --no-print-directory hardened-test
+TEST_JOBS=$jobs run 240 asan_suite make --no-print-directory VARIANT=asan check
+TEST_JOBS=$jobs run 240 tsan_suite make --no-print-directory VARIANT=tsan check
+TEST_JOBS=$jobs run 180 valgrind_suite make --no-print-directory VARIANT=valgrind check
+TEST_JOBS=$jobs run 120 hardened make --no-print-directory hardened-test
 larson() { # VARIANT: a short Larson run in check mode must end with its checked line
     local out
     out=$(make --no-print-directory larson VARIANT="$1" THREADS=4 SECONDS=3 CHECK=1 2>&1)
