@@ -3,8 +3,8 @@
 # test case. Prints the failing cases again at the end and a final "N passed, N failed" line.
 # usage: run_tests.sh BUILD_DIR test-binary... [-- script args...]
 # VALGRIND_RUN, if set, is a command prefix for every test binary (make valgrind-test).
-# TEST_JOBS=N runs up to N test binaries at once (default 1); each one's output is shown whole,
-# in order, when it ends.
+# TEST_JOBS=N runs up to N test binaries at once (default 1). Output stays in order: the oldest
+# running binary's streams as it comes, the others' is held until their turn.
 set -u
 build=$1; shift
 log=$(mktemp)
@@ -31,13 +31,13 @@ if [ "$jobs" -le 1 ]; then
     done
 else
     pids=() outs=()
-    # finish I: wait for binary I, then show its output and take its verdict.
+    # finish I: show binary I's output so far and follow it to its end (a case that hangs must
+    # not hide the verdicts before it), then take its verdict.
     finish() {
-        wait "${pids[$1]}"
-        local rc=$?
         echo "== ${bins[$1]#$build/}"
-        cat "${outs[$1]}"
-        verdict "${bins[$1]#$build/}" "${outs[$1]}" "$rc"
+        tail -n +1 -s 0.2 -f --pid="${pids[$1]}" "${outs[$1]}"
+        wait "${pids[$1]}"
+        verdict "${bins[$1]#$build/}" "${outs[$1]}" "$?"
     }
     for i in "${!bins[@]}"; do
         [ "$i" -ge "$jobs" ] && finish $((i - jobs))
