@@ -21,34 +21,24 @@ verdict() {
     rm -f "$2"
 }
 jobs=${TEST_JOBS:-1}
-if [ "$jobs" -le 1 ]; then
-    # Output streams as it comes (a case that hangs must not hide the verdicts before it).
-    for b in "${bins[@]}"; do
-        echo "== ${b#$build/}"
-        out=$(mktemp)
-        ${VALGRIND_RUN:-} "$b" 2>&1 | tee "$out"
-        verdict "${b#$build/}" "$out" "${PIPESTATUS[0]}"
-    done
-else
-    pids=() outs=()
-    # finish I: show binary I's output so far and follow it to its end (a case that hangs must
-    # not hide the verdicts before it), then take its verdict.
-    finish() {
-        echo "== ${bins[$1]#$build/}"
-        tail -n +1 -s 0.2 -f --pid="${pids[$1]}" "${outs[$1]}"
-        wait "${pids[$1]}"
-        verdict "${bins[$1]#$build/}" "${outs[$1]}" "$?"
-    }
-    for i in "${!bins[@]}"; do
-        [ "$i" -ge "$jobs" ] && finish $((i - jobs))
-        outs[i]=$(mktemp)
-        ${VALGRIND_RUN:-} "${bins[$i]}" >"${outs[$i]}" 2>&1 &
-        pids[i]=$!
-    done
-    for ((i = ${#bins[@]} > jobs ? ${#bins[@]} - jobs : 0; i < ${#bins[@]}; i++)); do
-        finish "$i"
-    done
-fi
+pids=() outs=()
+# finish I: show binary I's output so far and follow it to its end (a case that hangs must not
+# hide the verdicts before it), then take its verdict.
+finish() {
+    echo "== ${bins[$1]#$build/}"
+    tail -n +1 -s 0.2 -f --pid="${pids[$1]}" "${outs[$1]}"
+    wait "${pids[$1]}"
+    verdict "${bins[$1]#$build/}" "${outs[$1]}" "$?"
+}
+for i in "${!bins[@]}"; do
+    [ "$i" -ge "$jobs" ] && finish $((i - jobs))
+    outs[i]=$(mktemp)
+    ${VALGRIND_RUN:-} "${bins[$i]}" >"${outs[$i]}" 2>&1 &
+    pids[i]=$!
+done
+for ((i = ${#bins[@]} > jobs ? ${#bins[@]} - jobs : 0; i < ${#bins[@]}; i++)); do
+    finish "$i"
+done
 if [ $# -gt 0 ]; then
     echo "== $1"
     "$@" 2>&1 | tee -a "$log"
