@@ -238,7 +238,12 @@ else
   TEST_SRCS := $(filter-out %_interposed.c,$(ALL_TEST_SRCS))
 endif
 TEST_SRCS += $(sort $(wildcard tests/variants/$(VARIANT)_*.c))
+# The longest binaries (measured in each variant) start first: run_tests.sh fills a core as soon
+# as one frees, so a suite no longer ends on one long binary running alone.
+LONG_TESTS := misuse_policies fork_safety thread_churn cross_thread_frees heap_check_reports
 TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
+TEST_BINS := $(foreach t,$(LONG_TESTS),$(filter %/$(t),$(TEST_BINS))) \
+             $(filter-out $(addprefix %/,$(LONG_TESTS)),$(TEST_BINS))
 HARNESS := tests/harness/test_main.c
 HARNESS_HEADERS := tests/harness/test.h tests/harness/slab_of.h
 TEST_CFLAGS := $(CFLAGS_ALL) -Ialloc -Itests/harness

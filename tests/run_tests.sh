@@ -3,50 +3,83 @@
 # test case. Prints the failing cases again at the end and a final "N passed, N failed" line.
 # usage: run_tests.sh BUILD_DIR test-binary... [-- script args...]
 # VALGRIND_RUN, if set, is a command prefix for every test binary (make valgrind-test).
-# TEST_JOBS=N runs up to N test binaries at once (default 1). Output stays in order: the oldest
-# running binary's streams as it comes, the others' is held until their turn.
+# TEST_JOBS=N runs up to N jobs at once (default 1): the script and each binary are one, and a
+# job starts as soon as any running one ends (so one long binary never idles the other cores).
+# Output stays in start order: the oldest unfinished job's streams as it comes (a case that hangs
+# must not hide the verdicts before it), the others' is held until their turn. Each job ends with
+# "== NAME: SECONDS s".
 set -u
 build=$1; shift
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+spool=$(mktemp -d)
+trap 'rm -rf "$log" "$spool"' EXIT
 bins=()
 while [ $# -gt 0 ] && [ "$1" != "--" ]; do bins+=("$1"); shift; done
 [ "${1:-}" = "--" ] && shift
-# verdict NAME OUT RC: a binary's output into the log, and a FAIL if it died without one.
-verdict() {
-    cat "$2" >>"$log"
-    if [ "$3" -ne 0 ] && ! grep -q '^FAIL ' "$2"; then
-        echo "FAIL $1: exited with status $3 without reporting a case" | tee -a "$log"
-    fi
-    rm -f "$2"
-}
-jobs=${TEST_JOBS:-1}
-pids=() outs=()
-# finish I: show binary I's output so far and follow it to its end (a case that hangs must not
-# hide the verdicts before it), then take its verdict.
-finish() {
-    echo "== ${bins[$1]#$build/}"
-    tail -n +1 -s 0.2 -f --pid="${pids[$1]}" "${outs[$1]}"
-    wait "${pids[$1]}"
-    verdict "${bins[$1]#$build/}" "${outs[$1]}" "$?"
-}
-for i in "${!bins[@]}"; do
-    [ "$i" -ge "$jobs" ] && finish $((i - jobs))
-    outs[i]=$(mktemp)
-    ${VALGRIND_RUN:-} "${bins[$i]}" >"${outs[$i]}" 2>&1 &
-    pids[i]=$!
-done
-for ((i = ${#bins[@]} > jobs ? ${#bins[@]} - jobs : 0; i < ${#bins[@]}; i++)); do
-    finish "$i"
-done
+# The script (whole programs under LD_PRELOAD, the longest job where there is one) starts first.
+cmds=() names=()
 if [ $# -gt 0 ]; then
-    echo "== $1"
-    "$@" 2>&1 | tee -a "$log"
-    rc=${PIPESTATUS[0]}
-    if [ "$rc" -ne 0 ] && ! grep -q "^FAIL " "$log"; then
-        echo "FAIL $1: exited with status $rc" | tee -a "$log"
-    fi
+    cmds+=("$(printf '%q ' "$@")")
+    names+=("$1")
 fi
+for b in "${bins[@]}"; do
+    cmds+=("${VALGRIND_RUN:+$VALGRIND_RUN }$(printf '%q' "$b")")
+    names+=("${b#$build/}")
+done
+n=${#cmds[@]}
+jobs=${TEST_JOBS:-1}
+
+# verdict I RC: job I's output into the log, and a FAIL if it died without one.
+verdict() {
+    cat "$spool/$1.out" >>"$log"
+    if [ "$2" -ne 0 ] && ! grep -q '^FAIL ' "$spool/$1.out"; then
+        echo "FAIL ${names[$1]}: exited with status $2 without reporting a case" | tee -a "$log"
+    fi
+}
+# A job's exit status lands in its .rc file: the loop below polls for it, so that it can start
+# the next job and show the oldest job's output in the same pass.
+start() {
+    : >"$spool/$1.out"
+    (
+        began=$EPOCHREALTIME
+        eval "${cmds[$1]}" >"$spool/$1.out" 2>&1
+        rc=$?
+        ms=$(((${EPOCHREALTIME/./} - ${began/./}) / 1000))
+        echo "$rc $((ms / 1000)).$((ms % 1000 / 100))" >"$spool/$1.rc.tmp"
+        mv "$spool/$1.rc.tmp" "$spool/$1.rc"
+    ) &
+}
+started=0 running=0 shown=0 offset=0 headed=-1
+while [ "$shown" -lt "$n" ]; do
+    while [ "$running" -lt "$jobs" ] && [ "$started" -lt "$n" ]; do
+        start "$started"
+        started=$((started + 1)) running=$((running + 1))
+    done
+    if [ "$headed" -ne "$shown" ]; then
+        echo "== ${names[$shown]}"
+        headed=$shown
+    fi
+    ended=0
+    [ -e "$spool/$shown.rc" ] && ended=1 # read before the output, so none is left unshown
+    size=$(stat -c %s "$spool/$shown.out")
+    if [ "$size" -gt "$offset" ]; then
+        tail -c +$((offset + 1)) "$spool/$shown.out" | head -c $((size - offset))
+        offset=$size
+    fi
+    if [ "$ended" -eq 1 ]; then
+        read -r rc took <"$spool/$shown.rc"
+        verdict "$shown" "$rc"
+        echo "== ${names[$shown]}: $took s"
+        shown=$((shown + 1)) offset=0
+    fi
+    # Slots freed by any job that ended, shown or not.
+    running=0
+    for ((i = shown; i < started; i++)); do
+        [ -e "$spool/$i.rc" ] || running=$((running + 1))
+    done
+    [ "$ended" -eq 1 ] || sleep 0.2
+done
+wait
 passed=$(grep -c '^PASS ' "$log")
 failed=$(grep -c '^FAIL ' "$log")
 if [ "$failed" -gt 0 ]; then
