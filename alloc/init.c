@@ -23,10 +23,17 @@ pthread_key_t hak_thread_key;
 /* Set while this thread registers the fork handlers: the allocator already works for it. */
 static HAK_TLS bool registering_fork_handlers;
 
+/* Set (release) by the initializing thread just before it registers the fork handlers; read
+ * (acquire) first thing in fork_prepare. glibc orders the registration before any fork that runs
+ * the handlers, but with a lock ThreadSanitizer cannot see: without this pair it reports the
+ * initializer's lock setup as racing with a fork by another thread. */
+static int fork_handlers_armed;
+
 /* Prepare takes every lock in the global order; the child reinitializes them, then tears down the
  * heaps of threads that do not exist in it. */
 static void fork_prepare(void)
 {
+    (void)__atomic_load_n(&fork_handlers_armed, __ATOMIC_ACQUIRE);
     heap_fork_prepare();
     orphan_pool_fork_prepare();
     slab_pool_fork_prepare();
@@ -77,6 +84,7 @@ bool hak_init_slow(void)
          * before that would copy a lock held by a third thread into a child that never gets it
          * back. pthread_atfork may allocate; this thread's allocations go through (see below). */
         registering_fork_handlers = true;
+        __atomic_store_n(&fork_handlers_armed, 1, __ATOMIC_RELEASE);
         pthread_atfork(fork_prepare, fork_parent, fork_child);
         registering_fork_handlers = false;
         __atomic_store_n(&hak_init_state, 2, __ATOMIC_RELEASE);

@@ -83,6 +83,48 @@ static int child_work(void)
     return hak_debug_check_heap() == 0 ? 0 : 4;
 }
 
+static int initialized;    /* relaxed on purpose: no ordering the fork could lean on */
+static int first_may_exit; /* atomic */
+
+static void *first_allocation(void *arg)
+{
+    (void)arg;
+    /* This thread initializes hakmem, with a call that takes no lock afterwards: nothing the
+     * forking thread locks later carries this thread's setup over to it. */
+    CHECK(hak_size_class(24) >= 0);
+    __atomic_store_n(&initialized, 1, __ATOMIC_RELAXED);
+    while (!__atomic_load_n(&first_may_exit, __ATOMIC_RELAXED))
+        usleep(100);
+    return NULL;
+}
+
+/* The first fork of a thread that has never called hakmem, right after another thread
+ * initialized it: the fork handlers (registered by that thread) take every lock, including page
+ * run locks nobody has used yet. Nothing but glibc's atfork registry orders the setup before the
+ * fork, so under TSan this checks that hakmem makes that ordering visible. */
+TEST_TIMEOUT(fork_right_after_another_thread_initialized_gives_a_working_child, 60)
+{
+    pthread_t t;
+    pthread_create(&t, NULL, first_allocation, NULL);
+    test_progress("waiting for the other thread's first allocation");
+    while (!__atomic_load_n(&initialized, __ATOMIC_RELAXED))
+        usleep(100);
+    pid_t pid = fork();
+    if (pid == 0) {
+        void *p = hak_malloc(100000), *q = hak_malloc(40);
+        int bad = p == NULL || q == NULL;
+        hak_free(p);
+        hak_free(q);
+        test_exit_child(bad || hak_debug_check_heap() != 0);
+    }
+    CHECK(pid > 0);
+    int status;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECKF(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %#x", status);
+    __atomic_store_n(&first_may_exit, 1, __ATOMIC_RELAXED);
+    pthread_join(t, NULL);
+}
+
 /* The hardened build pays two mprotect calls (under the process's mmap lock) for every page run
  * the four threads cycle through, which makes each fork four times slower: fewer forks there. */
 #ifdef HAK_HARDENED
