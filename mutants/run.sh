@@ -42,7 +42,9 @@ prepare() {
     cp -a "$base" "$work"
 }
 
-first_fail() { grep -m1 '^FAIL ' "$1" | cut -c6- | cut -c1-150; }
+# A FAIL line, or the runner's early announcement of one from a job whose output is still held.
+failed_re='^(FAIL |early [^ ]+: FAIL )'
+first_fail() { grep -m1 -E "$failed_re" "$1" | sed -E 's/^(early [^ ]+: )?FAIL //' | cut -c1-150; }
 
 # The unmutated tree's outputs must exist (that they pass is make test's business: run it first):
 # built once here, every variant, so a mutant rebuilds only what its patch touches.
@@ -78,7 +80,7 @@ for p in "${patches[@]}"; do
         pid=$!
         disown "$pid" # polled and killed below; no job-control chatter when it dies
         while kill -0 "$pid" 2>/dev/null; do
-            if grep -q '^FAIL ' "$log"; then
+            if grep -q -E "$failed_re" "$log"; then
                 break
             fi
             if [ "$(echo "$(date +%s.%N) - $start > $timeout" | bc)" = 1 ]; then
@@ -91,7 +93,7 @@ for p in "${patches[@]}"; do
         if grep -q '^FAIL step_build' "$log"; then
             # Some variant's compiler rejects the mutant: a broken patch, not a kill.
             verdict=BROKEN check="mutant does not build in every variant: $(grep -m1 -i 'error' "$log")"
-        elif grep -q '^FAIL ' "$log"; then
+        elif grep -q -E "$failed_re" "$log"; then
             verdict=killed check=$(first_fail "$log")
         elif [ "$secs" -ge "$timeout" ]; then
             verdict=SURVIVED check="no check failed within ${timeout} s"

@@ -6,7 +6,8 @@
 # TEST_JOBS=N runs up to N jobs at once (default 1): the script and each binary are one, and a
 # job starts as soon as any running one ends (so one long binary never idles the other cores).
 # Output stays in start order: the oldest unfinished job's streams as it comes (a case that hangs
-# must not hide the verdicts before it), the others' is held until their turn. Each job ends with
+# must not hide the verdicts before it), the others' is held until their turn, except that their
+# FAIL lines are announced at once as "early NAME: FAIL ...". Each job ends with
 # "== NAME: SECONDS s".
 set -u
 build=$1; shift
@@ -50,6 +51,7 @@ start() {
     ) &
 }
 started=0 running=0 shown=0 offset=0 headed=-1
+scanned=()
 while [ "$shown" -lt "$n" ]; do
     while [ "$running" -lt "$jobs" ] && [ "$started" -lt "$n" ]; do
         start "$started"
@@ -72,6 +74,17 @@ while [ "$shown" -lt "$n" ]; do
         echo "== ${names[$shown]}: $took s"
         shown=$((shown + 1)) offset=0
     fi
+    # A held job's failures are announced as they happen, as "early NAME: FAIL ..." (not counted:
+    # its whole output, FAIL lines included, still comes in its turn). A hung case in a job
+    # behind a long one must not wait for that one to be seen.
+    for ((i = shown + 1; i < started; i++)); do
+        lines=$(wc -l <"$spool/$i.out")
+        if [ "$lines" -gt "${scanned[i]:-0}" ]; then
+            sed -n "$((${scanned[i]:-0} + 1)),${lines}p" "$spool/$i.out" | grep '^FAIL ' |
+                while IFS= read -r line; do echo "early ${names[i]}: $line"; done
+            scanned[i]=$lines
+        fi
+    done
     # Slots freed by any job that ended, shown or not.
     running=0
     for ((i = shown; i < started; i++)); do
