@@ -45,7 +45,7 @@ start() {
         began=$EPOCHREALTIME
         eval "${cmds[$1]}" >"$spool/$1.out" 2>&1
         rc=$?
-        ms=$(((${EPOCHREALTIME/./} - ${began/./}) / 1000))
+        ms=$(((${EPOCHREALTIME//[.,]/} - ${began//[.,]/}) / 1000)) # the radix is the locale's
         echo "$rc $((ms / 1000)).$((ms % 1000 / 100))" >"$spool/$1.rc.tmp"
         mv "$spool/$1.rc.tmp" "$spool/$1.rc"
     ) &
