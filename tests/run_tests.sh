@@ -50,8 +50,25 @@ start() {
         mv "$spool/$1.rc.tmp" "$spool/$1.rc"
     ) &
 }
-started=0 running=0 shown=0 offset=0 headed=-1
-scan_fd=() partial=()
+# new_lines I [ENDED]: the complete lines job I wrote since the last call, into the array `got`,
+# read through a descriptor kept open per job (the shell's own read: a process or two per job
+# and pass cost a suite seconds here); with ENDED=1 its unterminated last line too.
+new_lines() {
+    got=()
+    [ -n "${fd[$1]:-}" ] || exec {fd[$1]}<"$spool/$1.out"
+    local line
+    while IFS= read -r -u "${fd[$1]}" line; do
+        got+=("${rest[$1]:-}$line")
+        rest[$1]=
+    done
+    rest[$1]=${rest[$1]:-}$line
+    if [ "${2:-0}" -eq 1 ]; then
+        [ -z "${rest[$1]}" ] || got+=("${rest[$1]}")
+        exec {fd[$1]}<&-
+    fi
+}
+started=0 running=0 shown=0 headed=-1
+fd=() rest=() held=()
 while [ "$shown" -lt "$n" ]; do
     while [ "$running" -lt "$jobs" ] && [ "$started" -lt "$n" ]; do
         start "$started"
@@ -59,34 +76,28 @@ while [ "$shown" -lt "$n" ]; do
     done
     if [ "$headed" -ne "$shown" ]; then
         echo "== ${names[$shown]}"
+        printf '%s' "${held[shown]:-}"
         headed=$shown
     fi
     ended=0
     [ -e "$spool/$shown.rc" ] && ended=1 # read before the output, so none is left unshown
-    size=$(stat -c %s "$spool/$shown.out")
-    if [ "$size" -gt "$offset" ]; then
-        tail -c +$((offset + 1)) "$spool/$shown.out" | head -c $((size - offset))
-        offset=$size
-    fi
+    new_lines "$shown" "$ended"
+    [ ${#got[@]} -eq 0 ] || printf '%s\n' "${got[@]}"
     if [ "$ended" -eq 1 ]; then
         read -r rc took <"$spool/$shown.rc"
         verdict "$shown" "$rc"
         echo "== ${names[$shown]}: $took s"
-        [ -z "${scan_fd[shown]:-}" ] || exec {scan_fd[shown]}<&-
-        shown=$((shown + 1)) offset=0
+        shown=$((shown + 1))
     fi
-    # A held job's failures are announced as they happen, as "early NAME: FAIL ..." (not counted:
-    # its whole output, FAIL lines included, still comes in its turn). A hung case in a job
-    # behind a long one must not wait for that one to be seen.
-    # Read with the shell's own read, through a descriptor kept open per job: a process or two
-    # per job and pass cost the release suite 2-3 s here.
+    # The jobs behind it keep their lines for their turn, but a FAIL among them is announced at
+    # once, as "early NAME: FAIL ..." (not counted: it is counted in its turn). A hung case in a
+    # job behind a long one must not wait for that one to be seen.
     for ((i = shown + 1; i < started; i++)); do
-        [ -n "${scan_fd[i]:-}" ] || exec {scan_fd[i]}<"$spool/$i.out"
-        while IFS= read -r -u "${scan_fd[i]}" line; do
-            line=${partial[i]:-}$line partial[i]=
+        new_lines "$i"
+        for line in "${got[@]}"; do
+            held[i]+=$line$'\n'
             [[ $line == "FAIL "* ]] && echo "early ${names[i]}: $line"
         done
-        partial[i]=${partial[i]:-}$line # a line still being written
     done
     # Slots freed by any job that ended, shown or not.
     running=0
