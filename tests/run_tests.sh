@@ -33,6 +33,9 @@ jobs=${TEST_JOBS:-1}
 # verdict I RC: job I's output into the log, and a FAIL if it died without one.
 verdict() {
     cat "$spool/$1.out" >>"$log"
+    # An output without a final newline would glue the next line (this job's or the next one's
+    # FAIL) onto its last, where the count does not see it.
+    [ -z "$(tail -c 1 "$spool/$1.out")" ] || echo >>"$log"
     if [ "$2" -ne 0 ] && ! grep -q '^FAIL ' "$spool/$1.out"; then
         echo "FAIL ${names[$1]}: exited with status $2 without reporting a case" | tee -a "$log"
     fi
