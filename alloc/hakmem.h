@@ -69,6 +69,7 @@ struct hak_stats {
     uint64_t large_allocs, large_frees, large_live_bytes, large_cache_hits, large_remaps;
     uint64_t
         large_extends; /* Large blocks built on a freed block and the untouched range after it */
+    uint64_t large_trimmed_bytes; /* touched cached bytes given back to stay under the live peak */
     uint64_t segments_mapped, segments_peak, segments_cached;
     uint64_t mapped_bytes, peak_mapped_bytes; /* segments + large mappings held from the OS */
     uint64_t slabs_orphaned, slabs_adopted, slabs_reclaimed;

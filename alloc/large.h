@@ -1,13 +1,15 @@
-/* large.h — the Large tier: blocks above 1 MiB, cut from 64 MiB reserves of address space (or
- * mapped alone when bigger or over-aligned), a cache of free ranges (a freed block is extended
- * in place into the untouched range after it), and mremap-based realloc.
+/* large.h — the Large tier: blocks above 1 MiB, in whole 2 MiB frames (huge pages where the
+ * kernel allows), cut from 64 MiB reserves of address space (or mapped alone when bigger or
+ * over-aligned), a cache of free ranges (a freed block is extended in place into the untouched
+ * range after it), and mremap-based realloc.
  *
  * Owns: the registry of live Large blocks (address -> size), the cache of free ranges (freed
  * blocks merged with their free neighbours, and untouched reserve), and the sticky HAK_MAP_LARGE
  * marks. Promises: the registry is authoritative, so a foreign pointer in a range that once held
- * Large memory is never taken for ours; touched cached bytes are bounded by HAKMEM_LARGE_CACHE_MB
- * and HAKMEM_LARGE_PURGE_MS (the rest is unmapped). Must never: call into the slab or page-run
- * tiers while holding its lock. */
+ * Large memory is never taken for ours; touched bytes (live and cached) never exceed the most live
+ * bytes seen, and touched cached bytes are bounded by HAKMEM_LARGE_CACHE_MB and
+ * HAKMEM_LARGE_PURGE_MS (the rest is unmapped). Must never: call into the slab or page-run tiers
+ * while holding its lock. */
 #ifndef HAK_LARGE_H
 #define HAK_LARGE_H
 
@@ -35,7 +37,8 @@ HAK_HIDDEN size_t large_cache_drop(void);
 
 struct large_counters {
     uint64_t allocs, frees, live_bytes, cache_hits, remaps, extends, cached_bytes;
-    uint64_t mapped_bytes; /* live blocks + cached ranges */
+    uint64_t trimmed_bytes; /* touched cached bytes given back to stay under the live peak */
+    uint64_t mapped_bytes;  /* live blocks + cached ranges */
 };
 HAK_HIDDEN void large_counters(struct large_counters *out);
 

@@ -30,6 +30,8 @@
       "MiB of touched, freed Large blocks kept for reuse")                                         \
     X(LARGE_PURGE_MS, "HAKMEM_LARGE_PURGE_MS", "large-purge-ms", "N", "1000",                      \
       "age in ms at which cached Large pages go back to the OS (0: never)")                        \
+    X(LARGE_HUGE_PAGES, "HAKMEM_LARGE_HUGE_PAGES", "large-huge-pages", "0|1", "1",                 \
+      "back Large blocks with 2 MiB transparent huge pages where the kernel allows it")            \
     X(WAIT_LIMIT_S, "HAKMEM_WAIT_LIMIT_S", "wait-limit-s", "N", "10",                              \
       "checking builds: seconds a wait on another thread may last before it aborts")
 

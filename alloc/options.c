@@ -7,6 +7,7 @@
 
 #include "hakmem.h"
 #include "option_table.h"
+#include "os_memory.h"
 
 #include <fcntl.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@ struct hak_options hak_options = {
     .segment_cache = 8,
     .large_cache_bytes = (size_t)256 << 20,
     .large_purge_ms = 1000,
+    .large_huge_pages = 1,
     .wait_limit_s = 10,
 };
 
@@ -104,6 +106,11 @@ void options_init(void)
         hak_options.large_cache_bytes = (size_t)v << 20;
     if (parse_unsigned(option(HAK_OPTION_LARGE_PURGE_MS), &v))
         hak_options.large_purge_ms = v;
+    k = option_choice(HAK_OPTION_LARGE_HUGE_PAGES); /* 0|1 */
+    if (k >= 0)
+        hak_options.large_huge_pages = (unsigned)k;
+    if (hak_options.large_huge_pages && !os_huge_pages_available())
+        hak_options.large_huge_pages = 0; /* the Large tier's trade-offs assume them: see large.c */
     if (parse_unsigned(option(HAK_OPTION_WAIT_LIMIT_S), &v) && v > 0)
         hak_options.wait_limit_s = (unsigned)v;
     k = option_choice(HAK_OPTION_EXTERNAL_GUARD); /* contain|log|abort */

@@ -14,15 +14,16 @@ enum external_guard_policy { GUARD_CONTAIN, GUARD_LOG, GUARD_ABORT };
 enum invalid_free_policy { INVALID_FREE_ABORT, INVALID_FREE_REPORT };
 
 struct hak_options {
-    unsigned stats;           /* HAKMEM_STATS: 0, or HAK_STATS_TEXT / HAK_STATS_JSON at exit */
-    const char *stats_file;   /* HAKMEM_STATS_FILE: where (NULL: stderr); %p is the pid */
-    unsigned external_guard;  /* HAKMEM_EXTERNAL_GUARD: contain | log | abort */
-    uint64_t guard_report_at; /* HAKMEM_EXTERNAL_GUARD_REPORT: hits before the one-time report */
-    unsigned invalid_free;    /* HAKMEM_INVALID_FREE: abort | report */
-    unsigned segment_cache;   /* HAKMEM_SEGMENT_CACHE: warm free segments kept (count) */
-    size_t large_cache_bytes; /* HAKMEM_LARGE_CACHE_MB: touched freed Large bytes kept */
-    uint64_t large_purge_ms;  /* HAKMEM_LARGE_PURGE_MS: age at which they are purged (0: never) */
-    unsigned wait_limit_s;    /* HAKMEM_WAIT_LIMIT_S: checking builds abort a wait this long */
+    unsigned stats;            /* HAKMEM_STATS: 0, or HAK_STATS_TEXT / HAK_STATS_JSON at exit */
+    const char *stats_file;    /* HAKMEM_STATS_FILE: where (NULL: stderr); %p is the pid */
+    unsigned external_guard;   /* HAKMEM_EXTERNAL_GUARD: contain | log | abort */
+    uint64_t guard_report_at;  /* HAKMEM_EXTERNAL_GUARD_REPORT: hits before the one-time report */
+    unsigned invalid_free;     /* HAKMEM_INVALID_FREE: abort | report */
+    unsigned segment_cache;    /* HAKMEM_SEGMENT_CACHE: warm free segments kept (count) */
+    size_t large_cache_bytes;  /* HAKMEM_LARGE_CACHE_MB: touched freed Large bytes kept */
+    uint64_t large_purge_ms;   /* HAKMEM_LARGE_PURGE_MS: age at which they are purged (0: never) */
+    unsigned large_huge_pages; /* HAKMEM_LARGE_HUGE_PAGES, and the kernel has them: 1 or 0 */
+    unsigned wait_limit_s;     /* HAKMEM_WAIT_LIMIT_S: checking builds abort a wait this long */
 };
 
 extern struct hak_options hak_options HAK_HIDDEN;

@@ -3,7 +3,10 @@
 #include "os_memory.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "hakmem.h"
 
@@ -86,6 +89,28 @@ void os_unmap(void *addr, size_t size)
      * system's answer, not a bug. */
     HAK_ASSERT(!failed || errno != EINVAL);
     (void)failed;
+    errno = saved;
+}
+
+int os_huge_pages_available(void)
+{
+    int saved = errno,
+        fd = open("/sys/kernel/mm/transparent_hugepage/enabled", O_RDONLY | O_CLOEXEC);
+    char text[128];
+    ssize_t n = fd < 0 ? -1 : read(fd, text, sizeof text - 1);
+    if (fd >= 0)
+        close(fd);
+    errno = saved;
+    if (n <= 0)
+        return 0;
+    text[n] = '\0';
+    return strstr(text, "[never]") == NULL;
+}
+
+void os_advise_huge_pages(void *addr, size_t size)
+{
+    int saved = errno;
+    madvise(addr, size, MADV_HUGEPAGE);
     errno = saved;
 }
 

@@ -15,6 +15,12 @@ HAK_HIDDEN void *os_map_aligned(size_t size, size_t align);
 /* Give [addr, addr + size) back, address space included. The range must be whole pages: in the
  * checking builds one that is not stops the process (it would stay mapped, counted as gone). */
 HAK_HIDDEN void os_unmap(void *addr, size_t size);
+/* Ask the kernel to back [addr, addr + size) with transparent huge pages where it can (a no-op
+ * where they are off); the range stays as it is otherwise. */
+HAK_HIDDEN void os_advise_huge_pages(void *addr, size_t size);
+/* 1 if the kernel gives transparent huge pages to ranges that ask (its setting is not "never").
+ * Reads sysfs: initialization only. */
+HAK_HIDDEN int os_huge_pages_available(void);
 /* Give the pages back while keeping the range mapped (it reads as zero afterwards). */
 HAK_HIDDEN void os_purge(void *addr, size_t size);
 /* Resize a mapping, moving it if needed; NULL on failure (the old mapping is intact). */

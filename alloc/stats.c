@@ -48,6 +48,7 @@ HAK_EXPORT void hak_stats(struct hak_stats *out)
     out->large_cache_hits = lc.cache_hits;
     out->large_remaps = lc.remaps;
     out->large_extends = lc.extends;
+    out->large_trimmed_bytes = lc.trimmed_bytes;
     out->live_bytes += pr.live_bytes + lc.live_bytes;
     struct segment_counters sc;
     segment_counters(&sc);
@@ -126,7 +127,7 @@ HAK_EXPORT const char *hak_version(void) { return HAKMEM_VERSION_STRING; }
     X(allocs) X(frees) X(remote_frees) X(drains) X(drained) X(refills) X(flushes) X(cache_hits)   \
     X(live_bytes) X(page_run_allocs) X(page_run_frees) X(page_run_live_bytes) X(large_allocs)    \
     X(large_frees) X(large_live_bytes) X(large_cache_hits) X(large_remaps) X(large_extends)       \
-    X(segments_mapped) X(segments_peak) X(segments_cached) X(mapped_bytes) X(peak_mapped_bytes)   \
+    X(large_trimmed_bytes) X(segments_mapped) X(segments_peak) X(segments_cached) X(mapped_bytes) X(peak_mapped_bytes)   \
     X(slabs_orphaned) X(slabs_adopted) X(slabs_reclaimed) X(threads_started) X(threads_exited)    \
     X(external_guard_hits) X(external_guard_frees) X(external_guard_reallocs)                    \
     X(external_guard_size_queries) X(invalid_frees) X(double_frees) X(interior_frees)            \
@@ -255,10 +256,11 @@ HAK_EXPORT void hak_stats_print(int fd)
         (unsigned long long)s.page_run_live_bytes);
     say(r,
         "large: allocs %llu frees %llu live %llu bytes, cache hits %llu, remaps %llu, "
-        "extended %llu\n",
+        "extended %llu, trimmed %llu bytes\n",
         (unsigned long long)s.large_allocs, (unsigned long long)s.large_frees,
         (unsigned long long)s.large_live_bytes, (unsigned long long)s.large_cache_hits,
-        (unsigned long long)s.large_remaps, (unsigned long long)s.large_extends);
+        (unsigned long long)s.large_remaps, (unsigned long long)s.large_extends,
+        (unsigned long long)s.large_trimmed_bytes);
     say(r, "segments: %llu mapped (peak %llu, %llu cached); mapped %llu bytes, peak %llu bytes\n",
         (unsigned long long)s.segments_mapped, (unsigned long long)s.segments_peak,
         (unsigned long long)s.segments_cached, (unsigned long long)s.mapped_bytes,

@@ -144,16 +144,21 @@ HAK_BLOCK_ACCESS void block_set_mark_word(void *b, uint64_t v) { ((uint64_t *)b)
 
 #include <valgrind/memcheck.h>
 
+/* The bytes between the request and the block's end are no-access: track_requested finds the
+ * request by where addressable bytes stop (a Large block's 2 MiB frame can end megabytes of
+ * fresh, addressable mapping later). */
 HAK_INLINE void track_alloc(void *p, size_t size, size_t usable)
 {
-    (void)usable;
     VALGRIND_MALLOCLIKE_BLOCK(p, size, 0, 0);
+    if (usable > size)
+        VALGRIND_MAKE_MEM_NOACCESS((char *)p + size, usable - size);
 }
 /* Memory known to read as zero (a fresh mapping): defined, not undefined. */
 HAK_INLINE void track_alloc_zeroed(void *p, size_t size, size_t usable)
 {
-    (void)usable;
     VALGRIND_MALLOCLIKE_BLOCK(p, size, 0, 1);
+    if (usable > size)
+        VALGRIND_MAKE_MEM_NOACCESS((char *)p + size, usable - size);
 }
 HAK_INLINE void track_free(void *p, size_t usable)
 {

@@ -1,9 +1,11 @@
-/* The Large tier's cache of free ranges: a block is cut from a bigger cached range (its tail stays
- * cached), freed blocks rejoin adjacent cached ranges, blocks come from shared reserves, and
- * touched cached bytes past the budget are purged, and a block bigger than every cached range
- * extends a freed one in place. Each reuse is visible in hak_stats: a cache hit, and no more
- * bytes mapped from the OS than the reuse leaves missing. */
+/* The Large tier's cache of free ranges: blocks are whole 2 MiB frames starting on one, a block is
+ * cut from a bigger cached range (its tail stays cached), freed blocks rejoin adjacent cached
+ * ranges, blocks come from shared reserves, touched cached bytes past the budget are purged, touched
+ * bytes never exceed the live peak where huge pages make faults cheap, and a block bigger than
+ * every cached range extends a freed one in place. Each reuse is visible in hak_stats: a cache
+ * hit, and no more bytes mapped from the OS than the reuse leaves missing. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -13,6 +15,22 @@
 #include "track.h"
 
 #define MiB ((size_t)1 << 20)
+
+/* Whether Large blocks get huge pages: HAKMEM_LARGE_HUGE_PAGES is not 0 (it is on by default) and
+ * the kernel's setting is anything but "[never]". */
+static int huge_frames_expected(void)
+{
+    const char *option = getenv("HAKMEM_LARGE_HUGE_PAGES");
+    if (option != NULL && strcmp(option, "0") == 0)
+        return 0;
+    FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+    char text[128] = "";
+    if (f == NULL)
+        return 0;
+    int ok = fgets(text, sizeof text, f) != NULL && strstr(text, "[never]") == NULL;
+    fclose(f);
+    return ok;
+}
 
 static uint64_t mapped_bytes(void)
 {
@@ -28,32 +46,58 @@ static uint64_t large_cache_hits(void)
     return s.large_cache_hits;
 }
 
+/* The grain of Large blocks: 2 MiB frames with huge pages, else pages. */
+static size_t frame(void) { return huge_frames_expected() ? 2 * MiB : 4096; }
+
+/* Every Large block, cut from a reserve or mapped alone, starts on a frame boundary and spans
+ * whole frames (tracking builds may report just the requested size): a huge page never holds
+ * parts of two blocks, or of a block and a free range. */
+TEST(large_blocks_are_whole_frames_starting_on_one)
+{
+    const size_t FRAME = frame();
+    static const size_t sizes[] = {MiB + 1, 3 * MiB, 5 * MiB + 4096, 6 * MiB, 40 * MiB + 1};
+    char *blocks[sizeof sizes / sizeof sizes[0]];
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        blocks[k] = hak_malloc(sizes[k]);
+        CHECK(blocks[k] != NULL);
+        size_t frames = (sizes[k] + FRAME - 1) / FRAME * FRAME, usable = hak_usable_size(blocks[k]);
+        CHECKF((uintptr_t)blocks[k] % FRAME == 0, "%zu-byte block at %p", sizes[k],
+               (void *)blocks[k]);
+        CHECKF(usable >= sizes[k] && usable <= frames, "%zu-byte block: %zu usable", sizes[k],
+               usable);
+        memset(blocks[k], 0x5c, usable);
+    }
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++)
+        hak_free(blocks[k]);
+    CHECK(hak_debug_check_heap() == 0);
+}
+
 TEST(large_block_is_cut_from_a_bigger_cached_mapping_and_rejoins_its_tail)
 {
-    char *whole = hak_malloc(8 * MiB);
+    const size_t head_bytes = (2 * MiB + 100 + frame() - 1) / frame() * frame();
+    char *whole = hak_malloc(12 * MiB);
     CHECK(whole != NULL);
-    memset(whole, 0x11, 8 * MiB);
+    memset(whole, 0x11, 12 * MiB);
     hak_free(whole);
     uint64_t mapped = mapped_bytes(), hits = large_cache_hits();
 
     char *head = hak_malloc(2 * MiB + 100);
     char *tail = hak_malloc(3 * MiB);
-    CHECKF(head == whole, "2 MiB block at %p, not at the cached 8 MiB mapping %p", (void *)head,
+    CHECKF(head == whole, "2 MiB block at %p, not at the cached 12 MiB mapping %p", (void *)head,
            (void *)whole);
-    CHECKF(tail == whole + 2 * MiB + 4096, "3 MiB block at %p, not in the cached tail at %p",
-           (void *)tail, (void *)(whole + 2 * MiB + 4096));
+    CHECKF(tail == whole + head_bytes, "3 MiB block at %p, not in the cached tail at %p",
+           (void *)tail, (void *)(whole + head_bytes));
     CHECK(large_cache_hits() == hits + 2);
     CHECKF(mapped_bytes() == mapped, "mapped bytes grew from %llu to %llu",
            (unsigned long long)mapped, (unsigned long long)mapped_bytes());
-    /* Cut to whole pages (tracking builds may report just the requested size). */
-    CHECK(hak_usable_size(head) >= 2 * MiB + 100 && hak_usable_size(head) <= 2 * MiB + 4096);
+    CHECK(hak_usable_size(head) >= 2 * MiB + 100 && hak_usable_size(head) <= head_bytes);
     memset(head, 0x22, 2 * MiB + 100);
     memset(tail, 0x33, 3 * MiB);
 
     hak_free(tail);
     hak_free(head);
-    char *again = hak_malloc(8 * MiB);
-    CHECKF(again == whole, "8 MiB block at %p: the freed pieces did not rejoin at %p",
+    char *again = hak_malloc(12 * MiB);
+    CHECKF(again == whole, "12 MiB block at %p: the freed pieces did not rejoin at %p",
            (void *)again, (void *)whole);
     CHECK(mapped_bytes() == mapped);
     hak_free(again);
@@ -132,6 +176,47 @@ TEST(large_cache_gives_back_touched_bytes_past_its_budget)
     CHECKF(touched[0] == 0x66 && touched[8 * MiB - 1] == 0x66, "touched pages within budget lost");
 #endif
     hak_free(touched);
+}
+
+/* With huge pages (faults 512 times fewer), touched bytes, live and cached, never exceed the most
+ * live bytes the program has had: a block that faults new pages makes the oldest touched cached
+ * range give back as much (its end, whole frames); without them the cache keeps it. */
+TEST(large_touched_bytes_never_exceed_the_live_peak_with_huge_pages)
+{
+    char *a = hak_malloc(8 * MiB);
+    char *spacer = hak_malloc(2 * MiB); /* live, keeps a and b apart */
+    char *b = hak_malloc(8 * MiB);
+    CHECK(a != NULL && spacer != NULL && b != NULL);
+    memset(a, 0x21, 8 * MiB);
+    memset(b, 0x22, 8 * MiB);
+    hak_free(a);
+    hak_free(b); /* live 2 MiB, live peak 18 MiB, 16 MiB touched and cached */
+    struct hak_stats s0, s1;
+    hak_stats(&s0);
+    /* No touched range fits 12 MiB: b is extended in place, faulting 4 MiB it never had. */
+    char *c = hak_malloc(12 * MiB);
+    CHECKF(c == b, "the 12 MiB block is at %p, not on b at %p", (void *)c, (void *)b);
+    memset(c, 0x23, 12 * MiB);
+    hak_stats(&s1);
+    uint64_t trimmed = s1.large_trimmed_bytes - s0.large_trimmed_bytes;
+    int64_t unmapped = (int64_t)s0.mapped_bytes - (int64_t)s1.mapped_bytes;
+    if (huge_frames_expected()) { /* live 14 MiB, touched 22 MiB: a's last 4 MiB go back */
+        CHECKF(trimmed == 4 * MiB && unmapped == (int64_t)(4 * MiB),
+               "trimmed %llu bytes, unmapped %lld, not a's last 4 MiB", (unsigned long long)trimmed,
+               (long long)unmapped);
+        char *front = hak_malloc(4 * MiB);
+        CHECKF(front == a, "a's touched front is not reused: 4 MiB block at %p", (void *)front);
+#if !HAK_TRACKING
+        CHECK(front[0] == 0x21 && front[4 * MiB - 1] == 0x21);
+#endif
+        hak_free(front);
+    } else {
+        CHECKF(trimmed == 0 && unmapped == 0, "without huge pages: trimmed %llu, unmapped %lld",
+               (unsigned long long)trimmed, (long long)unmapped);
+    }
+    hak_free(c);
+    hak_free(spacer);
+    CHECK(hak_debug_check_heap() == 0);
 }
 
 /* Memory a program stopped using goes back with time, not only past the size bound. */
