@@ -12,6 +12,7 @@ own sequence it gives 459,448 kB against hakmem's measured 459,212 (VmHWM less t
 
 The other policies are the alternatives the README discusses; each line prints, per workload,
 peak resident / live peak, page faults per step and pages moved per step (mremap) by kind.
+`frames_trim` is alloc/large.c since fbea571 (huge pages on): its faults are 2 MiB ones.
 
   bench/large_cache_model.py                 # every policy, every workload
   bench/large_cache_model.py current donate  # some of them
@@ -64,9 +65,19 @@ class Model:
         self.next_reserve = 1 << 45
         self.resident = set()  # page numbers
         self.peak = self.faults = self.moved_pmd = self.moved_pte = 0
+        self.frames = policy == "frames_trim"  # huge pages: a write makes its whole frame resident
+        self.high = self.live = 0
 
     # ---- pages ----
     def write(self, addr, n):
+        if self.frames:  # one fault per 2 MiB frame, the whole frame resident
+            lo, hi = addr // CHUNK * CHUNK, -(-(addr + n) // CHUNK) * CHUNK
+            for f in range(lo, hi, CHUNK):
+                if f // PAGE not in self.resident:
+                    self.faults += 1
+                self.resident.update(range(f // PAGE, (f + CHUNK) // PAGE))
+            self.peak = max(self.peak, len(self.resident))
+            return
         for p in range(addr // PAGE, (addr + n) // PAGE):
             if p not in self.resident:
                 self.resident.add(p)
@@ -200,6 +211,25 @@ class Model:
         self.fill_pages(addr, n)
         return addr, size
 
+    def frames_trim(self, n):
+        """alloc/large.c with huge pages: blocks of whole 2 MiB frames in 2 MiB-aligned reserves,
+        placed by the current rules; then touched cached bytes kept under the live peak less the
+        live bytes, the oldest touched ranges' ends unmapped first (whole frames)."""
+        addr, size = self.current(-(-n // CHUNK) * CHUNK)
+        self.live += size
+        self.high = max(self.high, self.live)
+        over = sum(r[1] for r in self.ranges if r[2]) - (self.high - self.live)
+        for r in [r for r in self.ranges if r[2]]:
+            if over <= 0:
+                break
+            cut = min(r[1], -(-over // CHUNK) * CHUNK)
+            self.ranges.remove(r)
+            if cut < r[1]:
+                self.ranges.append([r[0], r[1] - cut, True])
+            self.release(r[0] + r[1] - cut, cut)  # unmapped: out of the cache altogether
+            over -= cut
+        return addr, size
+
     def aligned_donate(self, n):  # 2 MiB-aligned blocks: whole chunks moved first, then pages
         addr, size = (self.touched_window(n, CHUNK) or self.fresh(n))
         for dst in range(addr, (addr + n) // CHUNK * CHUNK, CHUNK):
@@ -262,6 +292,7 @@ class Model:
             if blocks[slot]:
                 self.put(*blocks[slot], True)
                 live_bytes -= blocks[slot][1]
+                self.live -= blocks[slot][1]
             addr, size = getattr(self, self.policy)(n)
             blocks[slot] = (addr, size)
             live_bytes += size
@@ -281,6 +312,7 @@ POLICIES = {
     "budget_10pct": ("current", 0.10),
     "donate": ("donate", 0.0),
     "aligned_donate": ("aligned_donate", 0.0),
+    "frames_trim": ("frames_trim", 0.0),
 }
 
 if __name__ == "__main__":
@@ -294,6 +326,7 @@ if __name__ == "__main__":
             policy, budget = POLICIES[name]
             m = Model(policy, budget)
             steps = m.run(seq)
-            print(f"  {name:15s} peak {m.peak * PAGE / peak:.3f}x  faults/step {m.faults / steps:4.0f}"
+            unit = "2M" if m.frames else "4K"
+            print(f"  {name:15s} peak {m.peak * PAGE / peak:.3f}x  {unit} faults/step {m.faults / steps:4.0f}"
                   f"  moved/step {m.moved_pmd / steps:4.0f} as 2 MiB entries,"
                   f" {m.moved_pte / steps:4.0f} singly")
