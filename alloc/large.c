@@ -207,6 +207,29 @@ static void cache_append(struct range e, struct range *evicted, unsigned *nevict
         dirty_bytes += e.size;
 }
 
+/* Under the lock: up to `excess` bytes (rounded up to the grain) given back from the oldest
+ * touched cached range to evicted[] — its end; its front stays cached. Returns the bytes given
+ * back, 0 when no touched range is cached. */
+static size_t evict_oldest_touched(size_t excess, struct range *evicted, unsigned *nevicted)
+{
+    unsigned k = 0;
+    while (k < cache_count && !cache[k].dirty)
+        k++;
+    if (k == cache_count)
+        return 0;
+    excess = round_grain(excess);
+    struct range old = cache[k];
+    cache_remove(k);
+    if (excess < old.size) { /* keep the front, give back the end */
+        cache_append((struct range){old.addr, old.size - excess, 1, old.freed_ms}, evicted,
+                     nevicted);
+        old.addr += old.size - excess;
+        old.size = excess;
+    }
+    evicted[(*nevicted)++] = old;
+    return old.size;
+}
+
 /* Under the lock: cache free range e. Touched cached bytes are bounded by HAKMEM_LARGE_CACHE_MB:
  * past it the excess is cut from the oldest touched ranges (then from e itself) and goes to
  * evicted[], to be unmapped once the lock is released, address space included (a process under
@@ -215,23 +238,9 @@ static void cache_put(struct range e, struct range *evicted, unsigned *nevicted)
 {
     e = cache_merge(e);
     size_t budget = hak_options.large_cache_bytes;
-    while (e.dirty && dirty_bytes + e.size > budget) {
-        unsigned k = 0;
-        while (k < cache_count && !cache[k].dirty)
-            k++;
-        if (k == cache_count)
-            break;
-        size_t excess = round_grain(dirty_bytes + e.size - budget); /* whole frames */
-        struct range old = cache[k];
-        cache_remove(k);
-        if (excess < old.size) { /* keep the front, give back the end */
-            cache_append((struct range){old.addr, old.size - excess, 1, old.freed_ms}, evicted,
-                         nevicted);
-            old.addr += old.size - excess;
-            old.size = excess;
-        }
-        evicted[(*nevicted)++] = old;
-    }
+    while (e.dirty && dirty_bytes + e.size > budget &&
+           evict_oldest_touched(dirty_bytes + e.size - budget, evicted, nevicted) > 0)
+        continue;
     if (e.dirty && dirty_bytes + e.size > budget) {
         size_t excess = round_grain(dirty_bytes + e.size - budget);
         excess = excess < e.size ? excess : e.size;
@@ -343,22 +352,10 @@ static void trim_touched(struct range *evicted, unsigned *nevicted)
         return;
     size_t allowed = (size_t)(high_live - live_bytes);
     while (dirty_bytes > allowed) {
-        unsigned k = 0;
-        while (k < cache_count && !cache[k].dirty)
-            k++;
-        if (k == cache_count)
+        size_t given = evict_oldest_touched(dirty_bytes - allowed, evicted, nevicted);
+        if (given == 0)
             break;
-        size_t excess = round_grain(dirty_bytes - allowed);
-        struct range old = cache[k];
-        cache_remove(k);
-        if (excess < old.size) { /* keep the front, give back the end */
-            cache_append((struct range){old.addr, old.size - excess, 1, old.freed_ms}, evicted,
-                         nevicted);
-            old.addr += old.size - excess;
-            old.size = excess;
-        }
-        trimmed += old.size;
-        evicted[(*nevicted)++] = old;
+        trimmed += given;
     }
 }
 

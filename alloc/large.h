@@ -1,5 +1,5 @@
-/* large.h — the Large tier: blocks above 1 MiB, in whole 2 MiB frames (huge pages where the
- * kernel allows), cut from 64 MiB reserves of address space (or mapped alone when bigger or
+/* large.h — the Large tier: blocks above 1 MiB (whole 2 MiB frames on huge pages where the
+ * kernel gives them, else whole pages), cut from 64 MiB reserves of address space (or mapped alone when bigger or
  * over-aligned), a cache of free ranges (a freed block is extended in place into the untouched
  * range after it), and mremap-based realloc.
  *

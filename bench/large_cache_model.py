@@ -219,15 +219,7 @@ class Model:
         self.live += size
         self.high = max(self.high, self.live)
         over = sum(r[1] for r in self.ranges if r[2]) - (self.high - self.live)
-        for r in [r for r in self.ranges if r[2]]:
-            if over <= 0:
-                break
-            cut = min(r[1], -(-over // CHUNK) * CHUNK)
-            self.ranges.remove(r)
-            if cut < r[1]:
-                self.ranges.append([r[0], r[1] - cut, True])
-            self.release(r[0] + r[1] - cut, cut)  # unmapped: out of the cache altogether
-            over -= cut
+        self.give_back_oldest(over, CHUNK, unmap=True)
         return addr, size
 
     def aligned_donate(self, n):  # 2 MiB-aligned blocks: whole chunks moved first, then pages
@@ -272,17 +264,22 @@ class Model:
     def keep_budget(self, live_bytes):
         """budget: touched cached bytes kept under that fraction of the live bytes, the
         oldest given back first."""
-        touched = [r for r in self.ranges if r[2]]
-        over = sum(r[1] for r in touched) - int(self.budget * live_bytes) // PAGE * PAGE
-        for r in touched:
+        over = sum(r[1] for r in self.ranges if r[2]) - int(self.budget * live_bytes) // PAGE * PAGE
+        self.give_back_oldest(over, PAGE, unmap=False)
+
+    def give_back_oldest(self, over, grain, unmap):
+        """over bytes (in whole grains) given back from the ends of the oldest touched ranges:
+        unmapped (out of the cache altogether), or kept as untouched ranges."""
+        for r in [r for r in self.ranges if r[2]]:
             if over <= 0:
                 break
-            cut = min(r[1], -(-over // PAGE) * PAGE)
+            cut = min(r[1], -(-over // grain) * grain)
             self.ranges.remove(r)
             if cut < r[1]:
                 self.ranges.append([r[0], r[1] - cut, True])
             self.release(r[0] + r[1] - cut, cut)
-            self.put(r[0] + r[1] - cut, cut, False)
+            if not unmap:
+                self.put(r[0] + r[1] - cut, cut, False)
             over -= cut
 
     def run(self, seq):
