@@ -1,7 +1,7 @@
 /* large.h — the Large tier: blocks above 1 MiB (whole 2 MiB frames on huge pages where the
- * kernel gives them, else whole pages), cut from 64 MiB reserves of address space (or mapped alone when bigger or
- * over-aligned), a cache of free ranges (a freed block is extended in place into the untouched
- * range after it), and mremap-based realloc.
+ * kernel gives them, else whole pages), cut from 64 MiB reserves of address space (or mapped
+ * alone when bigger or over-aligned), a cache of free ranges (a freed block is extended in place
+ * into the untouched range after it), and mremap-based realloc.
  *
  * Owns: the registry of live Large blocks (address -> size), the cache of free ranges (freed
  * blocks merged with their free neighbours, and untouched reserve), and the sticky HAK_MAP_LARGE
