@@ -127,7 +127,8 @@ HAK_EXPORT const char *hak_version(void) { return HAKMEM_VERSION_STRING; }
     X(allocs) X(frees) X(remote_frees) X(drains) X(drained) X(refills) X(flushes) X(cache_hits)   \
     X(live_bytes) X(page_run_allocs) X(page_run_frees) X(page_run_live_bytes) X(large_allocs)    \
     X(large_frees) X(large_live_bytes) X(large_cache_hits) X(large_remaps) X(large_extends)       \
-    X(large_trimmed_bytes) X(segments_mapped) X(segments_peak) X(segments_cached) X(mapped_bytes) X(peak_mapped_bytes)   \
+    X(large_trimmed_bytes) X(segments_mapped) X(segments_peak) X(segments_cached)                 \
+    X(mapped_bytes) X(peak_mapped_bytes)                                                           \
     X(slabs_orphaned) X(slabs_adopted) X(slabs_reclaimed) X(threads_started) X(threads_exited)    \
     X(external_guard_hits) X(external_guard_frees) X(external_guard_reallocs)                    \
     X(external_guard_size_queries) X(invalid_frees) X(double_frees) X(interior_frees)            \
