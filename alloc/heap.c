@@ -245,10 +245,12 @@ static void remote_batch_flush(struct remote_batch *b, int recount)
 
 void remote_batches_flush(struct thread_cache *tc, int recount)
 {
-    uint64_t mask = recount ? ~0ull : tc->batched;
-    for (unsigned k = 0; k < HAK_CLASS_COUNT; k++)
-        if (mask & (1ull << k))
-            remote_batch_flush(&tc->batch[k], recount);
+    /* Every refill calls this: visit the flagged batches only, not all the classes. */
+    uint64_t mask = recount ? ~0ull >> (64 - HAK_CLASS_COUNT) : tc->batched;
+    while (mask != 0) {
+        remote_batch_flush(&tc->batch[__builtin_ctzll(mask)], recount);
+        mask &= mask - 1;
+    }
     tc->batched = 0;
 }
 

@@ -62,6 +62,8 @@ HAK_INLINE size_t cache_bin_offset(unsigned cls)
     return __builtin_offsetof(struct thread_cache, bins) + cls * sizeof(struct cache_bin);
 }
 
+_Static_assert(HAK_CLASS_COUNT >= 1 && HAK_CLASS_COUNT <= 64,
+               "a class's batch is one bit of batched");
 _Static_assert(sizeof(((struct thread_cache *)0)->bins) <= UINT16_MAX,
                "bin offsets fit the uint16_t tables and slab bin_off");
 
