@@ -537,7 +537,7 @@ void *large_alloc(size_t size, size_t align, int zero)
     int ok = register_block((uintptr_t)p, need, 0);
     if (ok && mapped > need) /* the rest of the reserve serves later blocks */
         cache_put((struct range){(uintptr_t)p + need, mapped - need, 0, 0}, evicted, &nevicted);
-    struct range trims[EVICT_MAX] = {{0, 0, 0, 0}}; /* zeroed: as evicted[] in large_alloc */
+    struct range trims[EVICT_MAX] = {{0, 0, 0, 0}}; /* zeroed, as evicted[] above */
     unsigned ntrims = 0;
     if (ok)
         trim_touched(trims, &ntrims);
