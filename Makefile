@@ -10,6 +10,7 @@
 #   make hardened-test      the hardened build's suite and corpus replay (VARIANT=hardened: README)
 
 VARIANTS := release hardened debug asan tsan msan valgrind fuzz sched afl cov
+# (and oss-fuzz: .clusterfuzzlite/build.sh's, in the continuous-fuzzing builder's environment)
 VARIANT ?= release
 BUILD := build/$(VARIANT)
 NPROC := $(shell nproc 2>/dev/null || echo 2)
@@ -89,6 +90,18 @@ else ifeq ($(VARIANT),afl)
   INTERPOSE := no
   export AFL_USE_ASAN := 1
   export AFL_QUIET := 1
+else ifeq ($(VARIANT),oss-fuzz)
+  # .clusterfuzzlite/build.sh's build, inside the OSS-Fuzz / ClusterFuzzLite builder: its CC and
+  # CFLAGS (optimization, sanitizer and coverage flags already in) come from its environment and
+  # go after hakmem's, so its choices win; hakmem's sanitizer hooks follow its SANITIZER. No
+  # -Werror: a warning that the builder's newer clang adds must not stop continuous fuzzing.
+  ifeq ($(origin CC),default)
+    $(error VARIANT=oss-fuzz is built by .clusterfuzzlite/build.sh, with the builder's CC and CFLAGS)
+  endif
+  BASE_CFLAGS := $(filter-out -Werror,$(BASE_CFLAGS))
+  OPT := $(CFLAGS) $(if $(filter address,$(SANITIZER)),-DHAK_TRACK_ASAN) \
+         $(if $(filter memory,$(SANITIZER)),-DHAK_TRACK_MSAN) $(OSS_FUZZ_IGNORE_FLAGS)
+  INTERPOSE := no
 else ifeq ($(VARIANT),cov)
   CC := clang
   OPT := -O0 -fprofile-instr-generate -fcoverage-mapping -DHAK_COVERAGE
@@ -102,6 +115,8 @@ endif
 CFLAGS_ALL := $(BASE_CFLAGS) $(OPT) $(EXTRA_CFLAGS)
 LDFLAGS_ALL := -pthread $(SANLD) -ldl -lm
 
+# The one list of the library's sources per variant: every build of the library (each variant,
+# the clang check, .clusterfuzzlite/build.sh through VARIANT=oss-fuzz) takes it from here.
 # alloc/hardened.c (the public entry points) and free_link.c are the hardened build's only.
 CORE_SRCS := $(filter-out alloc/interpose.c $(if $(filter hardened,$(VARIANT)),,alloc/hardened.c alloc/free_link.c),\
     $(sort $(wildcard alloc/*.c)))
@@ -244,6 +259,9 @@ LONG_TESTS := misuse_policies fork_safety thread_churn cross_thread_frees heap_c
 TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 TEST_BINS := $(foreach t,$(LONG_TESTS),$(filter %/$(t),$(TEST_BINS))) \
              $(filter-out $(addprefix %/,$(LONG_TESTS)),$(TEST_BINS))
+# make check TEST_SKIP="name ...": leaves those test binaries out of this run (make test's TSan
+# suite leaves out the ones whose threads never run at once, where TSan has nothing to see).
+TEST_BINS := $(filter-out $(addprefix %/,$(TEST_SKIP)),$(TEST_BINS))
 HARNESS := tests/harness/test_main.c
 HARNESS_HEADERS := tests/harness/test.h tests/harness/slab_of.h
 TEST_CFLAGS := $(CFLAGS_ALL) -Ialloc -Itests/harness
@@ -557,6 +575,17 @@ $(BUILD)/fuzz_ops: fuzz/driver_libfuzzer.c $(INTERP_SRCS) $(INTERP_HDRS) $(BUILD
 	@clang $(BASE_CFLAGS) -O1 -fsanitize=fuzzer $(FUZZ_SANITIZE) -Ialloc -Ifuzz $< \
 	    $(patsubst %.c,$(BUILD)/obj/%.o,$(INTERP_SRCS)) $(BUILD)/libhakmem_core.a -o $@ \
 	    $(LDFLAGS_ALL)
+endif
+ifeq ($(VARIANT),oss-fuzz)
+# The objects .clusterfuzzlite/build.sh links with the engine ($LIB_FUZZING_ENGINE, by its $CXX):
+# the library and the interpreter with the libFuzzer entry point (AFL++'s driver library calls
+# it too). The interpreter stays out of the coverage signal by the ignore list build.sh passes.
+OSS_FUZZ_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(INTERP_SRCS) fuzz/driver_libfuzzer.c)
+$(OSS_FUZZ_OBJS): CFLAGS_ALL += $(INTERP_DEFS) -Ialloc -Ifuzz
+$(OSS_FUZZ_OBJS): $(INTERP_HDRS)
+.PHONY: oss-fuzz-objs
+oss-fuzz-objs: $(BUILD)/libhakmem_core.a $(OSS_FUZZ_OBJS)
+	@echo $(abspath $(OSS_FUZZ_OBJS) $(BUILD)/libhakmem_core.a) >$(BUILD)/link-inputs
 endif
 ifeq ($(VARIANT),afl)
 $(BUILD)/afl_ops: fuzz/driver_afl.c $(INTERP_SRCS) $(INTERP_HDRS) $(BUILD)/libhakmem_core.a

@@ -12,10 +12,12 @@
 # FUZZING_ENGINE and ARCHITECTURE. `make oss-fuzz-check` (ci/oss-fuzz-check.sh) runs it outside
 # Docker in an emulation of that environment.
 #
-# The Makefile is not used: its flags (-Werror, its own sanitizer choice) are the Makefile's; here
-# the builder's flags decide. What the Makefile's fuzz build does is kept: hakmem's own sanitizer
-# hooks (alloc/track.h) for ASan and MSan, the heap check in the interpreter, and the coverage
-# ignore list (fuzz/coverage_ignore.txt, plus the interpreter itself: the fuzzer's signal is the
+# The library and the interpreter are compiled by the Makefile's oss-fuzz variant (make is in
+# the builder image): its source list is the one every build of hakmem uses, and its flags are
+# hakmem's without -Werror, followed by the builder's (which decide optimization, sanitizers and
+# coverage). What the Makefile's fuzz build does is kept: hakmem's own sanitizer hooks
+# (alloc/track.h) for ASan and MSan, the heap check in the interpreter, and the coverage ignore
+# list (fuzz/coverage_ignore.txt, plus the interpreter itself: the fuzzer's signal is the
 # allocator's code).
 
 # The source tree: the current directory (the Dockerfiles' WORKDIR), else $SRC/hakmem.
@@ -31,14 +33,6 @@ mkdir -p "$OUT" "${WORK:-${TMPDIR:-/tmp}}"
 OUT=$(cd "$OUT" && pwd)
 BUILD_DIR=$(mktemp -d "${WORK:-${TMPDIR:-/tmp}}/hakmem-build.XXXXXX")
 trap 'rm -rf "$BUILD_DIR"' EXIT
-
-# hakmem's flags first, the builder's after them (its -O, -g and sanitizer choices win).
-PROJECT_FLAGS="-std=gnu11 -Wall -Wextra -pthread -fvisibility=hidden -g"
-case "$SANITIZER" in
-    address) TRACK=-DHAK_TRACK_ASAN ;; # hakmem poisons its own blocks for ASan
-    memory) TRACK=-DHAK_TRACK_MSAN ;;  # fresh and freed blocks are uninitialized for MSan
-    *) TRACK= ;;                       # undefined, coverage, ...: no hooks
-esac
 
 # Coverage ignore list: what the Makefile's fuzz build leaves out of SanitizerCoverage, and the
 # interpreter (not instrumented there either: decoding ops is not the allocator's behaviour). The
@@ -63,31 +57,22 @@ if [ "$FUZZING_ENGINE" = afl ]; then
     export AFL_LLVM_DENYLIST="$BUILD_DIR/coverage_ignore.txt"
 fi
 
-# The library: alloc/*.c except interpose.c (the malloc family stays the sanitizer runtime's; the
-# fuzzer drives hakmem through the hak_* API).
-objs=()
-for src in alloc/*.c; do
-    [ "$src" = alloc/interpose.c ] && continue
-    obj="$BUILD_DIR/$(basename "${src%.c}").o"
-    # shellcheck disable=SC2086 # flag lists are word lists
-    $CC $PROJECT_FLAGS $TRACK $CFLAGS $IGNORE_FLAGS -c "$src" -o "$obj"
-    objs+=("$obj")
-done
-
-# The interpreter and the libFuzzer driver (the heap check after every 64 ops and at the end).
-for src in fuzz/interpreter.c fuzz/ops_format.c fuzz/race_sched.c fuzz/driver_libfuzzer.c; do
-    obj="$BUILD_DIR/fuzz_$(basename "${src%.c}").o"
-    # shellcheck disable=SC2086
-    $CC $PROJECT_FLAGS $TRACK $CFLAGS $IGNORE_FLAGS -DHAK_FUZZ_HEAP_CHECK -Ialloc -Ifuzz \
-        -c "$src" -o "$obj"
-    objs+=("$obj")
-done
+# The library and the interpreter with the libFuzzer entry point, compiled by the Makefile's
+# oss-fuzz variant: the same source list as every other build of hakmem (the Makefile's
+# CORE_SRCS), hakmem's flags first and the builder's CC and CFLAGS after them (its -O, -g and
+# sanitizer choices win), hakmem's own sanitizer hooks (alloc/track.h) for ASan and MSan, the
+# heap check in the interpreter. The malloc family stays the sanitizer runtime's: the fuzzer
+# drives hakmem through the hak_* API.
+export CC CFLAGS SANITIZER
+make -j"$(nproc 2>/dev/null || echo 2)" --no-print-directory VARIANT=oss-fuzz BUILD="$BUILD_DIR" \
+    OSS_FUZZ_IGNORE_FLAGS="$IGNORE_FLAGS" oss-fuzz-objs
+read -r -a link_inputs <"$BUILD_DIR/link-inputs"
 
 # Linked by the C++ driver, as OSS-Fuzz links every target: the engine's runtime may be C++
 # (libFuzzer's is; so is Centipede's) and must get the builder's C++ standard library
 # (CXXFLAGS: -stdlib=libc++).
 # shellcheck disable=SC2086
-$CXX $CXXFLAGS "${objs[@]}" $LIB_FUZZING_ENGINE -lpthread -ldl -lm -o "$OUT/fuzz_ops"
+$CXX $CXXFLAGS "${link_inputs[@]}" $LIB_FUZZING_ENGINE -lpthread -ldl -lm -o "$OUT/fuzz_ops"
 
 # Seed corpus: every text program compiled by opsc, built with the host compiler (CC and CFLAGS
 # carry sanitizer and fuzzer flags meant for the target, not for a build tool). Names as in

@@ -13,6 +13,8 @@
 #   msan      MemorySanitizer suite, replay, libFuzzer
 #   valgrind  the suite and the corpus replay under memcheck
 #   release   a Larson soak in check mode and make bench, compared with the last 5 nights
+# Before the jobs, after building: make oss-fuzz-check (the continuous-fuzzing build, every
+# engine and sanitizer, each target run for 5 s).
 # The libFuzzer corpus is carried between nights in NIGHTLY_CORPUS (inputs that add coverage are
 # merged back into it); bench history is NIGHTLY_HISTORY. Every crash or failed check goes to
 # ci/triage.sh (reproduce, minimize, signature, candidate regression test).
@@ -161,6 +163,11 @@ if ! step build all bash -c "$(declare -f build_targets); jobs=(${jobs[*]}); npr
     echo "nightly: the build failed; nothing else can run"
 fi
 build_ok=$(awk -F'\t' '$1 == "build" && $2 == "all" { print $3 }' "$results")
+# The continuous-fuzzing build, whole: every engine and sanitizer of .clusterfuzzlite/build.sh in
+# the emulated OSS-Fuzz builder, each target checked and run as ClusterFuzz runs it (make test
+# runs the same with shorter runs).
+job_deadline=$((SECONDS + 900))
+step build oss_fuzz_check make --no-print-directory oss-fuzz-check
 
 # ---- jobs --------------------------------------------------------------------------------------
 job_asan() {

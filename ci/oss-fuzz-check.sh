@@ -28,8 +28,9 @@
 #                             roll", no crash, no startup failure
 # The checks and runs use a copy of OUT elsewhere, as test_all.py does (paths into OUT break).
 # Prints one PASS or FAIL line per check (naming the log on FAIL) and exits 1 if any failed.
-# OSS_FUZZ_CONFIGS="..." picks configurations; each has a hard time limit (OSS_FUZZ_CONFIG_TIMEOUT,
-# 240 s, with limits on the build and on each run inside it). Installs Debian's afl++ when
+# OSS_FUZZ_CONFIGS="..." picks configurations, OSS_FUZZ_JOBS how many run at once (1); each has a
+# hard time limit (OSS_FUZZ_CONFIG_TIMEOUT, 240 s, with limits on the build and on each run inside
+# it). Installs Debian's afl++ when
 # afl-clang-fast is missing (as root). Logs and outputs: build/oss-fuzz-check/.
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -107,11 +108,19 @@ afl_driver() {
 
 # The source tree as the Docker build context has it (tracked and untracked-but-not-ignored
 # files; build/ is ignored), build.sh where the Dockerfile copies it.
+# A tree that is not the top of a git work tree (make mutants' scratch copies sit in build/ of
+# this one) is copied whole, less build/ and .git.
 copy_tree() {
     rm -rf "$BASE/src" && mkdir -p "$BASE/src/hakmem" || return 1
-    git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' f; do
-        [ -f "$f" ] && printf '%s\0' "$f"
-    done | tar --null -T - -cf - | tar -xf - -C "$BASE/src/hakmem" || return 1
+    if [ "$(git rev-parse --show-toplevel 2>/dev/null)" = "$ROOT" ]; then
+        git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' f; do
+            [ -f "$f" ] && printf '%s\0' "$f"
+        done | tar --null -T - -cf - | tar -xf - -C "$BASE/src/hakmem" || return 1
+    else
+        tar --exclude=./build --exclude=./.git -cf - . | tar -xf - -C "$BASE/src/hakmem" ||
+            return 1
+    fi
+    [ -f "$BASE/src/hakmem/alloc/hakmem.h" ] || return 1
     cp .clusterfuzzlite/build.sh "$BASE/src/build.sh"
 }
 
@@ -140,9 +149,9 @@ builder_env() {
         export ASAN_OPTIONS="detect_leaks=0:symbolize=0:detect_odr_violation=0:abort_on_error=1"
         cov=
     fi
-    local base
+    local base=${OSS_FUZZ_KNOWN_CFLAGS:-}
     # shellcheck disable=SC2086
-    base=$(known_flags clang $BUILDER_CFLAGS)
+    [ -n "$base" ] || base=$(known_flags clang $BUILDER_CFLAGS)
     export CFLAGS="$base $SANITIZER_FLAGS $cov"
     export CXXFLAGS="$CFLAGS $CXXFLAGS_EXTRA"
     # build.sh links with $CXX $CXXFLAGS. OSS-Fuzz's engines link against libc++; Debian's
@@ -354,16 +363,13 @@ if ! copy_tree; then
     fail oss_fuzz_source_copy "could not copy the tree into $BASE/src"
     exit 1
 fi
-for c in $CONFIGS; do
-    case " $ALL_CONFIGS " in
-        *" $c "*) ;;
-        *) fail "oss_fuzz_build_$c" "unknown configuration (known: $ALL_CONFIGS)"; continue ;;
-    esac
-    start=$SECONDS
-    if [ "${c%%_*}" = afl ] && { ! ensure_afl || [ -z "$(afl_driver)" ]; }; then
-        fail "oss_fuzz_build_$c" "no afl-clang-fast or libAFLDriver.a (apt-get install afl++)"
-        continue
-    fi
+# The same for every configuration: probed once.
+# shellcheck disable=SC2086
+OSS_FUZZ_KNOWN_CFLAGS=$(known_flags clang $BUILDER_CFLAGS)
+export OSS_FUZZ_KNOWN_CFLAGS
+# One configuration under its hard time limit; its lines go to $BASE/result-<config>.
+run_config() { # config
+    local c=$1 start=$SECONDS rc
     # The inner limits (build, each run) use --foreground, so that they stay in this limit's
     # process group: when it expires, everything of the configuration goes.
     timeout -k 10 "$CONFIG_TIMEOUT" "$ROOT/ci/oss-fuzz-check.sh" --one "$c"
@@ -372,7 +378,36 @@ for c in $CONFIGS; do
         fail "oss_fuzz_$c" \
             "not done within ${CONFIG_TIMEOUT}s (logs: $BASE/build-$c.log, $BASE/work/$c/)"
     fi
-    [ "$rc" -eq 0 ] || failed=1
     echo "  ($c: $((SECONDS - start)) s)"
+    return "$rc"
+}
+afl_ready=
+for c in $CONFIGS; do
+    case " $ALL_CONFIGS " in
+        *" $c "*) ;;
+        *) fail "oss_fuzz_build_$c" "unknown configuration (known: $ALL_CONFIGS)"; continue ;;
+    esac
+    if [ "${c%%_*}" = afl ]; then
+        [ -n "$afl_ready" ] || { ensure_afl && [ -n "$(afl_driver)" ] && afl_ready=yes; } || {
+            fail "oss_fuzz_build_$c" "no afl-clang-fast or libAFLDriver.a (apt-get install afl++)"
+            continue
+        }
+    fi
+    valid="${valid:-} $c"
+done
+# OSS_FUZZ_JOBS configurations at a time (each one's build uses every core through make -j; its
+# runs are one process each); their lines are printed in the order of CONFIGS.
+jobs=${OSS_FUZZ_JOBS:-1}
+pids=()
+names=()
+for c in ${valid:-}; do
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
+    run_config "$c" >"$BASE/result-$c" 2>&1 &
+    pids+=("$!")
+    names+=("$c")
+done
+for i in "${!pids[@]}"; do
+    wait "${pids[$i]}" || failed=1
+    cat "$BASE/result-${names[$i]}"
 done
 exit $failed

@@ -32,7 +32,8 @@ snapshot() {
     mkdir -p "$base/build"
     git ls-files -co --exclude-standard -z | tar --null -cf - -T - | tar -xf - -C "$base"
     for d in build/*; do
-        case "$d" in build/mutants | build/bench | build/cov | build/afl) continue ;; esac
+        case "$d" in build/mutants | build/bench | build/cov | build/afl | build/nightly | \
+            build/oss-fuzz-check) continue ;; esac
         cp -a "$d" "$base/build/"
     done
     rm -rf "$base"/build/*/corpus "$base"/build/*/crashes "$base"/build/*/minimized
