@@ -682,6 +682,14 @@ ci-lint:
 oss-fuzz-check:
 	@ci/oss-fuzz-check.sh
 
+# make layering-check: no cycle between alloc/ files, in the file graph the objects' symbols give
+# (release, hardened, and the sched build with its scheduling points); prints the layers.
+.PHONY: layering-check
+layering-check:
+	@for v in release hardened sched; do $(MAKE) --no-print-directory -s VARIANT=$$v lib || exit 1; done
+	@python3 tests/layering_check.py build/release/obj/alloc build/hardened/obj/alloc \
+	    build/sched/obj/alloc
+
 # ---- planted bugs -------------------------------------------------------------------------------
 # make mutants [MUTANTS="name ..."] [MUTANT_TIMEOUT=300]: every mutants/*.patch applied to a scratch
 # copy, make test run until its first FAIL; a table of kills and survivors (exit 1 if any survived).

@@ -3,7 +3,8 @@
  *
  * Owns: the interface between heap_check.c (which runs a check and knows the program's held
  * blocks) and the per-module checkers (slab pool, page runs, Large, segments), each of which
- * verifies the invariants of the structures it owns. Promises: a checker reads only; every
+ * verifies the invariants of the structures it owns; check.c, a leaf, reports and looks up held
+ * blocks, so that the tiers' checkers depend on it and not on heap_check.c. Promises: a checker reads only; every
  * violation is one line naming the structure, what was expected and what was found. Must never:
  * be called while another thread is inside the allocator, or allocate through hakmem. */
 #ifndef HAK_CHECK_H
@@ -11,7 +12,18 @@
 
 #include "config.h"
 
-struct check;
+/* One run of a check: the violations found so far and, for a program at rest, the blocks it says
+ * it holds (sorted). */
+struct check {
+    int errors;
+    int has_held;
+    uintptr_t *held;
+    uint8_t *held_found; /* per held block: seen live */
+    size_t nheld;
+};
+
+/* Violations printed per check; the rest are counted (and their number printed at the end). */
+#define CHECK_REPORT_LIMIT 50
 
 /* Report one violation ("hakmem heap check: " + the formatted text + newline). */
 HAK_HIDDEN void check_fail(struct check *c, const char *fmt, ...)
@@ -27,6 +39,7 @@ HAK_HIDDEN int check_held(struct check *c, uintptr_t a);
 HAK_HIDDEN void slab_pool_check(struct check *c, uint64_t *segments);
 HAK_HIDDEN void page_run_check(struct check *c, uint64_t *segments);
 HAK_HIDDEN void large_check(struct check *c);
-HAK_HIDDEN void segment_check(struct check *c, uint64_t slab_segments, uint64_t run_segments);
+HAK_HIDDEN void segment_check(struct check *c, uint64_t slab_segments, uint64_t run_segments,
+                              uint64_t large_mapped_bytes);
 
 #endif

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 
 #include "diag.h"
-#include "init.h"
 #include "lock.h"
 #include "options.h"
 
@@ -76,7 +75,6 @@ static void report_once(uint64_t total)
 
 static void handle(const char *op, const void *p, const void *caller, uint64_t n)
 {
-    hak_ensure_init(); /* a foreign free can be the process's first call: read the policy */
     tally(caller);
     unsigned policy = hak_options.external_guard;
     if (policy != GUARD_CONTAIN &&

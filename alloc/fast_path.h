@@ -1,6 +1,9 @@
-/* fast_path.h — the inline malloc and free fast paths, shared by hak_* and the malloc symbols.
+/* fast_path.h — the inline malloc and free fast paths, shared by hak_* and the malloc symbols, and
+ * the slow paths behind them (fast_path.c).
  *
- * Owns: the dispatch from a size or a pointer to the right tier. Promises: a malloc of a cached
+ * Owns: the dispatch from a size or a pointer to the right tier; the frees that are not the
+ * owner's checked block (remote frees into the thread's batches, misuse reports, page runs, Large,
+ * foreign pointers to ExternalGuard). Promises: a malloc of a cached
  * class and a free of a small-slab block (classes up to 4 KiB) owned by the calling thread run
  * without a call, a lock, an atomic read-modify-write or a system call (a medium-slab block takes
  * one jump to the same code); everything else goes to an out-of-line slow path.
@@ -16,6 +19,12 @@
 
 /* Requests above the Mid tier: page runs or Large; align 0 means the default. */
 HAK_HIDDEN void *alloc_big(size_t size, size_t align, int zero);
+/* Any power-of-two alignment (hak_aligned_alloc checks it is one). */
+HAK_HIDDEN void *alloc_aligned(size_t align, size_t size);
+/* ExternalGuard's answer to a free or realloc of a pointer hakmem does not own (which may be the
+ * process's first call: the guard's policy is read first). */
+HAK_HIDDEN void free_foreign(const void *p, const void *caller);
+HAK_HIDDEN void *realloc_foreign(const void *p, const void *caller);
 /* Diagnostics name the caller of free()/hak_free(). In release the free slow paths are reached
  * by tail calls (-O2), so each reads its own return address and the fast path passes NULL; in
  * other builds the entry point passes its return address down. */

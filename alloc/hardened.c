@@ -16,11 +16,14 @@
 #include "hakmem.h"
 #include "init.h"
 #include "inner_api.h"
+#include "large.h"
 #include "misuse.h"
+#include "page_run.h"
 #include "random_key.h"
 #include "segment_map.h"
 #include "size_class.h"
 #include "slab.h"
+#include "verdict.h"
 
 #define HEADER 16
 #define PAGE HAK_PAGE_SIZE
@@ -189,7 +192,7 @@ static void report(enum misuse_kind kind, const char *op, const void *p, const c
     va_end(ap);
     struct misuse_site where = {"the zero-size region", -1, 0};
     if (b != NULL)
-        where = inner_site(b);
+        where = verdict_site(b);
     misuse_report_detail(kind, op, p, where, caller, detail);
 }
 
@@ -222,16 +225,58 @@ static char *user_of(const struct block *k, size_t limit)
     return NULL;
 }
 
+/* What a pointer that starts no hardened block is: the verdict on the block it would follow by
+ * 16 bytes if that block was freed, else the verdict on the pointer itself; foreign pointers go
+ * to ExternalGuard (realloc's answer is returned). */
+static void *report_invalid(void *p, const char *op, const void *caller)
+{
+    int is_realloc = op[0] == 'r';
+    uintptr_t a = (uintptr_t)p;
+    unsigned kind = segment_map_kind(a);
+    void *before = (char *)p - 16;
+    int verdict = MISUSE_NOT_ALLOCATED;
+    struct misuse_site where = verdict_idle_site;
+    if (kind >= HAK_MAP_SLAB_MIN) {
+        struct slab *s = slab_of_address(a, kind);
+        where = verdict_slab_site(s);
+        uintptr_t start = (uintptr_t)slab_start(s);
+        verdict = a >= start + 16 ? verdict_slab(s, before) : MISUSE_NOT_ALLOCATED;
+        if (verdict != MISUSE_DOUBLE_FREE && (verdict = verdict_slab(s, p)) < 0)
+            verdict = MISUSE_INTERIOR;
+    } else if (kind == HAK_MAP_PAGE_RUN) {
+        where = verdict_page_run_site;
+        verdict = (a & (HAK_PAGE_SIZE - 1)) == 16 ? page_run_classify(before) : -1;
+        if (verdict != MISUSE_DOUBLE_FREE && (verdict = page_run_classify(p)) < 0)
+            verdict = MISUSE_INTERIOR;
+    } else if (kind == HAK_MAP_LARGE) {
+        where = verdict_large_site;
+        verdict = (a & (HAK_PAGE_SIZE - 1)) == 16 ? large_classify(before) : -1;
+        if (verdict != MISUSE_DOUBLE_FREE)
+            verdict = large_usable(p) != 0 ? MISUSE_INTERIOR : large_classify(p);
+        if (verdict < 0)
+            return is_realloc ? realloc_foreign(p, caller) : (free_foreign(p, caller), NULL);
+    } else if (kind == HAK_MAP_IDLE) {
+        verdict = verdict_idle(before);
+        if (verdict != MISUSE_DOUBLE_FREE)
+            verdict = verdict_idle(p);
+    } else {
+        return is_realloc ? realloc_foreign(p, caller) : (free_foreign(p, caller), NULL);
+    }
+    misuse_report((enum misuse_kind)verdict, op, p, where, caller);
+    errno = EINVAL;
+    return NULL;
+}
+
 /* 1 if p is the user pointer of a live hardened block (k filled in); otherwise the misuse is
  * reported and 0 returned (*realloc_answer: what realloc returns then). */
 static int find_block(void *p, const char *op, const void *caller, struct block *k,
                       void **realloc_answer)
 {
     size_t usable;
-    char *b = inner_block_of(p, &usable);
+    char *b = verdict_block_of(p, &usable);
     *realloc_answer = NULL;
     if (b == NULL) {
-        *realloc_answer = inner_report_invalid(p, op, caller);
+        *realloc_answer = report_invalid(p, op, caller);
         return 0;
     }
     block_geometry(k, b, usable);
@@ -405,7 +450,7 @@ void *hardened_alloc(size_t size, size_t align, enum hardened_family family)
                 usable = size_class_block_size(size_class_of(need));
             } else {
                 b = inner_aligned_alloc(offset, need);
-                if (b != NULL && (inner_block_of(b + HEADER, &usable) != b || is_big(b))) {
+                if (b != NULL && (verdict_block_of(b + HEADER, &usable) != b || is_big(b))) {
                     inner_free(b); /* no slab class has this alignment */
                     break;
                 }
@@ -513,7 +558,7 @@ static size_t release(char *u, const char *op, const void *caller, unsigned *kin
         usable = map >= HAK_MAP_SLAB_MIN ? slab_of_address((uintptr_t)b, map)->block_size
                                          : inner_usable_size(b);
     } else {
-        b = inner_block_of(u, &usable);
+        b = verdict_block_of(u, &usable);
         if (b == NULL) {
             diag_print("hakmem: hardened quarantine: block %p is no longer live\n", (void *)u);
             diag_abort();
@@ -747,13 +792,13 @@ size_t hardened_usable_size(const void *p)
     if (p == NULL || zero_has(p))
         return 0;
     size_t usable;
-    char *b = inner_block_of(p, &usable);
+    char *b = verdict_block_of(p, &usable);
     if (b == NULL) {
         /* Foreign memory: ExternalGuard answers. Ours (a run or Large start is never a user
          * pointer): 0. */
         unsigned map = segment_map_kind((uintptr_t)p);
         if (map == HAK_MAP_NONE ||
-            (map == HAK_MAP_LARGE && inner_block_of((const char *)p + HEADER, &usable) != p))
+            (map == HAK_MAP_LARGE && verdict_block_of((const char *)p + HEADER, &usable) != p))
             return inner_usable_size(p);
         return 0;
     }
@@ -840,7 +885,7 @@ HAK_EXPORT int hak_debug_check_quiescent(void *const *held, size_t n)
         if (zero_has(p))
             continue;
         size_t usable;
-        char *b = inner_block_of(p, &usable);
+        char *b = verdict_block_of(p, &usable);
         struct block k;
         if (b != NULL) {
             block_geometry(&k, b, usable);
@@ -866,7 +911,7 @@ HAK_EXPORT int hak_debug_check_quiescent(void *const *held, size_t n)
         for (unsigned i = 0; i < q->count; i++) {
             char *u = q->slot[i];
             size_t usable;
-            char *b = inner_block_of(u, &usable);
+            char *b = verdict_block_of(u, &usable);
             if (b == NULL) {
                 diag_print("hakmem heap check: quarantined block %p is not live\n", (void *)u);
                 errors++;

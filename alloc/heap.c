@@ -1,4 +1,5 @@
-/* heap.c — owned-slab lists, refill and return of blocks, remote frees, orphaning, fork. */
+/* heap.c — owned-slab lists, refill and return of blocks, the owner's side of the remote-free
+ * protocol (drain, park, notification), orphaning, the heap registry and its counters, fork. */
 #include "heap.h"
 
 #include <errno.h>
@@ -7,11 +8,15 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "init.h"
 #include "meta_alloc.h"
 #include "orphan_pool.h"
 #include "page_run.h"
+#include "remote_batch.h"
 #include "slab_pool.h"
+#include "thread_cache.h"
+
+static pthread_key_t exit_key;
+static HAK_TLS struct heap *current; /* the calling thread's heap, for the fork child */
 
 struct heap hak_exit_heap = {
     .id = (uintptr_t)&hak_exit_heap,
@@ -23,7 +28,6 @@ static hak_lock_t registry_lock = HAK_LOCK_INITIALIZER;
 static struct heap *registry;
 static struct heap_class_counters exited[HAK_CLASS_COUNT]; /* registry_lock */
 static uint64_t threads_started, threads_exited;           /* registry_lock */
-static uint64_t late_remote_frees[HAK_CLASS_COUNT];        /* atomic: frees after thread teardown */
 static uint32_t arena_heaps[PAGE_RUN_ARENAS];              /* registry_lock: live heaps per arena */
 static struct meta_pool heap_pool = META_POOL_INITIALIZER(sizeof(struct heap));
 
@@ -84,22 +88,6 @@ static void heap_drain(struct heap *h, struct slab *s)
     }
 }
 
-/* Called by the pusher that consumed a slab's arm. The owner cannot abandon the slab while the
- * queue says NOTIFYING, so the heap read from `owner` stays valid until notify_done. */
-static void heap_notify(struct slab *s)
-{
-    SCHED_POINT(HAK_SCHED_NOTIFY, s);
-    struct heap *h = (struct heap *)slab_owner(s);
-    struct slab_remote *r = slab_remote(s);
-    struct slab *head = __atomic_load_n(&h->pending, __ATOMIC_RELAXED);
-    do {
-        SCHED_POINT(HAK_SCHED_NOTIFY, &h->pending);
-        __atomic_store_n(&r->pending_next, head, __ATOMIC_RELAXED);
-    } while (
-        !__atomic_compare_exchange_n(&h->pending, &head, s, 1, __ATOMIC_RELEASE, __ATOMIC_RELAXED));
-    remote_queue_notify_done(&r->queue);
-}
-
 /* An empty slab goes back to the pool unless it is the class's last partial slab (kept to avoid
  * re-formatting on alloc/free oscillation) or a notification for it is still outstanding. */
 static int can_release(const struct heap *h, const struct slab *s)
@@ -158,11 +146,32 @@ static void unpark(struct heap *h, struct slab *s)
     move_to_partial(h, s);
 }
 
+/* An empty slab of the geometry: pooled; else, before growing, orphans whose blocks have all
+ * been freed turned back into pool slabs; else from a new segment. */
+static struct slab *take_empty_slab(unsigned slab_shift)
+{
+    struct slab *s = slab_pool_take(slab_shift);
+    if (s != NULL)
+        return s;
+    struct slab *reclaimed = orphan_pool_reclaim();
+    if (reclaimed != NULL) {
+        while (reclaimed != NULL) {
+            struct slab *next = reclaimed->next;
+            reclaimed->next = NULL;
+            slab_pool_put(reclaimed);
+            reclaimed = next;
+        }
+        if ((s = slab_pool_take(slab_shift)) != NULL)
+            return s;
+    }
+    return slab_pool_grow(slab_shift);
+}
+
 static struct slab *acquire_slab(struct heap *h, unsigned cls)
 {
     struct slab *s = orphan_pool_take(cls);
     if (s == NULL) {
-        s = slab_pool_take(hak_class_info[cls].slab_shift);
+        s = take_empty_slab(hak_class_info[cls].slab_shift);
         if (s == NULL)
             return NULL;
         slab_format(s, cls);
@@ -222,60 +231,6 @@ uint32_t heap_return_chain(struct heap *h, void *chain)
     return n;
 }
 
-static void remote_batch_flush(struct remote_batch *b, int recount)
-{
-    struct slab *s = b->slab;
-    if (s == NULL)
-        return;
-    uint32_t n = b->count;
-    if (recount) {
-        n = 0;
-        for (void *p = b->head; p != NULL; p = block_next(p)) {
-            b->tail = p;
-            if (++n > REMOTE_BATCH_MAX)
-                break; /* torn or cyclic: stop (the heap check will name the slab) */
-        }
-    }
-    b->slab = NULL;
-    if (n != 0 && remote_queue_push_chain(&slab_remote(s)->queue, b->head, b->tail, n))
-        heap_notify(s);
-    b->head = b->tail = NULL;
-    b->count = 0;
-}
-
-void remote_batches_flush(struct thread_cache *tc, int recount)
-{
-    /* Every refill calls this: visit the flagged batches only, not all the classes. */
-    uint64_t mask = recount ? ~0ull >> (64 - HAK_CLASS_COUNT) : tc->batched;
-    while (mask != 0) {
-        remote_batch_flush(&tc->batch[__builtin_ctzll(mask)], recount);
-        mask &= mask - 1;
-    }
-    tc->batched = 0;
-}
-
-void remote_batch_start(struct thread_cache *tc, struct slab *s, void *p)
-{
-    struct remote_batch *b = &tc->batch[s->cls];
-    remote_batch_flush(b, 0);
-    tc->batched |= 1ull << s->cls;
-    block_set_next(p, NULL);
-    b->slab = s;
-    b->head = b->tail = p;
-    b->count = 1;
-    b->limit = hak_class_info[s->cls].remote_batch;
-    counter_add(&tc->heap->counters[s->cls].remote_frees, 1);
-}
-
-void heap_free_remote(struct slab *s, void *p)
-{
-    unsigned cls = s->cls;
-    if (remote_queue_push(&slab_remote(s)->queue, p))
-        heap_notify(s);
-    /* A thread without a heap (threads with one batch their remote frees). */
-    __atomic_fetch_add(&late_remote_frees[cls], 1, __ATOMIC_RELAXED);
-}
-
 void *heap_exit_alloc(unsigned cls)
 {
     struct heap *h = &hak_exit_heap;
@@ -324,8 +279,6 @@ static void registry_remove(struct heap *h)
 
 struct heap *heap_attach(struct thread_cache *tc)
 {
-    if (!hak_ensure_init())
-        return NULL;
     hak_lock(&registry_lock);
     struct heap *h = meta_pool_alloc(&heap_pool);
     if (h != NULL) {
@@ -338,16 +291,6 @@ struct heap *heap_attach(struct thread_cache *tc)
         threads_started++;
     }
     hak_unlock(&registry_lock);
-    if (h == NULL)
-        return NULL;
-    for (unsigned c = 0; c < HAK_CLASS_COUNT; c++) {
-        tc->bins[c].cap = hak_class_info[c].cache_cap;
-        tc->bins[c].room = (int32_t)tc->bins[c].cap;
-    }
-    tc->heap = h;
-    tc->id = h->id;
-    /* May allocate (glibc's second-level key arrays); the heap is already in place for that. */
-    pthread_setspecific(hak_thread_key, h);
     return h;
 }
 
@@ -448,20 +391,28 @@ static void retire(struct heap *h)
     meta_pool_free(&heap_pool, h);
 }
 
-void heap_thread_exit(void *unused)
+/* The exit key's destructor: the thread's batches, bins and slabs go back, and later allocations
+ * by other destructors of this thread use the shared exit heap. */
+static void thread_exit(void *arg)
 {
-    (void)unused;
-    struct thread_cache *tc = &hak_thread_cache;
-    struct heap *h = tc->heap;
-    if (h == NULL)
-        return;
+    struct heap *h = arg;
+    struct thread_cache *tc = h->cache;
     hak_lock(&registry_lock);
     retire(h);
     hak_unlock(&registry_lock);
+    current = NULL;
     memset(tc->bins, 0, sizeof tc->bins);
     tc->heap = NULL;
     tc->id = 0;
     tc->exiting = 1;
+}
+
+void heap_init(void) { pthread_key_create(&exit_key, thread_exit); }
+
+void heap_register_exit(struct heap *h)
+{
+    current = h;
+    pthread_setspecific(exit_key, h);
 }
 
 /* ---- statistics ---- */
@@ -485,12 +436,13 @@ static void add_counters(struct heap_class_counters *sum, const struct heap *h)
 void heap_sum_counters(struct hak_stats *out)
 {
     struct heap_class_counters sum[HAK_CLASS_COUNT];
-    struct thread_cache *tc = &hak_thread_cache;
     /* The calling thread's own bins are exact; publish them first. */
-    if (tc->heap != NULL) {
+    struct heap *self = current;
+    if (self != NULL) {
+        const struct thread_cache *tc = self->cache;
         for (unsigned c = 0; c < HAK_CLASS_COUNT; c++) {
-            __atomic_store_n(&tc->heap->counters[c].allocs, tc->bins[c].allocs, __ATOMIC_RELAXED);
-            __atomic_store_n(&tc->heap->counters[c].cached, cache_bin_count(&tc->bins[c]),
+            __atomic_store_n(&self->counters[c].allocs, tc->bins[c].allocs, __ATOMIC_RELAXED);
+            __atomic_store_n(&self->counters[c].cached, cache_bin_count(&tc->bins[c]),
                              __ATOMIC_RELAXED);
         }
     }
@@ -503,8 +455,7 @@ void heap_sum_counters(struct hak_stats *out)
     for (unsigned c = 0; c < HAK_CLASS_COUNT; c++) {
         struct hak_class_stats *o = &out->cls[c];
         const struct heap_class_counters *a = &sum[c];
-        uint64_t remote =
-            a->remote_frees + __atomic_load_n(&late_remote_frees[c], __ATOMIC_RELAXED);
+        uint64_t remote = a->remote_frees + remote_free_unbatched_count(c);
         /* A block leaves a bin by allocation or flush and enters by refill or a local free. */
         int64_t local = (int64_t)(a->cached + a->allocs + a->flushed) - (int64_t)a->refilled;
         o->block_size = hak_class_info[c].block_size;
@@ -542,8 +493,7 @@ void heap_exited_totals(uint64_t *refilled, uint64_t *flushed, uint64_t *remote)
     for (unsigned c = 0; c < HAK_CLASS_COUNT; c++) {
         refilled[c] += exited[c].refilled;
         flushed[c] += exited[c].flushed;
-        remote[c] +=
-            exited[c].remote_frees + __atomic_load_n(&late_remote_frees[c], __ATOMIC_RELAXED);
+        remote[c] += exited[c].remote_frees + remote_free_unbatched_count(c);
     }
     hak_unlock(&registry_lock);
 }
@@ -585,11 +535,11 @@ static void normalize_after_fork(struct heap *h)
 
 void heap_fork_child(void)
 {
+    struct heap *self = current;
     hak_lock_reinit(&registry_lock);
     hak_lock_reinit(&hak_exit_heap.lock);
     meta_pool_fork_child(&heap_pool);
     normalize_after_fork(&hak_exit_heap);
-    struct heap *self = hak_thread_cache.heap;
     if (self != NULL)
         self->tid = (int32_t)syscall(SYS_gettid); /* the child's thread has an id of its own */
     struct heap *h = registry;

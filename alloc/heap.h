@@ -5,9 +5,10 @@
  * block chains, remote frees, thread attach/exit (orphaning) and fork handling, and the heap
  * registry with the published counters. Promises: the owner drains a slab's remote queue before it
  * takes blocks from that slab; a slab is released or orphaned only when no notifier can still
- * reach its heap. Must never: be touched by a thread other than its owner, except through
- * heap_free_remote() (which only pushes to a slab's queue and the heap's pending stack) and the
- * registry's published counters. */
+ * reach its heap. Must never: be touched by a thread other than its owner, except through the
+ * remote-free protocol (remote_batch.c pushes to a slab's queue and the heap's pending stack) and
+ * the registry's published counters; call into the thread cache (thread_cache.c, the front, calls
+ * the heap) or initialize the allocator (its callers have). */
 #ifndef HAK_HEAP_H
 #define HAK_HEAP_H
 
@@ -15,7 +16,8 @@
 #include "lock.h"
 #include "size_class.h"
 #include "slab.h"
-#include "thread_cache.h"
+
+struct thread_cache;
 
 struct slab_list {
     struct slab *head;
@@ -48,10 +50,12 @@ struct heap {
 /* The heap of threads past their exit teardown (late frees/allocations from other destructors). */
 extern struct heap hak_exit_heap HAK_HIDDEN;
 
-/* Give the calling thread a heap (and the allocator its global state); NULL with ENOMEM. */
+/* A heap for the calling thread, whose cache is tc, registered; NULL with ENOMEM. */
 HAK_HIDDEN struct heap *heap_attach(struct thread_cache *tc);
-/* pthread key destructor: flush, orphan, and recycle the calling thread's heap. */
-HAK_HIDDEN void heap_thread_exit(void *unused);
+/* At initialization: the thread-exit key, whose destructor retires a thread's heap. */
+HAK_HIDDEN void heap_init(void);
+/* After the calling thread's cache took heap h: arm the exit key (which may allocate). */
+HAK_HIDDEN void heap_register_exit(struct heap *h);
 
 /* Under h->lock: blocks of class cls as a chain (*count of them; see slab_take for want and
  * up_to); NULL on ENOMEM. */
@@ -59,8 +63,6 @@ HAK_HIDDEN void *heap_alloc_chain(struct heap *h, unsigned cls, uint32_t want, u
                                   uint32_t *count);
 /* Under h->lock: return a chain of blocks of h's slabs; returns how many. */
 HAK_HIDDEN uint32_t heap_return_chain(struct heap *h, void *chain);
-/* A thread without a heap: free block p of slab s at once (threads with one batch them). */
-HAK_HIDDEN void heap_free_remote(struct slab *s, void *p);
 /* Allocate one block of class cls from the shared exit heap. */
 HAK_HIDDEN void *heap_exit_alloc(unsigned cls);
 /* Owner only, its cache flushed: every empty slab of h goes back to the pool, the last partial
@@ -73,33 +75,6 @@ HAK_INLINE void heap_unlock(struct heap *h) { hak_unlock(&h->lock); }
 HAK_INLINE void counter_add(uint64_t *c, uint64_t v)
 {
     __atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + v, __ATOMIC_RELAXED);
-}
-
-/* Push tc's batch for s's class and start a new one holding p (counted as a remote free). */
-HAK_HIDDEN void remote_batch_start(struct thread_cache *tc, struct slab *s, void *p);
-
-/* A remote free by the calling thread: into its batch (see struct remote_batch). Joining the
- * current batch of the slab is the common case and stays inline. A thread without a heap never
- * has a batch (no exit handler could flush one): heap_free_remote pushes each of its frees at
- * once. */
-HAK_INLINE void remote_batch_add(struct slab *s, void *p)
-{
-    fs_thread_cache *tc = my_cache();
-    if (HAK_UNLIKELY(tc->heap == NULL)) {
-        heap_free_remote(s, p);
-        return;
-    }
-    size_t cls = s->cls;
-    fs_remote_batch *b = &tc->batch[cls];
-    if (HAK_LIKELY(b->slab == s && b->count < b->limit)) {
-        /* a batch with a slab is flagged in tc->batched already */
-        block_set_next(p, b->head);
-        b->head = p;
-        b->count++;
-        counter_add(&tc->heap->counters[cls].remote_frees, 1);
-        return;
-    }
-    remote_batch_start(&hak_thread_cache, s, p);
 }
 
 /* Call fn on every heap (the exit heap included) with the registry lock held. */

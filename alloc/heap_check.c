@@ -27,15 +27,16 @@
 #include "hakmem.h"
 #include "heap.h"
 #include "init.h"
+#include "large.h"
 #include "orphan_pool.h"
 #include "os_memory.h"
 #include "segment_map.h"
 #include "slab_pool.h"
+#include "thread_cache.h"
 #include "track.h"
 
 #define GRANULE_SHIFT 4 /* blocks are multiples of 16 bytes */
 #define GRANULES (HAK_SEGMENT_SIZE >> GRANULE_SHIFT)
-#define REPORT_LIMIT 50
 
 enum place { PLACE_NONE, PLACE_BIN, PLACE_FREE_LIST, PLACE_REMOTE_QUEUE, PLACE_REMOTE_BATCH };
 static const char *const place_name[] = {"the program's hands", "a thread cache", "the free list",
@@ -49,13 +50,8 @@ struct segment_scratch {
     uint8_t where[GRANULES];
 };
 
-struct check {
-    int errors;
-    /* the program's held blocks, sorted, or none */
-    int has_held;
-    uintptr_t *held;
-    uint8_t *held_found;
-    size_t nheld;
+struct walk {
+    struct check report; /* violations and the program's held blocks (check.c) */
     /* every slab segment, sorted by address, with its scratch */
     struct slab_segment **segs;
     struct segment_scratch *scratch;
@@ -67,47 +63,14 @@ struct check {
     uint64_t cached[HAK_CLASS_COUNT], out[HAK_CLASS_COUNT];
 };
 
-void check_fail(struct check *c, const char *fmt, ...)
-{
-    if (++c->errors > REPORT_LIMIT)
-        return;
-    char line[400];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    diag_print("hakmem heap check: %s\n", line);
-}
-
-int check_has_held_list(const struct check *c) { return c->has_held; }
-
-int check_held(struct check *c, uintptr_t a)
-{
-    if (!c->has_held)
-        return 1;
-    size_t lo = 0, hi = c->nheld;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (c->held[mid] < a)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (lo < c->nheld && c->held[lo] == a) {
-        c->held_found[lo] = 1;
-        return 1;
-    }
-    return 0;
-}
-
-static void report_slab(struct check *c, const struct slab *s, const char *what, const void *b)
+static void report_slab(struct walk *c, const struct slab *s, const char *what, const void *b)
 {
     if (b != NULL)
-        check_fail(c, "slab %p (class %u, %u-byte blocks): %s at %p", (const void *)s,
+        check_fail(&c->report, "slab %p (class %u, %u-byte blocks): %s at %p", (const void *)s,
                    (unsigned)s->cls, (unsigned)s->block_size, what, b);
     else
-        check_fail(c, "slab %p (class %u, %u-byte blocks): %s", (const void *)s, (unsigned)s->cls,
-                   (unsigned)s->block_size, what);
+        check_fail(&c->report, "slab %p (class %u, %u-byte blocks): %s", (const void *)s,
+                   (unsigned)s->cls, (unsigned)s->block_size, what);
 }
 
 /* ---- slab segments and their scratch ---- */
@@ -115,12 +78,12 @@ static void report_slab(struct check *c, const struct slab *s, const char *what,
 static void count_segment(struct slab_segment *seg, void *arg)
 {
     (void)seg;
-    ((struct check *)arg)->segs_cap++;
+    ((struct walk *)arg)->segs_cap++;
 }
 
 static void collect_segment(struct slab_segment *seg, void *arg)
 {
-    struct check *c = arg;
+    struct walk *c = arg;
     if (c->nsegs < c->segs_cap)
         c->segs[c->nsegs++] = seg;
 }
@@ -132,7 +95,7 @@ static int by_address(const void *a, const void *b)
 }
 
 /* Scratch of the slab segment holding a, or NULL if a is in none. */
-static struct segment_scratch *scratch_of(struct check *c, const void *a)
+static struct segment_scratch *scratch_of(struct walk *c, const void *a)
 {
     uintptr_t seg = (uintptr_t)a & ~HAK_SEGMENT_MASK;
     if (seg == c->last_seg)
@@ -157,14 +120,14 @@ static uint8_t *where_of(struct segment_scratch *sc, const void *b)
     return &sc->where[((uintptr_t)b & HAK_SEGMENT_MASK) >> GRANULE_SHIFT];
 }
 
-static uint8_t *seen_of(struct check *c, const struct slab *s)
+static uint8_t *seen_of(struct walk *c, const struct slab *s)
 {
     struct segment_scratch *sc = scratch_of(c, s);
     return sc != NULL ? &sc->slab_seen[slab_index(s)] : NULL;
 }
 
 /* Is b a carved block start of s? (reported otherwise, naming where it was found) */
-static int valid_block(struct check *c, const struct slab *s, const void *b, const char *in)
+static int valid_block(struct walk *c, const struct slab *s, const void *b, const char *in)
 {
     uintptr_t first = (uintptr_t)slab_segment_of(s) + s->start_off;
     uintptr_t a = (uintptr_t)b;
@@ -185,7 +148,7 @@ static int valid_block(struct check *c, const struct slab *s, const void *b, con
 
 /* Record that free block b of s is in `place`; reports a block found twice or without the
  * free mark. */
-static int place_block(struct check *c, const struct slab *s, const void *b, enum place place)
+static int place_block(struct walk *c, const struct slab *s, const void *b, enum place place)
 {
     if (!valid_block(c, s, b, place_name[place]))
         return 0;
@@ -207,7 +170,7 @@ static int place_block(struct check *c, const struct slab *s, const void *b, enu
 }
 
 /* Walk a chain of free blocks of s; stops at the first bad link. Returns the blocks seen. */
-static uint32_t walk_chain(struct check *c, const struct slab *s, const void *chain,
+static uint32_t walk_chain(struct walk *c, const struct slab *s, const void *chain,
                            enum place place, uint32_t limit)
 {
     uint32_t n = 0;
@@ -225,7 +188,7 @@ static uint32_t walk_chain(struct check *c, const struct slab *s, const void *ch
 
 /* ---- heaps: lists, pending stacks, thread caches, counters ---- */
 
-static void check_list(struct check *c, struct heap *h, unsigned k, int full)
+static void check_list(struct walk *c, struct heap *h, unsigned k, int full)
 {
     const struct slab_list *l = full ? &h->full[k] : &h->partial[k];
     uint32_t n = 0;
@@ -233,8 +196,9 @@ static void check_list(struct check *c, struct heap *h, unsigned k, int full)
          prev = s, s = s->next, n++) {
         uint8_t *seen = seen_of(c, s);
         if (seen == NULL) {
-            check_fail(c, "heap %p class %u: %s list holds %p, which is in no slab segment",
-                       (void *)h, k, full ? "full" : "partial", (const void *)s);
+            check_fail(&c->report,
+                       "heap %p class %u: %s list holds %p, which is in no slab segment", (void *)h,
+                       k, full ? "full" : "partial", (const void *)s);
             break;
         }
         if (slab_owner(s) != h->id || s->cls != k ||
@@ -250,15 +214,15 @@ static void check_list(struct check *c, struct heap *h, unsigned k, int full)
         *seen |= SEEN_OWNER_LIST | (full ? SEEN_FULL_LIST : 0);
     }
     if (n != l->count)
-        check_fail(c, "heap %p class %u: %s list holds %u slabs, its count says %u", (void *)h, k,
-                   full ? "full" : "partial", n, l->count);
+        check_fail(&c->report, "heap %p class %u: %s list holds %u slabs, its count says %u",
+                   (void *)h, k, full ? "full" : "partial", n, l->count);
 }
 
 static void check_heap(struct heap *h, void *arg)
 {
-    struct check *c = arg;
+    struct walk *c = arg;
     if (h != &hak_exit_heap && syscall(SYS_tgkill, getpid(), h->tid, 0) != 0 && errno == ESRCH)
-        check_fail(c,
+        check_fail(&c->report,
                    "heap %p belongs to thread %d, which no longer exists (its slabs are "
                    "stranded)",
                    (void *)h, h->tid);
@@ -276,15 +240,15 @@ static void check_heap(struct heap *h, void *arg)
         c->remote[k] += __atomic_load_n(&hc->remote_frees, __ATOMIC_RELAXED);
     }
     if (notified != h->notified_count)
-        check_fail(c, "heap %p: %u slabs are marked notified, its count says %u", (void *)h,
-                   notified, h->notified_count);
+        check_fail(&c->report, "heap %p: %u slabs are marked notified, its count says %u",
+                   (void *)h, notified, h->notified_count);
     uint32_t n = 0;
     for (struct slab *s = __atomic_load_n(&h->pending, __ATOMIC_ACQUIRE); s != NULL;
          s = __atomic_load_n(&slab_remote(s)->pending_next, __ATOMIC_RELAXED)) {
         uint8_t *seen = seen_of(c, s);
         if (seen == NULL || slab_owner(s) != h->id) {
-            check_fail(c, "heap %p: pending stack holds slab %p, which it does not own", (void *)h,
-                       (void *)s);
+            check_fail(&c->report, "heap %p: pending stack holds slab %p, which it does not own",
+                       (void *)h, (void *)s);
             break;
         }
         if (*seen & SEEN_PENDING) {
@@ -302,14 +266,15 @@ static void check_heap(struct heap *h, void *arg)
         uint32_t held = 0;
         for (const void *p = b->head; p != NULL; p = block_next(p)) {
             if (held > b->cap + 1u) {
-                check_fail(c, "heap %p class %u: thread cache holds more than its capacity %u",
+                check_fail(&c->report,
+                           "heap %p class %u: thread cache holds more than its capacity %u",
                            (void *)h, k, b->cap);
                 break;
             }
             unsigned kind = segment_map_kind((uintptr_t)p);
             struct slab *s = kind >= HAK_MAP_SLAB_MIN ? slab_of_address((uintptr_t)p, kind) : NULL;
             if (s == NULL || scratch_of(c, p) == NULL) {
-                check_fail(c,
+                check_fail(&c->report,
                            "heap %p class %u: thread cache holds %p, which is in no slab "
                            "segment",
                            (void *)h, k, p);
@@ -325,7 +290,8 @@ static void check_heap(struct heap *h, void *arg)
             held++;
         }
         if (b->cap != 0 && held != cache_bin_count(b))
-            check_fail(c, "heap %p class %u: thread cache holds %u blocks, its count says %u",
+            check_fail(&c->report,
+                       "heap %p class %u: thread cache holds %u blocks, its count says %u",
                        (void *)h, k, held, cache_bin_count(b));
         c->cached[k] += held;
     }
@@ -336,14 +302,14 @@ static void check_heap(struct heap *h, void *arg)
         struct slab *s = rb->slab;
         if (s == NULL) {
             if (rb->head != NULL || rb->count != 0)
-                check_fail(c, "heap %p: an empty remote-free batch holds %p (count %u)", (void *)h,
-                           rb->head, rb->count);
+                check_fail(&c->report, "heap %p: an empty remote-free batch holds %p (count %u)",
+                           (void *)h, rb->head, rb->count);
             continue;
         }
         if (seen_of(c, s) == NULL || slab_owner(s) == SLAB_OWNER_FREE || s->cls != k ||
             !(h->cache->batched & (1ull << k))) {
-            check_fail(c, "heap %p: remote-free batch %u for slab %p, which is %s", (void *)h, k,
-                       (void *)s,
+            check_fail(&c->report, "heap %p: remote-free batch %u for slab %p, which is %s",
+                       (void *)h, k, (void *)s,
                        seen_of(c, s) == NULL              ? "in no slab segment"
                        : slab_owner(s) == SLAB_OWNER_FREE ? "pooled"
                        : s->cls != k                      ? "of another class"
@@ -362,10 +328,10 @@ static void check_heap(struct heap *h, void *arg)
 
 static void mark_orphan(struct slab *s, void *arg)
 {
-    struct check *c = arg;
+    struct walk *c = arg;
     uint8_t *seen = seen_of(c, s);
     if (seen == NULL) {
-        check_fail(c, "orphan pool holds %p, which is in no slab segment", (void *)s);
+        check_fail(&c->report, "orphan pool holds %p, which is in no slab segment", (void *)s);
         return;
     }
     if (*seen & (SEEN_OWNER_LIST | SEEN_ORPHAN_LIST))
@@ -375,7 +341,7 @@ static void mark_orphan(struct slab *s, void *arg)
 
 /* ---- slabs ---- */
 
-static void check_queue_state(struct check *c, const struct slab *s, uintptr_t q, uint8_t seen)
+static void check_queue_state(struct walk *c, const struct slab *s, uintptr_t q, uint8_t seen)
 {
     if (q & REMOTE_NOTIFYING)
         report_slab(c, s, "remote queue still says NOTIFYING with no thread in the allocator",
@@ -406,7 +372,7 @@ static void check_queue_state(struct check *c, const struct slab *s, uintptr_t q
         report_slab(c, s, "partial slab is on the pending stack but not marked notified", NULL);
 }
 
-static void check_slab(struct check *c, struct slab *s, struct segment_scratch *sc)
+static void check_slab(struct walk *c, struct slab *s, struct segment_scratch *sc)
 {
     uintptr_t owner = slab_owner(s);
     uint8_t seen = sc->slab_seen[slab_index(s)];
@@ -420,7 +386,7 @@ static void check_slab(struct check *c, struct slab *s, struct segment_scratch *
             report_slab(c, s, "orphaned slab is not on the orphan list (nobody can adopt it)",
                         NULL);
     } else if (!(seen & SEEN_OWNER_LIST)) {
-        check_fail(c,
+        check_fail(&c->report,
                    "slab %p (class %u) is owned by %#lx but is on none of its owner's lists "
                    "(parked where nobody looks)",
                    (void *)s, (unsigned)s->cls, (unsigned long)owner);
@@ -475,7 +441,7 @@ static void check_slab(struct check *c, struct slab *s, struct segment_scratch *
         if (w != PLACE_NONE)
             continue;
         out++;
-        if (!check_held(c, (uintptr_t)b) && ++lost <= 3)
+        if (!check_held(&c->report, (uintptr_t)b) && ++lost <= 3)
             report_slab(c, s, "block is neither free nor held by the program (lost)", b);
     }
     if (lost > 3) {
@@ -488,7 +454,7 @@ static void check_slab(struct check *c, struct slab *s, struct segment_scratch *
     c->out[s->cls] += out;
 }
 
-static void check_segments(struct check *c)
+static void check_segments(struct walk *c)
 {
     for (size_t i = 0; i < c->nsegs; i++) {
         struct slab_segment *seg = c->segs[i];
@@ -518,9 +484,9 @@ static void *scratch(size_t bytes)
 
 /* Zero what the check wrote: every slab's carved granules and every segment's slab marks (all
  * of it after a failed check, whose broken slabs may have had marks written anywhere). */
-static void scratch_clear(struct check *c)
+static void scratch_clear(struct walk *c)
 {
-    if (c->errors > 0) {
+    if (c->report.errors > 0) {
         memset(c->scratch, 0, c->nsegs * sizeof *c->scratch);
         return;
     }
@@ -544,13 +510,13 @@ static int run_check(void *const *held, size_t nheld, int has_held)
 {
     if (!hak_ensure_init())
         return 0;
-    struct check c;
+    struct walk c;
     memset(&c, 0, sizeof c);
-    c.has_held = has_held;
+    c.report.has_held = has_held;
     slab_pool_for_each_segment(count_segment, &c);
     c.segs_cap += 16; /* headroom: nothing should change, but never write past the array */
     size_t scratch_size = c.segs_cap * sizeof *c.scratch, segs_size = c.segs_cap * sizeof *c.segs;
-    size_t held_size = has_held ? nheld * sizeof *c.held : 0;
+    size_t held_size = has_held ? nheld * sizeof *c.report.held : 0;
     char *mem = scratch(scratch_size + segs_size + held_size + (has_held ? nheld : 0));
     if (mem == NULL) {
         diag_print("hakmem heap check: no memory for the check's scratch\n");
@@ -560,30 +526,31 @@ static int run_check(void *const *held, size_t nheld, int has_held)
     c.scratch = (struct segment_scratch *)mem;
     c.segs = (struct slab_segment **)(mem + scratch_size);
     if (has_held) {
-        c.held = (uintptr_t *)(mem + scratch_size + segs_size);
-        c.held_found = (uint8_t *)(c.held + nheld);
+        c.report.held = (uintptr_t *)(mem + scratch_size + segs_size);
+        c.report.held_found = (uint8_t *)(c.report.held + nheld);
         for (size_t i = 0; i < nheld; i++) {
-            c.held[i] = (uintptr_t)held[i];
-            c.held_found[i] = 0;
+            c.report.held[i] = (uintptr_t)held[i];
+            c.report.held_found[i] = 0;
         }
-        qsort(c.held, nheld, sizeof *c.held, by_address);
-        c.nheld = nheld;
+        qsort(c.report.held, nheld, sizeof *c.report.held, by_address);
+        c.report.nheld = nheld;
         for (size_t i = 1; i < nheld; i++)
-            if (c.held[i] == c.held[i - 1])
-                check_fail(&c, "the program lists block %p as held twice", (void *)c.held[i]);
+            if (c.report.held[i] == c.report.held[i - 1])
+                check_fail(&c.report, "the program lists block %p as held twice",
+                           (void *)c.report.held[i]);
     }
     slab_pool_for_each_segment(collect_segment, &c);
     qsort(c.segs, c.nsegs, sizeof *c.segs, by_address);
 
     heap_for_each(check_heap, &c);
-    orphan_pool_check(&c, mark_orphan, &c);
+    orphan_pool_check(&c.report, mark_orphan, &c);
     check_segments(&c);
     heap_exited_totals(c.refilled, c.flushed, c.remote);
     for (unsigned k = 0; k < HAK_CLASS_COUNT; k++) {
         int64_t by_counters = (int64_t)c.refilled[k] - (int64_t)c.flushed[k] -
                               (int64_t)c.cached[k] - (int64_t)c.remote[k];
         if (by_counters != (int64_t)c.out[k])
-            check_fail(&c,
+            check_fail(&c.report,
                        "class %u (%zu-byte blocks): the counters say %lld blocks are out "
                        "(moved to caches %llu, back %llu, cached %llu, freed remotely %llu), the "
                        "slabs say %llu",
@@ -593,17 +560,20 @@ static int run_check(void *const *held, size_t nheld, int has_held)
                        (unsigned long long)c.out[k]);
     }
     uint64_t slab_segments = 0, run_segments = 0;
-    slab_pool_check(&c, &slab_segments);
-    page_run_check(&c, &run_segments);
-    large_check(&c);
-    segment_check(&c, slab_segments, run_segments);
-    for (size_t i = 0; i < c.nheld; i++)
-        if (!c.held_found[i])
-            check_fail(&c, "the program holds %p, but it is not a live block", (void *)c.held[i]);
-    if (c.errors > REPORT_LIMIT)
-        diag_print("hakmem heap check: %d violations in all\n", c.errors);
+    slab_pool_check(&c.report, &slab_segments);
+    page_run_check(&c.report, &run_segments);
+    large_check(&c.report);
+    struct large_counters lc;
+    large_counters(&lc);
+    segment_check(&c.report, slab_segments, run_segments, lc.mapped_bytes);
+    for (size_t i = 0; i < c.report.nheld; i++)
+        if (!c.report.held_found[i])
+            check_fail(&c.report, "the program holds %p, but it is not a live block",
+                       (void *)c.report.held[i]);
+    if (c.report.errors > CHECK_REPORT_LIMIT)
+        diag_print("hakmem heap check: %d violations in all\n", c.report.errors);
     scratch_clear(&c);
-    return c.errors;
+    return c.report.errors;
 }
 
 HAK_EXPORT int hak_debug_check_heap(void) { return run_check(NULL, 0, 0); }

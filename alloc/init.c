@@ -13,13 +13,14 @@
 #include "options.h"
 #include "orphan_pool.h"
 #include "page_run.h"
+#include "reclaim.h"
 #include "segment.h"
 #include "size_class.h"
 #include "slab_pool.h"
+#include "stats.h"
 
 /* 0: not started; 2: ready; (pid << 2) | 1: being initialized by a thread of process pid. */
 long hak_init_state;
-pthread_key_t hak_thread_key;
 /* Set while this thread registers the fork handlers: the allocator already works for it. */
 static HAK_TLS bool registering_fork_handlers;
 
@@ -77,9 +78,10 @@ bool hak_init_slow(void)
         free_link_init();
 #endif
         size_class_init();
-        cache_bin_tables_init();
+        heap_init();
         page_run_init();
-        pthread_key_create(&hak_thread_key, heap_thread_exit);
+        reclaim_register(segment_cache_drop);
+        reclaim_register(large_cache_drop);
         /* Other threads keep waiting until the fork handlers are in place: a fork by one of them
          * before that would copy a lock held by a third thread into a child that never gets it
          * back. pthread_atfork may allocate; this thread's allocations go through (see below). */

@@ -1,7 +1,9 @@
-/* init.h — lazy, thread-safe global initialization, the thread-exit key, and fork handlers.
+/* init.h — lazy, thread-safe global initialization, and fork handlers.
  *
- * Owns: the one-time setup (options, size classes, thread key, atfork registration) and the
- * ordering of every module's fork handlers. Promises: hak_ensure_init() is safe to call from the
+ * Owns: the one-time setup (options, size classes, the thread cache's exit key, the reclaim hooks,
+ * atfork registration) and the ordering of every module's fork handlers. It is the top of the
+ * allocator's modules: it calls each one's setup and fork handlers, so none of those calls it;
+ * the entry points (api.c, stats.c, heap_check.c, hardened.c) initialize on their slow paths. Promises: hak_ensure_init() is safe to call from the
  * first malloc of a process, whoever makes it (the dynamic loader, dlsym, pthread_create), and the
  * steps before the "ready" point never allocate, so a recursive malloc cannot deadlock. Must
  * never: run anything on a fast path beyond one acquire load. */
@@ -14,11 +16,8 @@
 #include "config.h"
 
 extern long hak_init_state HAK_HIDDEN; /* 2 when ready (see init.c) */
-extern pthread_key_t hak_thread_key HAK_HIDDEN;
 
 HAK_HIDDEN bool hak_init_slow(void);
-/* stats.c: the HAKMEM_STATS report, in its format, to HAKMEM_STATS_FILE or stderr. */
-HAK_HIDDEN void stats_report_at_exit(void);
 
 HAK_INLINE bool hak_ensure_init(void)
 {

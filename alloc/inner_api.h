@@ -36,13 +36,6 @@ HAK_HIDDEN void inner_thread_flush(void);
 HAK_HIDDEN size_t inner_collect(int give_back);
 HAK_HIDDEN int inner_check_quiescent(void *const *held, size_t n);
 
-/* The live block containing p (any tier) and its usable bytes, or NULL. */
-HAK_HIDDEN void *inner_block_of(const void *p, size_t *usable);
-/* Report (or contain, for foreign memory) a pointer that starts no live hardened block; returns
- * what realloc returns for it (ExternalGuard's answer for foreign memory, else NULL, EINVAL). */
-HAK_HIDDEN void *inner_report_invalid(void *p, const char *op, const void *caller);
-/* The tier, class and block size of the live block starting at b, for diagnostics. */
-HAK_HIDDEN struct misuse_site inner_site(const void *b);
 #else
 #define WRAPPED_EXPORT HAK_EXPORT
 #endif

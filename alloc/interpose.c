@@ -20,13 +20,12 @@
 #define entry_aligned(a, n) hardened_alloc(n, a, FAMILY_MALLOC)
 #define entry_realloc(p, n) hardened_realloc(p, n, CALLER)
 #else
-HAK_HIDDEN void *hak_aligned_internal(size_t align, size_t size);
-HAK_HIDDEN void *hak_realloc_from(void *ptr, size_t size, const void *caller);
+#include "realloc.h"
 #define entry_malloc(n) alloc_inline(n)
 #define entry_free(p) free_inline(p, ENTRY_CALLER)
 #define entry_free_sized(p, n) ((void)(n), free_inline(p, ENTRY_CALLER))
-#define entry_aligned(a, n) hak_aligned_internal(a, n)
-#define entry_realloc(p, n) hak_realloc_from(p, n, CALLER)
+#define entry_aligned(a, n) alloc_aligned(a, n)
+#define entry_realloc(p, n) realloc_from(p, n, CALLER)
 #endif
 #define CALLER __builtin_return_address(0)
 

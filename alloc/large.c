@@ -11,6 +11,7 @@
 #include "misuse.h"
 #include "options.h"
 #include "os_memory.h"
+#include "reclaim.h"
 #include "segment.h"
 #include "segment_map.h"
 #include "track.h"
@@ -374,9 +375,7 @@ static char *map_fresh(size_t need, size_t align, size_t *mapped)
     if (p == NULL) {
         *mapped = need;
         align = huge_frames() && align < HUGE_FRAME ? HUGE_FRAME : align;
-        p = os_map_aligned(need, align);
-        if (p == NULL && (segment_cache_drop() + large_cache_drop()) > 0)
-            p = os_map_aligned(need, align); /* out of address space: caches back, retry */
+        p = reclaim_map_aligned(need, align);
     }
     if (p != NULL) {
         if (huge_frames())

@@ -3,7 +3,6 @@
 
 #include "check.h"
 #include "size_class.h"
-#include "slab_pool.h"
 
 static hak_lock_t lock = HAK_LOCK_INITIALIZER;
 static struct slab *lists[HAK_CLASS_COUNT];
@@ -53,10 +52,10 @@ struct slab *orphan_pool_take(unsigned cls)
     return s;
 }
 
-unsigned orphan_pool_reclaim(void)
+struct slab *orphan_pool_reclaim(void)
 {
     if (__atomic_load_n(&total, __ATOMIC_RELAXED) == 0)
-        return 0;
+        return NULL;
     struct slab *empty = NULL;
     unsigned n = 0;
     hak_lock(&lock);
@@ -76,13 +75,7 @@ unsigned orphan_pool_reclaim(void)
     }
     reclaimed += n;
     hak_unlock(&lock);
-    while (empty != NULL) {
-        struct slab *next = empty->next;
-        empty->next = NULL;
-        slab_pool_put(empty);
-        empty = next;
-    }
-    return n;
+    return empty;
 }
 
 void orphan_pool_counters(struct orphan_counters *out)

@@ -13,8 +13,9 @@
 HAK_HIDDEN void orphan_pool_put(struct slab *s);
 /* An orphan of class cls, removed from the pool, or NULL. The caller becomes its owner. */
 HAK_HIDDEN struct slab *orphan_pool_take(unsigned cls);
-/* Drain every orphan; give the ones with no live block back to the slab pool. Returns how many. */
-HAK_HIDDEN unsigned orphan_pool_reclaim(void);
+/* Drain every orphan and take the ones with no live block out of the pool: returned linked
+ * through their next fields (NULL if none), for the caller to give back to the slab pool. */
+HAK_HIDDEN struct slab *orphan_pool_reclaim(void);
 
 struct orphan_counters {
     uint64_t orphaned, adopted, reclaimed, current;

@@ -2,9 +2,9 @@
 #include "segment.h"
 
 #include "check.h"
-#include "large.h"
 #include "options.h"
 #include "os_memory.h"
+#include "reclaim.h"
 #include "segment_map.h"
 #include "track.h"
 
@@ -47,9 +47,7 @@ void *segment_acquire(unsigned kind)
 #endif
     }
     if (seg == NULL) {
-        seg = os_map_aligned(HAK_SEGMENT_SIZE, HAK_SEGMENT_SIZE);
-        if (seg == NULL && large_cache_drop() > 0)
-            seg = os_map_aligned(HAK_SEGMENT_SIZE, HAK_SEGMENT_SIZE); /* caches back: retry */
+        seg = reclaim_map_aligned(HAK_SEGMENT_SIZE, HAK_SEGMENT_SIZE);
         if (seg == NULL)
             return NULL;
         segment_note_mapped((long)HAK_SEGMENT_SIZE);
@@ -133,7 +131,8 @@ void segment_counters(struct segment_counters *out)
 
 /* Every mapped segment is a slab segment, a page-run segment or a cached one, the ownership map
  * says so for each and for nothing else, and the mapped bytes are segments plus Large mappings. */
-void segment_check(struct check *c, uint64_t slab_segments, uint64_t run_segments)
+void segment_check(struct check *c, uint64_t slab_segments, uint64_t run_segments,
+                   uint64_t large_mapped_bytes)
 {
     hak_lock(&cache_lock);
     unsigned cached = cache_count;
@@ -165,14 +164,12 @@ void segment_check(struct check *c, uint64_t slab_segments, uint64_t run_segment
                    (unsigned long long)slab_marks, (unsigned long long)kinds[HAK_MAP_PAGE_RUN],
                    (unsigned long long)kinds[HAK_MAP_IDLE], (unsigned long long)slab_segments,
                    (unsigned long long)run_segments, cached);
-    struct large_counters lc;
-    large_counters(&lc);
     uint64_t bytes = __atomic_load_n(&mapped_bytes, __ATOMIC_RELAXED);
-    if (bytes != live * HAK_SEGMENT_SIZE + lc.mapped_bytes)
+    if (bytes != live * HAK_SEGMENT_SIZE + large_mapped_bytes)
         check_fail(c,
                    "%llu bytes are mapped, but %llu segments and %llu bytes of Large mappings "
                    "explain %llu",
                    (unsigned long long)bytes, (unsigned long long)live,
-                   (unsigned long long)lc.mapped_bytes,
-                   (unsigned long long)(live * HAK_SEGMENT_SIZE + lc.mapped_bytes));
+                   (unsigned long long)large_mapped_bytes,
+                   (unsigned long long)(live * HAK_SEGMENT_SIZE + large_mapped_bytes));
 }

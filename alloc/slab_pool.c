@@ -5,7 +5,6 @@
 #include "slab_pool.h"
 
 #include "check.h"
-#include "orphan_pool.h"
 #include "segment_map.h"
 
 struct slab_pool {
@@ -92,16 +91,12 @@ struct slab *slab_pool_take(unsigned slab_shift)
     hak_lock(&p->lock);
     struct slab *s = take_locked(p);
     hak_unlock(&p->lock);
-    if (s != NULL)
-        return s;
-    /* Before growing, turn orphaned slabs whose blocks have all been freed back into pool slabs. */
-    if (orphan_pool_reclaim() > 0) {
-        hak_lock(&p->lock);
-        s = take_locked(p);
-        hak_unlock(&p->lock);
-        if (s != NULL)
-            return s;
-    }
+    return s;
+}
+
+struct slab *slab_pool_grow(unsigned slab_shift)
+{
+    struct slab_pool *p = pool_for(slab_shift);
     struct slab_segment *seg = new_slab_segment(slab_shift);
     if (seg == NULL)
         return NULL;
@@ -113,7 +108,7 @@ struct slab *slab_pool_take(unsigned slab_shift)
     if (p->all)
         p->all->all_prev = seg;
     p->all = seg;
-    s = take_locked(p);
+    struct slab *s = take_locked(p);
     hak_unlock(&p->lock);
     return s;
 }

@@ -10,8 +10,10 @@
 
 #include "slab.h"
 
-/* An empty slab of the geometry `slab_shift`, mapping a new segment if needed; NULL on ENOMEM. */
+/* An empty slab of the geometry `slab_shift` from the pool; NULL if it has none. */
 HAK_HIDDEN struct slab *slab_pool_take(unsigned slab_shift);
+/* The same from a segment acquired for it (the pool had none); NULL on ENOMEM. */
+HAK_HIDDEN struct slab *slab_pool_grow(unsigned slab_shift);
 /* Give back a slab with no live blocks (its remote queue quiet). */
 HAK_HIDDEN void slab_pool_put(struct slab *s);
 

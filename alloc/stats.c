@@ -1,5 +1,5 @@
-/* stats.c — hak_stats(): one snapshot of every module's counters, and its printed forms (text for
- * people, JSON for tools), at exit to the file HAKMEM_STATS_FILE names. */
+/* stats.c — one snapshot of every module's counters (hak_stats()), and its printed forms (text
+ * for people, JSON for tools), at exit to the file HAKMEM_STATS_FILE names. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -10,18 +10,17 @@
 #include "external_guard.h"
 #include "hakmem.h"
 #include "heap.h"
-#include "init.h"
 #include "large.h"
 #include "misuse.h"
 #include "options.h"
 #include "orphan_pool.h"
 #include "page_run.h"
 #include "segment.h"
+#include "stats.h"
 
-HAK_EXPORT void hak_stats(struct hak_stats *out)
+void stats_collect(struct hak_stats *out)
 {
     memset(out, 0, sizeof *out);
-    hak_ensure_init();
     heap_sum_counters(out);
     for (unsigned c = 0; c < HAK_CLASS_COUNT; c++) {
         const struct hak_class_stats *s = &out->cls[c];
@@ -119,8 +118,6 @@ static double percent(uint64_t part, uint64_t whole)
     return whole == 0 ? 0.0 : 100.0 * (double)part / (double)whole;
 }
 
-HAK_EXPORT const char *hak_version(void) { return HAKMEM_VERSION_STRING; }
-
 /* The scalar fields of struct hak_stats, in its order: the JSON object's members. */
 // clang-format off
 #define STATS_FIELDS(X)                                                                            \
@@ -161,14 +158,14 @@ static void write_json(struct report *r, const struct hak_stats *s)
     report_flush(r);
 }
 
-HAK_EXPORT void hak_stats_write(int fd, int format)
+void stats_write(int fd, int format)
 {
     if (format != HAK_STATS_JSON) {
-        hak_stats_print(fd);
+        stats_print(fd);
         return;
     }
     struct hak_stats s;
-    hak_stats(&s);
+    stats_collect(&s);
     struct report out = {.fd = fd, .used = 0};
     write_json(&out, &s);
 }
@@ -221,15 +218,15 @@ void stats_report_at_exit(void)
             return;
         }
     }
-    hak_stats_write(fd, (int)hak_options.stats);
+    stats_write(fd, (int)hak_options.stats);
     if (fd != 2)
         close(fd);
 }
 
-HAK_EXPORT void hak_stats_print(int fd)
+void stats_print(int fd)
 {
     struct hak_stats s;
-    hak_stats(&s);
+    stats_collect(&s);
     struct report out = {.fd = fd, .used = 0};
     struct report *r = &out;
     say(r, "hakmem statistics\n");

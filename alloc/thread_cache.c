@@ -1,23 +1,50 @@
-/* thread_cache.c — slow paths between a thread's bins and its heap. */
+/* thread_cache.c — slow paths between a thread's bins and its heap, and a thread's first refill
+ * (which initializes the allocator in the process's first one). */
 #include "thread_cache.h"
 
 #include <errno.h>
 
 #include "heap.h"
+#include "init.h"
 #include "track.h"
 
 HAK_TLS struct thread_cache hak_thread_cache;
 uint16_t hak_bin_tiny_table[HAK_TINY_TABLE_LEN];
 uint16_t hak_bin_mid_table[HAK_MID_TABLE_LEN];
+static int bin_tables_ready; /* release after the tables are filled */
 
-void cache_bin_tables_init(void)
+/* Before a thread's bins get their capacities: until then its bins are all empty, so a lookup in
+ * unfilled tables (offset 0, class 0's bin) only ever reaches an empty bin and comes here. */
+static void fill_bin_tables(void)
 {
+    if (__atomic_load_n(&bin_tables_ready, __ATOMIC_ACQUIRE))
+        return;
     for (unsigned i = 0; i < HAK_TINY_TABLE_LEN; i++)
         __atomic_store_n(&hak_bin_tiny_table[i],
                          (uint16_t)cache_bin_offset(hak_class_tiny_table[i]), __ATOMIC_RELAXED);
     for (unsigned i = 0; i < HAK_MID_TABLE_LEN; i++)
         __atomic_store_n(&hak_bin_mid_table[i], (uint16_t)cache_bin_offset(hak_class_mid_table[i]),
                          __ATOMIC_RELAXED);
+    __atomic_store_n(&bin_tables_ready, 1, __ATOMIC_RELEASE);
+}
+
+/* The calling thread's first refill: the allocator initialized, a heap, the bins' capacities. */
+static struct heap *attach(struct thread_cache *tc)
+{
+    if (!hak_ensure_init())
+        return NULL;
+    fill_bin_tables();
+    struct heap *h = heap_attach(tc);
+    if (h == NULL)
+        return NULL;
+    for (unsigned c = 0; c < HAK_CLASS_COUNT; c++) {
+        tc->bins[c].cap = hak_class_info[c].cache_cap;
+        tc->bins[c].room = (int32_t)tc->bins[c].cap;
+    }
+    tc->heap = h;
+    tc->id = h->id;
+    heap_register_exit(h); /* may allocate: the heap is already in place for that */
+    return h;
 }
 
 static void publish(struct heap *h, unsigned cls, const struct cache_bin *b)
@@ -45,7 +72,7 @@ static void *refill(size_t size)
     if (HAK_UNLIKELY(h == NULL)) {
         if (tc->exiting)
             return heap_exit_alloc(size_class_of(size));
-        if ((h = heap_attach(tc)) == NULL)
+        if ((h = attach(tc)) == NULL)
             return NULL;
     }
     /* The class is computed here, after initialization: the caller's lookup may predate it. */

@@ -10,11 +10,10 @@
 
 #include "config.h"
 #include "free_mark.h"
+#include "heap.h"
+#include "remote_batch.h"
 #include "remote_queue.h"
 #include "size_class.h"
-
-struct heap;
-struct slab;
 
 struct cache_bin {
     void *head;
@@ -27,19 +26,6 @@ HAK_INLINE uint32_t cache_bin_count(const struct cache_bin *b)
 {
     return b->cap - (uint32_t)b->room;
 }
-
-/* Remote frees held back to be pushed with one compare-and-swap: up to the class's remote_batch
- * (at most REMOTE_BATCH_MAX) blocks of one slab another thread owns, linked through their first
- * words (head is the newest). A thread holds one batch per size class, flushed when it frees a
- * block of another slab of that class, when it is full, on the thread's next refill, by
- * hak_thread_flush and at thread exit. */
-struct remote_batch {
-    struct slab *slab; /* NULL: empty */
-    void *head, *tail;
-    uint32_t count;
-    uint32_t limit; /* the class's remote_batch, copied when the batch starts: the inline append
-                     * compares two words of one line instead of indexing the class table */
-};
 
 struct thread_cache {
     struct cache_bin bins[HAK_CLASS_COUNT];
@@ -68,22 +54,16 @@ _Static_assert(sizeof(((struct thread_cache *)0)->bins) <= UINT16_MAX,
                "bin offsets fit the uint16_t tables and slab bin_off");
 
 /* hak_class_tiny_table and hak_class_mid_table with each class replaced by its bin's offset; 0
- * (class 0's bin, whose cap is 0 until the thread has a heap) before initialization, like them. */
+ * (class 0's bin, whose cap is 0 until the thread has a heap) until the first thread's first
+ * refill fills them. */
 extern uint16_t hak_bin_tiny_table[HAK_TINY_TABLE_LEN] HAK_HIDDEN;
 extern uint16_t hak_bin_mid_table[HAK_MID_TABLE_LEN] HAK_HIDDEN;
-/* Fill them from the class tables (after size_class_init). */
-HAK_HIDDEN void cache_bin_tables_init(void);
-
-/* Slow paths. */
+/* Slow paths (a thread's first refill initializes the allocator and gives the thread a heap). */
 HAK_HIDDEN void *cache_refill(size_t size); /* the bin of size's class was empty */
 /* The same for the class of `class_size`, handing out a block of `requested` bytes. */
 HAK_HIDDEN void *cache_refill_as(size_t class_size, size_t requested);
 HAK_HIDDEN void cache_overflow(unsigned cls); /* the bin of cls went over its cap */
 HAK_HIDDEN void cache_flush_all(struct thread_cache *tc);
-/* Push every remote-free batch of tc onto its slab's remote queue (recount: walk them rather than
- * trust their counts and tc->batched, for batches a fork may have cut in the middle of an
- * update). */
-HAK_HIDDEN void remote_batches_flush(struct thread_cache *tc, int recount);
 
 /* The calling thread's cache in the %fs address space: its offset from the thread pointer is a
  * link-time constant of the initial-exec TLS model, read from the GOT exactly as the compiler
@@ -146,5 +126,28 @@ HAK_INLINE int cache_push_at(size_t off, void *p)
 }
 
 HAK_INLINE int cache_push(unsigned cls, void *p) { return cache_push_at(cache_bin_offset(cls), p); }
+
+/* A remote free by the calling thread: into its batch (remote_batch.h). Joining the current batch
+ * of the slab is the common case and stays inline. A thread without a heap never has a batch (no
+ * exit handler could flush one): each of its frees is pushed at once. */
+HAK_INLINE void remote_batch_add(struct slab *s, void *p)
+{
+    fs_thread_cache *tc = my_cache();
+    if (HAK_UNLIKELY(tc->heap == NULL)) {
+        remote_free_unbatched(s, p);
+        return;
+    }
+    size_t cls = s->cls;
+    fs_remote_batch *b = &tc->batch[cls];
+    if (HAK_LIKELY(b->slab == s && b->count < b->limit)) {
+        /* a batch with a slab is flagged in tc->batched already */
+        block_set_next(p, b->head);
+        b->head = p;
+        b->count++;
+        counter_add(&tc->heap->counters[cls].remote_frees, 1);
+        return;
+    }
+    remote_batch_start(&hak_thread_cache, s, p);
+}
 
 #endif

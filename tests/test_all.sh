@@ -52,6 +52,7 @@ run() {
 
 run 600 build make --no-print-directory test-build
 run 180 compilers_check make --no-print-directory compilers-check
+run 60 layering make --no-print-directory layering-check
 # .clusterfuzzlite/build.sh in the emulated OSS-Fuzz builder, every engine and sanitizer (two at a
 # time), each target checked and run for a few seconds: its flags see what no variant here does.
 run 240 oss_fuzz env OSS_FUZZ_JOBS=2 OSS_FUZZ_RUN_SECONDS="${TEST_OSS_FUZZ_SECONDS:-2}" \

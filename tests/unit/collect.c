@@ -6,6 +6,7 @@
 #include "heap.h"
 #include "segment_map.h"
 #include "test.h"
+#include "thread_cache.h"
 
 static unsigned listed_slabs(const struct heap *h, unsigned cls)
 {

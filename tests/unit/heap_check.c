@@ -9,6 +9,7 @@
 #include "segment_map.h"
 #include "slab.h"
 #include "test.h"
+#include "thread_cache.h"
 
 static void *keep[2000];
 

@@ -18,6 +18,7 @@
 #include "slab.h"
 #include "slab_of.h"
 #include "test.h"
+#include "thread_cache.h"
 
 static char report[65536];
 

@@ -12,6 +12,7 @@
 #include "hakmem.h"
 #include "init.h"
 #include "options.h"
+#include "stats.h"
 #include "test.h"
 
 static char out[1 << 16];
