@@ -18,15 +18,25 @@ import subprocess
 import sys
 
 
-def symbols(path):
-    out = subprocess.run(["nm", path], capture_output=True, text=True, check=True).stdout
-    defined, undefined = set(), set()
+def symbols(objdir, files):
+    """Per file: the global symbols its object defines and the ones it uses (one nm run)."""
+    paths = [os.path.join(objdir, f + ".o") for f in files]
+    out = subprocess.run(["nm", *paths], capture_output=True, text=True, check=True).stdout
+    defined = {f: set() for f in files}
+    undefined = {f: set() for f in files}
+    by_path = dict(zip(paths, files))
+    current = None
     for line in out.splitlines():
+        if line.endswith(":") and line[:-1] in by_path:
+            current = by_path[line[:-1]]
+            continue
         parts = line.split()
+        if current is None:
+            continue
         if len(parts) == 3 and parts[1] in "TDBRVWCSGu":
-            defined.add(parts[2])
+            defined[current].add(parts[2])
         elif len(parts) == 2 and parts[0] == "U":
-            undefined.add(parts[1])
+            undefined[current].add(parts[1])
     return defined, undefined
 
 
@@ -35,11 +45,11 @@ def graph(objdir):
     files = sorted(f[:-2] for f in os.listdir(objdir)
                    if f.endswith(".o") and os.path.exists(os.path.join("alloc", f[:-2] + ".c")))
     owner, uses = {}, {}
+    defined, undefined = symbols(objdir, files)
     for f in files:
-        defined, undefined = symbols(os.path.join(objdir, f + ".o"))
-        for s in defined:
+        for s in defined[f]:
             owner.setdefault(s, f)
-        uses[f] = undefined
+        uses[f] = undefined[f]
     edges = {f: collections.defaultdict(list) for f in files}
     for f in files:
         for s in sorted(uses[f]):
