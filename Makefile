@@ -124,10 +124,16 @@ HEADERS := $(wildcard alloc/*.h)
 CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/obj/%.o)
 INTERPOSE_OBJ := $(BUILD)/obj/alloc/interpose.o
 
+# The shipped archives, and the internal ones in-tree programs that look inside the allocator
+# (unit tests, the test harness) link.
+CORE_LIB := $(BUILD)/libhakmem_core.a
+FULL_LIB := $(BUILD)/libhakmem.a
+INTERNAL_CORE_LIB := $(BUILD)/internal/libhakmem_core.a
+INTERNAL_FULL_LIB := $(BUILD)/internal/libhakmem.a
 ifeq ($(INTERPOSE),yes)
-  LIBS := $(BUILD)/libhakmem.so $(BUILD)/libhakmem.a $(BUILD)/libhakmem_core.a
+  LIBS := $(BUILD)/libhakmem.so $(FULL_LIB) $(CORE_LIB) $(INTERNAL_FULL_LIB) $(INTERNAL_CORE_LIB)
 else
-  LIBS := $(BUILD)/libhakmem_core.a
+  LIBS := $(CORE_LIB) $(INTERNAL_CORE_LIB)
 endif
 
 .PHONY: all lib tests check test clean format format-check compilers-check variants \
@@ -144,12 +150,25 @@ $(BUILD)/obj/%.o: %.c $(HEADERS)
 	@$(CC) $(CFLAGS_ALL) -c $< -o $@
 
 # libhakmem_core.a: the hak_* API only (libc's malloc stays). libhakmem.a / .so: plus the malloc
-# family.
-$(BUILD)/libhakmem_core.a: $(CORE_OBJS)
+# family. A shipped archive is one object, linked from every module's (ld -r) with the hidden
+# symbols made local: its only global symbols are the public API, so no name a program defines
+# can clash with an internal one (the shared library hides them by visibility). The internal
+# archives keep every module's object as it is.
+SHIP_ARCHIVE = @echo "  AR $@"; rm -rf $@ $@.d && mkdir -p $@.d && \
+    ld -r -o $@.d/hakmem.o $(filter %.o,$^) && \
+    objcopy --localize-hidden $@.d/hakmem.o && ar rcs $@ $@.d/hakmem.o && rm -rf $@.d
+# (They are rebuilt when the Makefile changes: their recipe is not a plain ar.)
+$(CORE_LIB): $(CORE_OBJS) Makefile
+	$(SHIP_ARCHIVE)
+$(FULL_LIB): $(CORE_OBJS) $(INTERPOSE_OBJ) Makefile
+	$(SHIP_ARCHIVE)
+
+$(INTERNAL_CORE_LIB): $(CORE_OBJS)
+	@mkdir -p $(dir $@)
 	@echo "  AR $@"
 	@rm -f $@ && ar rcs $@ $^
-
-$(BUILD)/libhakmem.a: $(CORE_OBJS) $(INTERPOSE_OBJ)
+$(INTERNAL_FULL_LIB): $(CORE_OBJS) $(INTERPOSE_OBJ)
+	@mkdir -p $(dir $@)
 	@echo "  AR $@"
 	@rm -f $@ && ar rcs $@ $^
 
@@ -269,27 +288,27 @@ TEST_CFLAGS := $(CFLAGS_ALL) -Ialloc -Itests/harness
 # The harness is compiled once per variant (twice: the interposed tests' copy), not into every
 # test binary: 0.25 s a compile, 26 tests, five variants. It includes the library's headers:
 # rebuilt with the library.
-$(BUILD)/harness/test_main.o: $(HARNESS) $(HARNESS_HEADERS) $(BUILD)/libhakmem_core.a
+$(BUILD)/harness/test_main.o: $(HARNESS) $(HARNESS_HEADERS) $(INTERNAL_CORE_LIB)
 	@mkdir -p $(dir $@)
 	@echo "  CC $@"
 	@$(CC) $(TEST_CFLAGS) -c $< -o $@
-$(BUILD)/harness/test_main_interposed.o: $(HARNESS) $(HARNESS_HEADERS) $(BUILD)/libhakmem_core.a
+$(BUILD)/harness/test_main_interposed.o: $(HARNESS) $(HARNESS_HEADERS) $(INTERNAL_CORE_LIB)
 	@mkdir -p $(dir $@)
 	@echo "  CC $@"
 	@$(CC) $(TEST_CFLAGS) -DTEST_INTERPOSED -c $< -o $@
 
 $(BUILD)/tests/%_interposed: tests/%_interposed.c $(BUILD)/harness/test_main_interposed.o \
-    $(HARNESS_HEADERS) $(BUILD)/libhakmem.a
+    $(HARNESS_HEADERS) $(INTERNAL_FULL_LIB)
 	@mkdir -p $(dir $@)
 	@echo "  CC $@"
 	@$(CC) $(TEST_CFLAGS) -DTEST_INTERPOSED $< $(BUILD)/harness/test_main_interposed.o \
-	    -Wl,--whole-archive $(BUILD)/libhakmem.a -Wl,--no-whole-archive -o $@ $(LDFLAGS_ALL)
+	    -Wl,--whole-archive $(INTERNAL_FULL_LIB) -Wl,--no-whole-archive -o $@ $(LDFLAGS_ALL)
 
 $(BUILD)/tests/%: tests/%.c $(BUILD)/harness/test_main.o $(HARNESS_HEADERS) \
-    $(BUILD)/libhakmem_core.a
+    $(INTERNAL_CORE_LIB)
 	@mkdir -p $(dir $@)
 	@echo "  CC $@"
-	@$(CC) $(TEST_CFLAGS) $< $(BUILD)/harness/test_main.o $(BUILD)/libhakmem_core.a -o $@ \
+	@$(CC) $(TEST_CFLAGS) $< $(BUILD)/harness/test_main.o $(INTERNAL_CORE_LIB) -o $@ \
 	    $(LDFLAGS_ALL)
 
 # Helper programs run by the tests: misuse_case and guard_case link the hak_* API (any variant);
@@ -307,10 +326,10 @@ ifeq ($(INTERPOSE),yes)
               $(BUILD)/tests/programs/first_alloc_dlsym $(BUILD)/tests/programs/map_threads_cxx
 endif
 
-$(BUILD)/tests/programs/%: tests/programs/%.c $(BUILD)/libhakmem_core.a
+$(BUILD)/tests/programs/%: tests/programs/%.c $(INTERNAL_CORE_LIB)
 	@mkdir -p $(dir $@)
 	@echo "  CC $@"
-	@$(CC) $(CFLAGS_ALL) -Ialloc $< $(BUILD)/libhakmem_core.a -o $@ $(LDFLAGS_ALL)
+	@$(CC) $(CFLAGS_ALL) -Ialloc $< $(INTERNAL_CORE_LIB) -o $@ $(LDFLAGS_ALL)
 $(BUILD)/tests/programs/first_alloc_dlsym: tests/programs/first_alloc_dlsym.c
 	@mkdir -p $(dir $@)
 	@echo "  CC $@"
@@ -584,8 +603,8 @@ OSS_FUZZ_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(INTERP_SRCS) fuzz/driver_libf
 $(OSS_FUZZ_OBJS): CFLAGS_ALL += $(INTERP_DEFS) -Ialloc -Ifuzz
 $(OSS_FUZZ_OBJS): $(INTERP_HDRS)
 .PHONY: oss-fuzz-objs
-oss-fuzz-objs: $(BUILD)/libhakmem_core.a $(OSS_FUZZ_OBJS)
-	@echo $(abspath $(OSS_FUZZ_OBJS) $(BUILD)/libhakmem_core.a) >$(BUILD)/link-inputs
+oss-fuzz-objs: $(INTERNAL_CORE_LIB) $(OSS_FUZZ_OBJS)
+	@echo $(abspath $(OSS_FUZZ_OBJS) $(INTERNAL_CORE_LIB)) >$(BUILD)/link-inputs
 endif
 ifeq ($(VARIANT),afl)
 $(BUILD)/afl_ops: fuzz/driver_afl.c $(INTERP_SRCS) $(INTERP_HDRS) $(BUILD)/libhakmem_core.a
@@ -681,6 +700,15 @@ ci-lint:
 	@ci/lint.sh
 oss-fuzz-check:
 	@ci/oss-fuzz-check.sh
+
+# make symbols-check: the shipped archives' global symbols are exactly the public API, every
+# other symbol carries the private prefix hk_ and is declared in its own file's header, and a
+# program defining the names hakmem's archive used to define links against the archives.
+.PHONY: symbols-check
+symbols-check:
+	@for v in release hardened; do $(MAKE) --no-print-directory -s VARIANT=$$v lib || exit 1; done
+	@status=0; python3 tests/symbols/check.py || status=1; \
+	    tests/symbols/clash_test.sh build/release || status=1; exit $$status
 
 # make layering-check: no cycle between alloc/ files, in the file graph the objects' symbols give
 # (release, hardened, and the sched build with its scheduling points); prints the layers.

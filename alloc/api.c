@@ -3,12 +3,13 @@
 #include <string.h>
 
 #define HAK_DEFINES_INNER_API
-#include "inner_api.h"
+#include "api.h"
 
 #include "external_guard.h"
 #include "fast_path.h"
 #include "hakmem.h"
 #include "heap.h"
+#include "heap_check.h"
 #include "init.h"
 #include "large.h"
 #include "page_run.h"
@@ -35,7 +36,7 @@ WRAPPED_EXPORT void *hak_calloc(size_t count, size_t size)
             memset(p, 0, n);
         return p;
     }
-    return alloc_big(n, 0, 1);
+    return hk_alloc_big(n, 0, 1);
 }
 
 WRAPPED_EXPORT void *hak_aligned_alloc(size_t alignment, size_t size)
@@ -44,7 +45,7 @@ WRAPPED_EXPORT void *hak_aligned_alloc(size_t alignment, size_t size)
         errno = EINVAL;
         return NULL;
     }
-    return alloc_aligned(alignment, size);
+    return hk_alloc_aligned(alignment, size);
 }
 
 WRAPPED_EXPORT size_t hak_usable_size(const void *ptr)
@@ -58,41 +59,55 @@ WRAPPED_EXPORT size_t hak_usable_size(const void *ptr)
     }
     /* Under a sanitizer, the usable size is what the program may touch: the requested size. */
     if (kind == HAK_MAP_PAGE_RUN)
-        return track_requested(ptr, page_run_usable(ptr));
+        return track_requested(ptr, hk_page_run_usable(ptr));
     if (kind == HAK_MAP_LARGE) {
-        size_t n = large_usable(ptr);
+        size_t n = hk_large_usable(ptr);
         if (n != 0)
             return track_requested(ptr, n);
         /* Not a live block: misuse of ours (inside a block, freed) or, as for any address the
          * registry does not know, foreign memory that happens to lie in a Large range. */
-        return large_classify(ptr) >= 0 ? 0 : external_guard_usable_size(ptr);
+        return hk_large_classify(ptr) >= 0 ? 0 : hk_external_guard_usable_size(ptr);
     }
     if (kind == HAK_MAP_IDLE)
         return 0;
-    return external_guard_usable_size(ptr);
+    return hk_external_guard_usable_size(ptr);
 }
 
 WRAPPED_EXPORT void *hak_realloc(void *ptr, size_t size)
 {
-    return realloc_from(ptr, size, __builtin_return_address(0));
+    return hk_realloc_from(ptr, size, __builtin_return_address(0));
 }
 
 WRAPPED_EXPORT void hak_thread_flush(void)
 {
-    struct thread_cache *tc = &hak_thread_cache;
+    struct thread_cache *tc = &hk_thread_cache;
     if (tc->heap == NULL)
         return;
-    cache_flush_all(tc);
+    hk_cache_flush_all(tc);
 }
 
 WRAPPED_EXPORT size_t hak_collect(int give_back)
 {
-    struct thread_cache *tc = &hak_thread_cache;
+    struct thread_cache *tc = &hk_thread_cache;
     if (tc->heap != NULL) {
-        cache_flush_all(tc);
-        heap_collect(tc->heap);
+        hk_cache_flush_all(tc);
+        hk_heap_collect(tc->heap);
     }
-    return give_back ? reclaim_cached_address_space() : 0;
+    return give_back ? hk_reclaim_cached_address_space() : 0;
+}
+
+HAK_EXPORT int hak_debug_check_heap(void)
+{
+    if (!hak_ensure_init())
+        return 0;
+    return hk_heap_check_run(NULL, 0, 0);
+}
+
+WRAPPED_EXPORT int hak_debug_check_quiescent(void *const *held, size_t n)
+{
+    if (!hak_ensure_init())
+        return 0;
+    return hk_heap_check_run(held, n, 1);
 }
 
 HAK_EXPORT const char *hak_version(void) { return HAKMEM_VERSION_STRING; }
@@ -100,19 +115,19 @@ HAK_EXPORT const char *hak_version(void) { return HAKMEM_VERSION_STRING; }
 HAK_EXPORT void hak_stats(struct hak_stats *out)
 {
     hak_ensure_init();
-    stats_collect(out);
+    hk_stats_collect(out);
 }
 
 HAK_EXPORT void hak_stats_print(int fd)
 {
     hak_ensure_init();
-    stats_print(fd);
+    hk_stats_print(fd);
 }
 
 HAK_EXPORT void hak_stats_write(int fd, int format)
 {
     hak_ensure_init();
-    stats_write(fd, format);
+    hk_stats_write(fd, format);
 }
 
 HAK_EXPORT size_t hak_class_block_size(int cls)
@@ -120,7 +135,7 @@ HAK_EXPORT size_t hak_class_block_size(int cls)
     if (cls < 0 || cls >= HAK_CLASS_COUNT)
         return 0;
     hak_ensure_init();
-    return hak_class_info[cls].block_size;
+    return hk_class_info[cls].block_size;
 }
 
 HAK_EXPORT int hak_size_class(size_t size)

@@ -6,7 +6,7 @@
 
 #include "diag.h"
 
-void check_fail(struct check *c, const char *fmt, ...)
+void hk_check_fail(struct check *c, const char *fmt, ...)
 {
     if (++c->errors > CHECK_REPORT_LIMIT)
         return;
@@ -15,12 +15,12 @@ void check_fail(struct check *c, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    diag_print("hakmem heap check: %s\n", line);
+    hk_diag_print("hakmem heap check: %s\n", line);
 }
 
-int check_has_held_list(const struct check *c) { return c->has_held; }
+int hk_check_has_held_list(const struct check *c) { return c->has_held; }
 
-int check_held(struct check *c, uintptr_t a)
+int hk_check_held(struct check *c, uintptr_t a)
 {
     if (!c->has_held)
         return 1;

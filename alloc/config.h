@@ -46,13 +46,4 @@
 #define HAK_EXPORT __attribute__((visibility("default")))
 #define HAK_TLS __thread __attribute__((tls_model("initial-exec")))
 
-/* Internal consistency assertions: checked in the debug variant, free elsewhere. */
-#ifdef HAK_DEBUG
-HAK_HIDDEN __attribute__((noreturn)) void hak_assert_fail(const char *expr, const char *file,
-                                                          int line);
-#define HAK_ASSERT(cond) ((cond) ? (void)0 : hak_assert_fail(#cond, __FILE__, __LINE__))
-#else
-#define HAK_ASSERT(cond) ((void)0)
-#endif
-
 #endif

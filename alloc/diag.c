@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-void diag_print(const char *fmt, ...)
+void hk_diag_print(const char *fmt, ...)
 {
     char line[512];
     va_list ap;
@@ -23,7 +23,7 @@ void diag_print(const char *fmt, ...)
     (void)w;
 }
 
-const char *diag_name_address(const void *addr, char *buf, size_t len)
+const char *hk_diag_name_address(const void *addr, char *buf, size_t len)
 {
     Dl_info info;
     if (addr != NULL && dladdr(addr, &info) != 0 && info.dli_fname != NULL) {
@@ -43,7 +43,7 @@ const char *diag_name_address(const void *addr, char *buf, size_t len)
     return buf;
 }
 
-void diag_name_class(char *buf, size_t len, int cls, size_t block_size)
+void hk_diag_name_class(char *buf, size_t len, int cls, size_t block_size)
 {
     snprintf(buf, len, " class %d (%zu-byte blocks)", cls, block_size);
 }
@@ -52,7 +52,7 @@ void diag_name_class(char *buf, size_t len, int cls, size_t block_size)
 int __llvm_profile_write_file(void) __attribute__((weak));
 #endif
 
-void diag_abort(void)
+void hk_diag_abort(void)
 {
 #ifdef HAK_COVERAGE
     if (__llvm_profile_write_file != NULL)
@@ -62,9 +62,9 @@ void diag_abort(void)
 }
 
 #ifdef HAK_DEBUG
-void hak_assert_fail(const char *expr, const char *file, int line)
+void hk_assert_fail(const char *expr, const char *file, int line)
 {
-    diag_print("hakmem: internal assertion failed: %s (%s:%d)\n", expr, file, line);
-    diag_abort();
+    hk_diag_print("hakmem: internal assertion failed: %s (%s:%d)\n", expr, file, line);
+    hk_diag_abort();
 }
 #endif

@@ -63,63 +63,64 @@ static void report_once(uint64_t total)
                 top[i] = top[j];
                 top[j] = t;
             }
-    diag_print("hakmem: ExternalGuard report: %llu frees/reallocs of pointers hakmem does not own "
-               "were contained (leaked, not freed); top call sites:\n",
-               (unsigned long long)total);
+    hk_diag_print(
+        "hakmem: ExternalGuard report: %llu frees/reallocs of pointers hakmem does not own "
+        "were contained (leaked, not freed); top call sites:\n",
+        (unsigned long long)total);
     for (int i = 0; i < 5 && top[i].count > 0; i++) {
         char name[256];
-        diag_print("hakmem:   %8llu  %s\n", (unsigned long long)top[i].count,
-                   diag_name_address(top[i].caller, name, sizeof name));
+        hk_diag_print("hakmem:   %8llu  %s\n", (unsigned long long)top[i].count,
+                      hk_diag_name_address(top[i].caller, name, sizeof name));
     }
 }
 
 static void handle(const char *op, const void *p, const void *caller, uint64_t n)
 {
     tally(caller);
-    unsigned policy = hak_options.external_guard;
+    unsigned policy = hk_options.external_guard;
     if (policy != GUARD_CONTAIN &&
         (policy == GUARD_ABORT || n <= LOG_FIRST || (n & (n - 1)) == 0)) {
         char name[256];
-        diag_print(
+        hk_diag_print(
             "hakmem: ExternalGuard: %s(%p): pointer not allocated by hakmem, called from %s; "
             "%s\n",
-            op, p, diag_name_address(caller, name, sizeof name),
+            op, p, hk_diag_name_address(caller, name, sizeof name),
             policy == GUARD_ABORT ? "aborting (HAKMEM_EXTERNAL_GUARD=abort)" : "contained");
         if (policy == GUARD_ABORT)
-            diag_abort();
+            hk_diag_abort();
     }
     uint64_t total =
         __atomic_load_n(&frees, __ATOMIC_RELAXED) + __atomic_load_n(&reallocs, __ATOMIC_RELAXED);
-    if (hak_options.guard_report_at != 0 && total >= hak_options.guard_report_at)
+    if (hk_options.guard_report_at != 0 && total >= hk_options.guard_report_at)
         report_once(total);
 }
 
-void external_guard_free(const void *p, const void *caller)
+void hk_external_guard_free(const void *p, const void *caller)
 {
     handle("free", p, caller, __atomic_add_fetch(&frees, 1, __ATOMIC_RELAXED));
 }
 
-void *external_guard_realloc(const void *p, const void *caller)
+void *hk_external_guard_realloc(const void *p, const void *caller)
 {
     handle("realloc", p, caller, __atomic_add_fetch(&reallocs, 1, __ATOMIC_RELAXED));
     errno = EINVAL;
     return NULL;
 }
 
-size_t external_guard_usable_size(const void *p)
+size_t hk_external_guard_usable_size(const void *p)
 {
     (void)p;
     __atomic_fetch_add(&size_queries, 1, __ATOMIC_RELAXED);
     return 0;
 }
 
-void external_guard_counters(struct external_guard_counters *out)
+void hk_external_guard_counters(struct hk_external_guard_counters *out)
 {
     out->frees = __atomic_load_n(&frees, __ATOMIC_RELAXED);
     out->reallocs = __atomic_load_n(&reallocs, __ATOMIC_RELAXED);
     out->size_queries = __atomic_load_n(&size_queries, __ATOMIC_RELAXED);
 }
 
-void external_guard_fork_prepare(void) { hak_lock(&site_lock); }
-void external_guard_fork_parent(void) { hak_unlock(&site_lock); }
-void external_guard_fork_child(void) { hak_lock_reinit(&site_lock); }
+void hk_external_guard_fork_prepare(void) { hak_lock(&site_lock); }
+void hk_external_guard_fork_parent(void) { hak_unlock(&site_lock); }
+void hk_external_guard_fork_child(void) { hak_lock_reinit(&site_lock); }

@@ -11,19 +11,19 @@
 
 #include "config.h"
 
-HAK_HIDDEN void external_guard_free(const void *p, const void *caller);
+HAK_HIDDEN void hk_external_guard_free(const void *p, const void *caller);
 /* realloc of a foreign pointer: NULL with errno = EINVAL; the foreign block is untouched. */
-HAK_HIDDEN void *external_guard_realloc(const void *p, const void *caller);
+HAK_HIDDEN void *hk_external_guard_realloc(const void *p, const void *caller);
 /* malloc_usable_size of a foreign pointer: 0. */
-HAK_HIDDEN size_t external_guard_usable_size(const void *p);
+HAK_HIDDEN size_t hk_external_guard_usable_size(const void *p);
 
-struct external_guard_counters {
+struct hk_external_guard_counters {
     uint64_t frees, reallocs, size_queries;
 };
-HAK_HIDDEN void external_guard_counters(struct external_guard_counters *out);
+HAK_HIDDEN void hk_external_guard_counters(struct hk_external_guard_counters *out);
 
-HAK_HIDDEN void external_guard_fork_prepare(void);
-HAK_HIDDEN void external_guard_fork_parent(void);
-HAK_HIDDEN void external_guard_fork_child(void);
+HAK_HIDDEN void hk_external_guard_fork_prepare(void);
+HAK_HIDDEN void hk_external_guard_fork_parent(void);
+HAK_HIDDEN void hk_external_guard_fork_child(void);
 
 #endif

@@ -19,11 +19,11 @@
 
 static unsigned current_arena(void)
 {
-    struct heap *h = hak_thread_cache.heap;
+    struct heap *h = hk_thread_cache.heap;
     return h != NULL ? h->arena : 0;
 }
 
-void *alloc_big(size_t size, size_t align, int zero)
+void *hk_alloc_big(size_t size, size_t align, int zero)
 {
     if (HAK_UNLIKELY(size > HAK_MAX_REQUEST)) {
         errno = ENOMEM;
@@ -34,25 +34,25 @@ void *alloc_big(size_t size, size_t align, int zero)
     if (align < HAK_PAGE_SIZE)
         align = HAK_PAGE_SIZE; /* runs and mappings are page aligned anyway */
     if (size <= HAK_PAGE_RUN_MAX && align <= PAGE_RUN_MAX_ALIGN)
-        return page_run_alloc(size, align, zero, current_arena());
-    return large_alloc(size, align, zero);
+        return hk_page_run_alloc(size, align, zero, current_arena());
+    return hk_large_alloc(size, align, zero);
 }
 
 /* ExternalGuard's calls: a foreign pointer can be the process's first call, and the guard's
  * policy is an option. */
-void free_foreign(const void *p, const void *caller)
+void hk_free_foreign(const void *p, const void *caller)
 {
     hak_ensure_init();
-    external_guard_free(p, caller);
+    hk_external_guard_free(p, caller);
 }
 
-void *realloc_foreign(const void *p, const void *caller)
+void *hk_realloc_foreign(const void *p, const void *caller)
 {
     hak_ensure_init();
-    return external_guard_realloc(p, caller);
+    return hk_external_guard_realloc(p, caller);
 }
 
-void free_other(void *p, unsigned kind, const void *caller)
+void hk_free_other(void *p, unsigned kind, const void *caller)
 {
     if (p == NULL)
         return;
@@ -63,22 +63,24 @@ void free_other(void *p, unsigned kind, const void *caller)
         free_slab_address(slab_of_address((uintptr_t)p, HAK_MAP_SLAB_MEDIUM), p, caller);
         return;
     case HAK_MAP_PAGE_RUN:
-        if ((verdict = page_run_free(p)) >= 0)
-            misuse_report((enum misuse_kind)verdict, "free", p, verdict_page_run_site, caller);
+        if ((verdict = hk_page_run_free(p)) >= 0)
+            hk_misuse_report((enum misuse_kind)verdict, "free", p, hk_verdict_page_run_site,
+                             caller);
         return;
     case HAK_MAP_LARGE:
-        if (large_free(p))
+        if (hk_large_free(p))
             return;
-        if ((verdict = large_classify(p)) >= 0)
-            misuse_report((enum misuse_kind)verdict, "free", p, verdict_large_site, caller);
+        if ((verdict = hk_large_classify(p)) >= 0)
+            hk_misuse_report((enum misuse_kind)verdict, "free", p, hk_verdict_large_site, caller);
         else
-            free_foreign(p, caller);
+            hk_free_foreign(p, caller);
         return;
     case HAK_MAP_IDLE:
-        misuse_report((enum misuse_kind)verdict_idle(p), "free", p, verdict_idle_site, caller);
+        hk_misuse_report((enum misuse_kind)hk_verdict_idle(p), "free", p, hk_verdict_idle_site,
+                         caller);
         return;
     default:
-        free_foreign(p, caller);
+        hk_free_foreign(p, caller);
         return;
     }
 }
@@ -88,7 +90,7 @@ void free_other(void *p, unsigned kind, const void *caller)
 static HAK_NOINLINE void slab_free_misuse(int verdict, void *p, const struct slab *s,
                                           const void *caller)
 {
-    misuse_report((enum misuse_kind)verdict, "free", p, verdict_slab_site(s), caller);
+    hk_misuse_report((enum misuse_kind)verdict, "free", p, verdict_slab_site(s), caller);
 }
 
 /* A checked live block of another thread's slab: into this thread's remote-free batch. */
@@ -99,7 +101,7 @@ HAK_INLINE void free_remote_block(struct slab *s, void *p)
     remote_batch_add(s, p);
 }
 
-/* free_not_owner's cheap checks failed: a pooled slab, not a carved block start, or the free
+/* hk_free_not_owner's cheap checks failed: a pooled slab, not a carved block start, or the free
  * mark. Out of line, so the common path needs no stack frame. */
 static HAK_NOINLINE void free_not_owner_suspect(struct slab *s, void *p, const void *caller)
 {
@@ -111,7 +113,7 @@ static HAK_NOINLINE void free_not_owner_suspect(struct slab *s, void *p, const v
     free_remote_block(s, p); /* the slab was reformatted or adopted meanwhile */
 }
 
-void free_not_owner(struct slab *s, void *p, const void *caller)
+void hk_free_not_owner(struct slab *s, void *p, const void *caller)
 {
     if (HAK_UNLIKELY(slab_owner(s) == SLAB_OWNER_FREE || !slab_is_block_start(s, (uintptr_t)p) ||
                      block_is_marked_free(p))) {
@@ -121,7 +123,7 @@ void free_not_owner(struct slab *s, void *p, const void *caller)
     free_remote_block(s, p);
 }
 
-void free_suspect(struct slab *s, void *p, const void *caller)
+void hk_free_suspect(struct slab *s, void *p, const void *caller)
 {
     /* A block carrying the free key is free: in a bin, a free list, a remote queue or another
      * thread's remote-free batch (which the owner cannot search), so the key is not confirmed by
@@ -135,21 +137,21 @@ void free_suspect(struct slab *s, void *p, const void *caller)
     track_free(p, s->block_size);
     block_mark_free(p);
     if (!cache_push(s->cls, p))
-        cache_overflow(s->cls);
+        hk_cache_overflow(s->cls);
 }
 
 /* Allocate from class cls exactly (used by aligned allocation). */
 static void *alloc_class(unsigned cls, size_t size)
 {
-    size_t bs = hak_class_info[cls].block_size;
+    size_t bs = hk_class_info[cls].block_size;
     void *p = cache_pop(cls);
     if (p == NULL)
-        return cache_refill_as(bs, size);
+        return hk_cache_refill_as(bs, size);
     track_alloc(p, size, bs);
     return p;
 }
 
-void *alloc_aligned(size_t align, size_t size)
+void *hk_alloc_aligned(size_t align, size_t size)
 {
     if (align <= 8)
         return alloc_inline(size);
@@ -167,9 +169,9 @@ void *alloc_aligned(size_t align, size_t size)
             if (!hak_ensure_init())
                 return NULL;
             for (unsigned c = size_class_of(n); c < HAK_CLASS_COUNT; c++)
-                if (hak_class_info[c].block_size % align == 0)
+                if (hk_class_info[c].block_size % align == 0)
                     return alloc_class(c, size);
         }
     }
-    return alloc_big(size != 0 ? size : 1, align, 0);
+    return hk_alloc_big(size != 0 ? size : 1, align, 0);
 }

@@ -12,21 +12,21 @@
 
 #include "segment_map.h"
 
-extern uint64_t hak_link_key HAK_HIDDEN;
+extern uint64_t hk_link_key HAK_HIDDEN;
 
-HAK_HIDDEN void free_link_init(void);
-HAK_HIDDEN _Noreturn void free_link_corrupt(const void *block, uintptr_t stored);
+HAK_HIDDEN void hk_free_link_init(void);
+HAK_HIDDEN _Noreturn void hk_free_link_corrupt(const void *block, uintptr_t stored);
 
 HAK_INLINE uintptr_t free_link_encode(const void *block, const void *next)
 {
-    return (uintptr_t)next ^ hak_link_key ^ (uintptr_t)block;
+    return (uintptr_t)next ^ hk_link_key ^ (uintptr_t)block;
 }
 
 HAK_INLINE void *free_link_decode(const void *block, uintptr_t stored)
 {
-    uintptr_t next = stored ^ hak_link_key ^ (uintptr_t)block;
+    uintptr_t next = stored ^ hk_link_key ^ (uintptr_t)block;
     if (next != 0 && HAK_UNLIKELY((next & 15) != 0 || segment_map_kind(next) < HAK_MAP_SLAB_MIN))
-        free_link_corrupt(block, stored);
+        hk_free_link_corrupt(block, stored);
     return (void *)next;
 }
 

@@ -3,12 +3,12 @@
 
 #include "random_key.h"
 
-uint64_t hak_free_key;
+uint64_t hk_free_key;
 
-void free_mark_init(void)
+void hk_free_mark_init(void)
 {
     uint64_t k;
-    random_key_words(&k, 1);
+    hk_random_key_words(&k, 1);
     /* Zero is what a live block carries; keep the key away from it and from small integers. */
-    hak_free_key = k | ((uint64_t)1 << 63) | 1;
+    hk_free_key = k | ((uint64_t)1 << 63) | 1;
 }

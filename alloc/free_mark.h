@@ -11,12 +11,12 @@
 #include "config.h"
 #include "track.h"
 
-extern uint64_t hak_free_key HAK_HIDDEN;
+extern uint64_t hk_free_key HAK_HIDDEN;
 
-HAK_HIDDEN void free_mark_init(void);
+HAK_HIDDEN void hk_free_mark_init(void);
 
-HAK_INLINE int block_is_marked_free(const void *p) { return block_mark_word(p) == hak_free_key; }
-HAK_INLINE void block_mark_free(void *p) { block_set_mark_word(p, hak_free_key); }
+HAK_INLINE int block_is_marked_free(const void *p) { return block_mark_word(p) == hk_free_key; }
+HAK_INLINE void block_mark_free(void *p) { block_set_mark_word(p, hk_free_key); }
 HAK_INLINE void block_mark_live(void *p) { block_set_mark_word(p, 0); }
 
 #endif

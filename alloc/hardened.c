@@ -11,11 +11,11 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "api.h"
 #include "diag.h"
 #include "fast_path.h"
 #include "hakmem.h"
 #include "init.h"
-#include "inner_api.h"
 #include "large.h"
 #include "misuse.h"
 #include "page_run.h"
@@ -61,7 +61,7 @@ static int exit_key_ok;
 static void init(void)
 {
     uint64_t k[3];
-    random_key_words(k, 3);
+    hk_random_key_words(k, 3);
     fill = (uint8_t)(0x80 | (k[2] & 0x7e)); /* bits the keys do not share */
     memset(fill_page, fill, sizeof fill_page);
     exit_key_ok = pthread_key_create(&exit_key, quarantine_exit) == 0;
@@ -192,8 +192,8 @@ static void report(enum misuse_kind kind, const char *op, const void *p, const c
     va_end(ap);
     struct misuse_site where = {"the zero-size region", -1, 0};
     if (b != NULL)
-        where = verdict_site(b);
-    misuse_report_detail(kind, op, p, where, caller, detail);
+        where = hk_verdict_site(b);
+    hk_misuse_report_detail(kind, op, p, where, caller, detail);
 }
 
 /* The header before u is this block's, intact, and describes a block that fits. */
@@ -235,7 +235,7 @@ static void *report_invalid(void *p, const char *op, const void *caller)
     unsigned kind = segment_map_kind(a);
     void *before = (char *)p - 16;
     int verdict = MISUSE_NOT_ALLOCATED;
-    struct misuse_site where = verdict_idle_site;
+    struct misuse_site where = hk_verdict_idle_site;
     if (kind >= HAK_MAP_SLAB_MIN) {
         struct slab *s = slab_of_address(a, kind);
         where = verdict_slab_site(s);
@@ -244,25 +244,25 @@ static void *report_invalid(void *p, const char *op, const void *caller)
         if (verdict != MISUSE_DOUBLE_FREE && (verdict = verdict_slab(s, p)) < 0)
             verdict = MISUSE_INTERIOR;
     } else if (kind == HAK_MAP_PAGE_RUN) {
-        where = verdict_page_run_site;
-        verdict = (a & (HAK_PAGE_SIZE - 1)) == 16 ? page_run_classify(before) : -1;
-        if (verdict != MISUSE_DOUBLE_FREE && (verdict = page_run_classify(p)) < 0)
+        where = hk_verdict_page_run_site;
+        verdict = (a & (HAK_PAGE_SIZE - 1)) == 16 ? hk_page_run_classify(before) : -1;
+        if (verdict != MISUSE_DOUBLE_FREE && (verdict = hk_page_run_classify(p)) < 0)
             verdict = MISUSE_INTERIOR;
     } else if (kind == HAK_MAP_LARGE) {
-        where = verdict_large_site;
-        verdict = (a & (HAK_PAGE_SIZE - 1)) == 16 ? large_classify(before) : -1;
+        where = hk_verdict_large_site;
+        verdict = (a & (HAK_PAGE_SIZE - 1)) == 16 ? hk_large_classify(before) : -1;
         if (verdict != MISUSE_DOUBLE_FREE)
-            verdict = large_usable(p) != 0 ? MISUSE_INTERIOR : large_classify(p);
+            verdict = hk_large_usable(p) != 0 ? MISUSE_INTERIOR : hk_large_classify(p);
         if (verdict < 0)
-            return is_realloc ? realloc_foreign(p, caller) : (free_foreign(p, caller), NULL);
+            return is_realloc ? hk_realloc_foreign(p, caller) : (hk_free_foreign(p, caller), NULL);
     } else if (kind == HAK_MAP_IDLE) {
-        verdict = verdict_idle(before);
+        verdict = hk_verdict_idle(before);
         if (verdict != MISUSE_DOUBLE_FREE)
-            verdict = verdict_idle(p);
+            verdict = hk_verdict_idle(p);
     } else {
-        return is_realloc ? realloc_foreign(p, caller) : (free_foreign(p, caller), NULL);
+        return is_realloc ? hk_realloc_foreign(p, caller) : (hk_free_foreign(p, caller), NULL);
     }
-    misuse_report((enum misuse_kind)verdict, op, p, where, caller);
+    hk_misuse_report((enum misuse_kind)verdict, op, p, where, caller);
     errno = EINVAL;
     return NULL;
 }
@@ -273,7 +273,7 @@ static int find_block(void *p, const char *op, const void *caller, struct block 
                       void **realloc_answer)
 {
     size_t usable;
-    char *b = verdict_block_of(p, &usable);
+    char *b = hk_verdict_block_of(p, &usable);
     *realloc_answer = NULL;
     if (b == NULL) {
         *realloc_answer = report_invalid(p, op, caller);
@@ -405,10 +405,10 @@ static int verify_reused(char *b, size_t usable)
 static void *alloc_big_framed(size_t need, size_t offset, size_t size, unsigned family)
 {
     size_t span = (need + PAGE - 1) / PAGE * PAGE + PAGE;
-    char *b = alloc_big(span, offset > PAGE ? offset : 0, 0);
+    char *b = hk_alloc_big(span, offset > PAGE ? offset : 0, 0);
     if (b == NULL)
         return NULL;
-    size_t usable = inner_usable_size(b);
+    size_t usable = hk_inner_usable_size(b);
     /* A page run comes back zero: every free zeroed it and the quarantine checked it. Large
      * blocks are fresh or purged mappings (their freed pages were discarded and no-access). */
     const char *bad =
@@ -420,14 +420,14 @@ static void *alloc_big_framed(size_t need, size_t offset, size_t size, unsigned 
         return alloc_big_framed(need, offset, size, family); /* report policy: kept out */
     }
     if (mprotect(b + usable - PAGE, PAGE, PROT_NONE) != 0) {
-        inner_free(b);
+        hk_inner_free(b);
         errno = ENOMEM;
         return NULL;
     }
     return frame(b, usable, offset, size, family);
 }
 
-void *hardened_alloc(size_t size, size_t align, enum hardened_family family)
+void *hk_hardened_alloc(size_t size, size_t align, enum hardened_family family)
 {
     ensure_init();
     if (size == 0 && align <= HEADER)
@@ -446,12 +446,12 @@ void *hardened_alloc(size_t size, size_t align, enum hardened_family family)
             char *b;
             size_t usable;
             if (offset == HEADER) { /* the class of need, as the inner allocator picks it */
-                b = inner_malloc(need);
+                b = hk_inner_malloc(need);
                 usable = size_class_block_size(size_class_of(need));
             } else {
-                b = inner_aligned_alloc(offset, need);
-                if (b != NULL && (verdict_block_of(b + HEADER, &usable) != b || is_big(b))) {
-                    inner_free(b); /* no slab class has this alignment */
+                b = hk_inner_aligned_alloc(offset, need);
+                if (b != NULL && (hk_verdict_block_of(b + HEADER, &usable) != b || is_big(b))) {
+                    hk_inner_free(b); /* no slab class has this alignment */
                     break;
                 }
             }
@@ -556,12 +556,12 @@ static size_t release(char *u, const char *op, const void *caller, unsigned *kin
         b = u - word_offset(word);
         unsigned map = segment_map_kind((uintptr_t)b);
         usable = map >= HAK_MAP_SLAB_MIN ? slab_of_address((uintptr_t)b, map)->block_size
-                                         : inner_usable_size(b);
+                                         : hk_inner_usable_size(b);
     } else {
-        b = verdict_block_of(u, &usable);
+        b = hk_verdict_block_of(u, &usable);
         if (b == NULL) {
-            diag_print("hakmem: hardened quarantine: block %p is no longer live\n", (void *)u);
-            diag_abort();
+            hk_diag_print("hakmem: hardened quarantine: block %p is no longer live\n", (void *)u);
+            hk_diag_abort();
         }
     }
     block_geometry(&k, b, usable);
@@ -589,7 +589,7 @@ static size_t release(char *u, const char *op, const void *caller, unsigned *kin
     /* From the block start on page runs and Large blocks: a later block may span this one's
      * header (slabs write their link and mark there at once). */
     memset(front_of(&k), 0, (size_t)(u - front_of(&k)));
-    inner_free(b);
+    hk_inner_free(b);
     return k.usable;
 }
 
@@ -622,7 +622,7 @@ static void flush(struct quarantine *q, const char *op, const void *caller)
     memset(q->held, 0, sizeof q->held);
 }
 
-void hardened_quarantine_flush(const char *op, const void *caller)
+void hk_hardened_quarantine_flush(const char *op, const void *caller)
 {
     if (my_quarantine != NULL)
         flush(my_quarantine, op, caller);
@@ -632,7 +632,7 @@ void hardened_quarantine_flush(const char *op, const void *caller)
 __attribute__((destructor)) static void quarantine_at_exit(void)
 {
     if (__atomic_load_n(&secret, __ATOMIC_ACQUIRE) != 0)
-        hardened_quarantine_flush("exit", NULL);
+        hk_hardened_quarantine_flush("exit", NULL);
 }
 
 static void quarantine_exit(void *arg)
@@ -707,8 +707,8 @@ static void retire(struct block *k, const char *op, const void *caller)
     q->held[kind] += cost;
 }
 
-void hardened_free(void *p, enum hardened_family family, size_t size, const char *op,
-                   const void *caller)
+void hk_hardened_free(void *p, enum hardened_family family, size_t size, const char *op,
+                      const void *caller)
 {
     if (p == NULL)
         return;
@@ -738,17 +738,17 @@ void hardened_free(void *p, enum hardened_family family, size_t size, const char
     errno = saved_errno;
 }
 
-void *hardened_realloc(void *p, size_t size, const void *caller)
+void *hk_hardened_realloc(void *p, size_t size, const void *caller)
 {
     ensure_init();
     if (p == NULL)
-        return hardened_alloc(size, 0, FAMILY_MALLOC);
+        return hk_hardened_alloc(size, 0, FAMILY_MALLOC);
     if (size == 0) {
-        hardened_free(p, FAMILY_MALLOC, HARDENED_ANY_SIZE, "realloc", caller);
+        hk_hardened_free(p, FAMILY_MALLOC, HARDENED_ANY_SIZE, "realloc", caller);
         return NULL;
     }
     if (zero_has(p))
-        return hardened_alloc(size, 0, FAMILY_MALLOC);
+        return hk_hardened_alloc(size, 0, FAMILY_MALLOC);
     if (size > HAK_MAX_REQUEST) {
         errno = ENOMEM;
         return NULL;
@@ -778,7 +778,7 @@ void *hardened_realloc(void *p, size_t size, const void *caller)
         h->canary = canary_of(k.u, word);
         return p;
     }
-    void *q = hardened_alloc(size, 0, (enum hardened_family)family);
+    void *q = hk_hardened_alloc(size, 0, (enum hardened_family)family);
     if (q == NULL)
         return NULL;
     memcpy(q, p, old < size ? old : size);
@@ -786,20 +786,20 @@ void *hardened_realloc(void *p, size_t size, const void *caller)
     return q;
 }
 
-size_t hardened_usable_size(const void *p)
+size_t hk_hardened_usable_size(const void *p)
 {
     ensure_init();
     if (p == NULL || zero_has(p))
         return 0;
     size_t usable;
-    char *b = verdict_block_of(p, &usable);
+    char *b = hk_verdict_block_of(p, &usable);
     if (b == NULL) {
         /* Foreign memory: ExternalGuard answers. Ours (a run or Large start is never a user
          * pointer): 0. */
         unsigned map = segment_map_kind((uintptr_t)p);
         if (map == HAK_MAP_NONE ||
-            (map == HAK_MAP_LARGE && verdict_block_of((const char *)p + HEADER, &usable) != p))
-            return inner_usable_size(p);
+            (map == HAK_MAP_LARGE && hk_verdict_block_of((const char *)p + HEADER, &usable) != p))
+            return hk_inner_usable_size(p);
         return 0;
     }
     struct block k;
@@ -812,11 +812,11 @@ size_t hardened_usable_size(const void *p)
 
 /* ---- the public API ---------------------------------------------------------------------- */
 
-HAK_EXPORT void *hak_malloc(size_t size) { return hardened_alloc(size, 0, FAMILY_MALLOC); }
+HAK_EXPORT void *hak_malloc(size_t size) { return hk_hardened_alloc(size, 0, FAMILY_MALLOC); }
 
 HAK_EXPORT void hak_free(void *ptr)
 {
-    hardened_free(ptr, FAMILY_MALLOC, HARDENED_ANY_SIZE, "free", __builtin_return_address(0));
+    hk_hardened_free(ptr, FAMILY_MALLOC, HARDENED_ANY_SIZE, "free", __builtin_return_address(0));
 }
 
 HAK_EXPORT void *hak_calloc(size_t count, size_t size)
@@ -826,12 +826,12 @@ HAK_EXPORT void *hak_calloc(size_t count, size_t size)
         errno = ENOMEM;
         return NULL;
     }
-    return hardened_alloc(n, 0, FAMILY_MALLOC); /* handed-out memory is always zero */
+    return hk_hardened_alloc(n, 0, FAMILY_MALLOC); /* handed-out memory is always zero */
 }
 
 HAK_EXPORT void *hak_realloc(void *ptr, size_t size)
 {
-    return hardened_realloc(ptr, size, __builtin_return_address(0));
+    return hk_hardened_realloc(ptr, size, __builtin_return_address(0));
 }
 
 HAK_EXPORT void *hak_aligned_alloc(size_t alignment, size_t size)
@@ -840,21 +840,21 @@ HAK_EXPORT void *hak_aligned_alloc(size_t alignment, size_t size)
         errno = EINVAL;
         return NULL;
     }
-    return hardened_alloc(size, alignment, FAMILY_MALLOC);
+    return hk_hardened_alloc(size, alignment, FAMILY_MALLOC);
 }
 
-HAK_EXPORT size_t hak_usable_size(const void *ptr) { return hardened_usable_size(ptr); }
+HAK_EXPORT size_t hak_usable_size(const void *ptr) { return hk_hardened_usable_size(ptr); }
 
 HAK_EXPORT void hak_thread_flush(void)
 {
-    hardened_quarantine_flush("hak_thread_flush", __builtin_return_address(0));
-    inner_thread_flush();
+    hk_hardened_quarantine_flush("hak_thread_flush", __builtin_return_address(0));
+    hk_inner_thread_flush();
 }
 
 HAK_EXPORT size_t hak_collect(int give_back)
 {
-    hardened_quarantine_flush("hak_collect", __builtin_return_address(0));
-    return inner_collect(give_back);
+    hk_hardened_quarantine_flush("hak_collect", __builtin_return_address(0));
+    return hk_inner_collect(give_back);
 }
 
 /* The program's pointers are user pointers; the inner check counts inner blocks. Each held
@@ -862,7 +862,7 @@ HAK_EXPORT size_t hak_collect(int give_back)
 HAK_EXPORT int hak_debug_check_quiescent(void *const *held, size_t n)
 {
     ensure_init();
-    hardened_quarantine_flush("hak_debug_check_quiescent", __builtin_return_address(0));
+    hk_hardened_quarantine_flush("hak_debug_check_quiescent", __builtin_return_address(0));
     /* Other threads are idle (the check's contract): their quarantines are read as they are,
      * under the registry lock so that none is made or let go meanwhile. */
     pthread_mutex_lock(&registry_lock);
@@ -875,7 +875,7 @@ HAK_EXPORT int hak_debug_check_quiescent(void *const *held, size_t n)
         inner = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (inner == MAP_FAILED) {
             pthread_mutex_unlock(&registry_lock);
-            diag_print("hakmem heap check: no memory for the held list\n");
+            hk_diag_print("hakmem heap check: no memory for the held list\n");
             return 1;
         }
     }
@@ -885,7 +885,7 @@ HAK_EXPORT int hak_debug_check_quiescent(void *const *held, size_t n)
         if (zero_has(p))
             continue;
         size_t usable;
-        char *b = verdict_block_of(p, &usable);
+        char *b = hk_verdict_block_of(p, &usable);
         struct block k;
         if (b != NULL) {
             block_geometry(&k, b, usable);
@@ -900,8 +900,8 @@ HAK_EXPORT int hak_debug_check_quiescent(void *const *held, size_t n)
         if (bad == NULL)
             bad = first_other(p + word_size(k.word), k.end, fill);
         if (bad != NULL || (k.word & WORD_FREED)) {
-            diag_print("hakmem heap check: held block %p (%zu bytes): %s\n", (void *)p,
-                       word_size(k.word), bad != NULL ? "a canary changed" : "it was freed");
+            hk_diag_print("hakmem heap check: held block %p (%zu bytes): %s\n", (void *)p,
+                          word_size(k.word), bad != NULL ? "a canary changed" : "it was freed");
             errors++;
         }
         inner[m++] = b;
@@ -911,9 +911,9 @@ HAK_EXPORT int hak_debug_check_quiescent(void *const *held, size_t n)
         for (unsigned i = 0; i < q->count; i++) {
             char *u = q->slot[i];
             size_t usable;
-            char *b = verdict_block_of(u, &usable);
+            char *b = hk_verdict_block_of(u, &usable);
             if (b == NULL) {
-                diag_print("hakmem heap check: quarantined block %p is not live\n", (void *)u);
+                hk_diag_print("hakmem heap check: quarantined block %p is not live\n", (void *)u);
                 errors++;
                 continue;
             }
@@ -921,14 +921,14 @@ HAK_EXPORT int hak_debug_check_quiescent(void *const *held, size_t n)
             block_geometry(&k, b, usable);
             if (!header_valid(&k, u) ||
                 !(((const struct header *)(u - HEADER))->word & WORD_FREED)) {
-                diag_print("hakmem heap check: quarantined block %p: its header changed\n",
-                           (void *)u);
+                hk_diag_print("hakmem heap check: quarantined block %p: its header changed\n",
+                              (void *)u);
                 errors++;
             }
             inner[m++] = b;
         }
     pthread_mutex_unlock(&registry_lock);
-    errors += inner_check_quiescent(inner, m);
+    errors += hk_inner_check_quiescent(inner, m);
     if (inner != NULL)
         munmap(inner, bytes);
     return errors;

@@ -21,16 +21,16 @@ enum hardened_family { FAMILY_MALLOC, FAMILY_NEW, FAMILY_NEW_ARRAY };
 #define HARDENED_ANY_SIZE SIZE_MAX
 
 /* align: a power of two (callers validate), 0 or up to 16 for the default. NULL with ENOMEM. */
-HAK_HIDDEN void *hardened_alloc(size_t size, size_t align, enum hardened_family family);
+HAK_HIDDEN void *hk_hardened_alloc(size_t size, size_t align, enum hardened_family family);
 /* size: the size a sized free passes, or HARDENED_ANY_SIZE. */
-HAK_HIDDEN void hardened_free(void *p, enum hardened_family family, size_t size, const char *op,
-                              const void *caller);
-HAK_HIDDEN void *hardened_realloc(void *p, size_t size, const void *caller);
+HAK_HIDDEN void hk_hardened_free(void *p, enum hardened_family family, size_t size, const char *op,
+                                 const void *caller);
+HAK_HIDDEN void *hk_hardened_realloc(void *p, size_t size, const void *caller);
 /* The requested size of a live block (what the program may touch); 0 for zero-size and invalid
  * pointers of ours. */
-HAK_HIDDEN size_t hardened_usable_size(const void *p);
+HAK_HIDDEN size_t hk_hardened_usable_size(const void *p);
 /* Hand the calling thread's quarantine back to the inner allocator (op and caller: the call that
  * asked, named in a report on a block written after its free). */
-HAK_HIDDEN void hardened_quarantine_flush(const char *op, const void *caller);
+HAK_HIDDEN void hk_hardened_quarantine_flush(const char *op, const void *caller);
 
 #endif

@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "diag.h"
 #include "meta_alloc.h"
 #include "orphan_pool.h"
 #include "page_run.h"
@@ -18,8 +19,8 @@
 static pthread_key_t exit_key;
 static HAK_TLS struct heap *current; /* the calling thread's heap, for the fork child */
 
-struct heap hak_exit_heap = {
-    .id = (uintptr_t)&hak_exit_heap,
+struct heap hk_exit_heap = {
+    .id = (uintptr_t)&hk_exit_heap,
     .lock = HAK_LOCK_INITIALIZER,
 };
 
@@ -81,7 +82,7 @@ static void move_to_partial(struct heap *h, struct slab *s)
 
 static void heap_drain(struct heap *h, struct slab *s)
 {
-    uint32_t n = slab_drain(s);
+    uint32_t n = hk_slab_drain(s);
     if (n != 0) {
         counter_add(&h->counters[s->cls].drains, 1);
         counter_add(&h->counters[s->cls].drained, n);
@@ -101,7 +102,7 @@ static void release_slab(struct heap *h, struct slab *s)
     HAK_ASSERT(s->used == 0 && !s->notified && s->free_count * s->block_size == s->carved);
     list_remove(&h->partial[s->cls], s);
     remote_queue_wait_quiet(&slab_remote(s)->queue);
-    slab_pool_put(s);
+    hk_slab_pool_put(s);
 }
 
 static void collect_pending(struct heap *h)
@@ -150,31 +151,31 @@ static void unpark(struct heap *h, struct slab *s)
  * been freed turned back into pool slabs; else from a new segment. */
 static struct slab *take_empty_slab(unsigned slab_shift)
 {
-    struct slab *s = slab_pool_take(slab_shift);
+    struct slab *s = hk_slab_pool_take(slab_shift);
     if (s != NULL)
         return s;
-    struct slab *reclaimed = orphan_pool_reclaim();
+    struct slab *reclaimed = hk_orphan_pool_reclaim();
     if (reclaimed != NULL) {
         while (reclaimed != NULL) {
             struct slab *next = reclaimed->next;
             reclaimed->next = NULL;
-            slab_pool_put(reclaimed);
+            hk_slab_pool_put(reclaimed);
             reclaimed = next;
         }
-        if ((s = slab_pool_take(slab_shift)) != NULL)
+        if ((s = hk_slab_pool_take(slab_shift)) != NULL)
             return s;
     }
-    return slab_pool_grow(slab_shift);
+    return hk_slab_pool_grow(slab_shift);
 }
 
 static struct slab *acquire_slab(struct heap *h, unsigned cls)
 {
-    struct slab *s = orphan_pool_take(cls);
+    struct slab *s = hk_orphan_pool_take(cls);
     if (s == NULL) {
-        s = take_empty_slab(hak_class_info[cls].slab_shift);
+        s = take_empty_slab(hk_class_info[cls].slab_shift);
         if (s == NULL)
             return NULL;
-        slab_format(s, cls);
+        hk_slab_format(s, cls);
     }
     SCHED_POINT(HAK_SCHED_OWNER, s);
     slab_set_owner(s, h->id);
@@ -185,7 +186,8 @@ static struct slab *acquire_slab(struct heap *h, unsigned cls)
 
 /* ---- refill and return ---- */
 
-void *heap_alloc_chain(struct heap *h, unsigned cls, uint32_t want, uint32_t up_to, uint32_t *count)
+void *hk_heap_alloc_chain(struct heap *h, unsigned cls, uint32_t want, uint32_t up_to,
+                          uint32_t *count)
 {
     SCHED_POINT(HAK_SCHED_QUEUE_LOAD, &h->pending);
     if (__atomic_load_n(&h->pending, __ATOMIC_RELAXED) != NULL)
@@ -202,7 +204,7 @@ void *heap_alloc_chain(struct heap *h, unsigned cls, uint32_t want, uint32_t up_
          * just wrote are paid once per many blocks, not once per refill. */
         if (s->free == NULL && remote_queue_nonempty(&slab_remote(s)->queue))
             heap_drain(h, s);
-        void *chain = slab_take(s, want, up_to, count);
+        void *chain = hk_slab_take(s, want, up_to, count);
         if (chain != NULL)
             return chain;
         /* Parking fails only while remote frees arrive: the next round drains them. */
@@ -213,7 +215,7 @@ void *heap_alloc_chain(struct heap *h, unsigned cls, uint32_t want, uint32_t up_
     }
 }
 
-uint32_t heap_return_chain(struct heap *h, void *chain)
+uint32_t hk_heap_return_chain(struct heap *h, void *chain)
 {
     uint32_t n = 0;
     while (chain != NULL) {
@@ -231,12 +233,12 @@ uint32_t heap_return_chain(struct heap *h, void *chain)
     return n;
 }
 
-void *heap_exit_alloc(unsigned cls)
+void *hk_heap_exit_alloc(unsigned cls)
 {
-    struct heap *h = &hak_exit_heap;
+    struct heap *h = &hk_exit_heap;
     uint32_t n;
     heap_lock(h);
-    void *p = heap_alloc_chain(h, cls, 1, 1, &n);
+    void *p = hk_heap_alloc_chain(h, cls, 1, 1, &n);
     if (p != NULL) {
         block_mark_live(p);
         counter_add(&h->counters[cls].allocs, 1);
@@ -277,10 +279,10 @@ static void registry_remove(struct heap *h)
         h->reg_next->reg_prev = h->reg_prev;
 }
 
-struct heap *heap_attach(struct thread_cache *tc)
+struct heap *hk_heap_attach(struct thread_cache *tc)
 {
     hak_lock(&registry_lock);
-    struct heap *h = meta_pool_alloc(&heap_pool);
+    struct heap *h = hk_meta_pool_alloc(&heap_pool);
     if (h != NULL) {
         h->id = (uintptr_t)h;
         h->cache = tc;
@@ -299,7 +301,7 @@ static void return_bins(struct heap *h, struct thread_cache *tc)
 {
     for (unsigned c = 0; c < HAK_CLASS_COUNT; c++) {
         struct cache_bin *b = &tc->bins[c];
-        uint32_t n = heap_return_chain(h, b->head);
+        uint32_t n = hk_heap_return_chain(h, b->head);
         b->head = NULL;
         b->room = (int32_t)b->cap;
         counter_add(&h->counters[c].flushed, n);
@@ -308,7 +310,7 @@ static void return_bins(struct heap *h, struct thread_cache *tc)
     }
 }
 
-void heap_collect(struct heap *h)
+void hk_heap_collect(struct heap *h)
 {
     heap_lock(h);
     if (__atomic_load_n(&h->pending, __ATOMIC_ACQUIRE) != NULL)
@@ -331,7 +333,7 @@ static void teardown(struct heap *h)
 {
     SCHED_POINT(HAK_SCHED_THREAD_EXIT, h);
     if (h->cache != NULL) {
-        remote_batches_flush(h->cache, 1);
+        hk_remote_batches_flush(h->cache, 1);
         return_bins(h, h->cache);
     }
     for (unsigned c = 0; c < HAK_CLASS_COUNT; c++)
@@ -351,11 +353,11 @@ static void teardown(struct heap *h)
             heap_drain(h, s);
             remote_queue_wait_quiet(&slab_remote(s)->queue);
             if (s->used == 0) {
-                slab_pool_put(s);
+                hk_slab_pool_put(s);
             } else {
                 SCHED_POINT(HAK_SCHED_OWNER, s);
                 slab_set_owner(s, SLAB_OWNER_ORPHAN);
-                orphan_pool_put(s);
+                hk_orphan_pool_put(s);
             }
         }
     }
@@ -388,7 +390,7 @@ static void retire(struct heap *h)
     arena_heaps[h->arena % PAGE_RUN_ARENAS]--;
     merge_exited(h);
     threads_exited++;
-    meta_pool_free(&heap_pool, h);
+    hk_meta_pool_free(&heap_pool, h);
 }
 
 /* The exit key's destructor: the thread's batches, bins and slabs go back, and later allocations
@@ -407,9 +409,9 @@ static void thread_exit(void *arg)
     tc->exiting = 1;
 }
 
-void heap_init(void) { pthread_key_create(&exit_key, thread_exit); }
+void hk_heap_init(void) { pthread_key_create(&exit_key, thread_exit); }
 
-void heap_register_exit(struct heap *h)
+void hk_heap_register_exit(struct heap *h)
 {
     current = h;
     pthread_setspecific(exit_key, h);
@@ -433,7 +435,7 @@ static void add_counters(struct heap_class_counters *sum, const struct heap *h)
     }
 }
 
-void heap_sum_counters(struct hak_stats *out)
+void hk_heap_sum_counters(struct hak_stats *out)
 {
     struct heap_class_counters sum[HAK_CLASS_COUNT];
     /* The calling thread's own bins are exact; publish them first. */
@@ -450,15 +452,15 @@ void heap_sum_counters(struct hak_stats *out)
     memcpy(sum, exited, sizeof sum);
     for (struct heap *h = registry; h != NULL; h = h->reg_next)
         add_counters(sum, h);
-    add_counters(sum, &hak_exit_heap);
+    add_counters(sum, &hk_exit_heap);
     hak_unlock(&registry_lock);
     for (unsigned c = 0; c < HAK_CLASS_COUNT; c++) {
         struct hak_class_stats *o = &out->cls[c];
         const struct heap_class_counters *a = &sum[c];
-        uint64_t remote = a->remote_frees + remote_free_unbatched_count(c);
+        uint64_t remote = a->remote_frees + hk_remote_free_unbatched_count(c);
         /* A block leaves a bin by allocation or flush and enters by refill or a local free. */
         int64_t local = (int64_t)(a->cached + a->allocs + a->flushed) - (int64_t)a->refilled;
-        o->block_size = hak_class_info[c].block_size;
+        o->block_size = hk_class_info[c].block_size;
         o->allocs = a->allocs;
         o->frees = (local > 0 ? (uint64_t)local : 0) + remote;
         o->remote_frees = remote;
@@ -470,16 +472,16 @@ void heap_sum_counters(struct hak_stats *out)
     }
 }
 
-void heap_for_each(void (*fn)(struct heap *, void *), void *arg)
+void hk_heap_for_each(void (*fn)(struct heap *, void *), void *arg)
 {
     hak_lock(&registry_lock);
     for (struct heap *h = registry; h != NULL; h = h->reg_next)
         fn(h, arg);
-    fn(&hak_exit_heap, arg);
+    fn(&hk_exit_heap, arg);
     hak_unlock(&registry_lock);
 }
 
-void heap_count_threads(uint64_t *started, uint64_t *exited_out)
+void hk_heap_count_threads(uint64_t *started, uint64_t *exited_out)
 {
     hak_lock(&registry_lock);
     *started = threads_started;
@@ -487,32 +489,32 @@ void heap_count_threads(uint64_t *started, uint64_t *exited_out)
     hak_unlock(&registry_lock);
 }
 
-void heap_exited_totals(uint64_t *refilled, uint64_t *flushed, uint64_t *remote)
+void hk_heap_exited_totals(uint64_t *refilled, uint64_t *flushed, uint64_t *remote)
 {
     hak_lock(&registry_lock);
     for (unsigned c = 0; c < HAK_CLASS_COUNT; c++) {
         refilled[c] += exited[c].refilled;
         flushed[c] += exited[c].flushed;
-        remote[c] += exited[c].remote_frees + remote_free_unbatched_count(c);
+        remote[c] += exited[c].remote_frees + hk_remote_free_unbatched_count(c);
     }
     hak_unlock(&registry_lock);
 }
 
 /* ---- fork ---- */
 
-void heap_fork_prepare(void)
+void hk_heap_fork_prepare(void)
 {
     hak_lock(&registry_lock);
-    heap_lock(&hak_exit_heap);
+    heap_lock(&hk_exit_heap);
     for (struct heap *h = registry; h != NULL; h = h->reg_next)
         heap_lock(h);
 }
 
-void heap_fork_parent(void)
+void hk_heap_fork_parent(void)
 {
     for (struct heap *h = registry; h != NULL; h = h->reg_next)
         heap_unlock(h);
-    heap_unlock(&hak_exit_heap);
+    heap_unlock(&hk_exit_heap);
     hak_unlock(&registry_lock);
 }
 
@@ -533,13 +535,13 @@ static void normalize_after_fork(struct heap *h)
     }
 }
 
-void heap_fork_child(void)
+void hk_heap_fork_child(void)
 {
     struct heap *self = current;
     hak_lock_reinit(&registry_lock);
-    hak_lock_reinit(&hak_exit_heap.lock);
-    meta_pool_fork_child(&heap_pool);
-    normalize_after_fork(&hak_exit_heap);
+    hak_lock_reinit(&hk_exit_heap.lock);
+    hk_meta_pool_fork_child(&heap_pool);
+    normalize_after_fork(&hk_exit_heap);
     if (self != NULL)
         self->tid = (int32_t)syscall(SYS_gettid); /* the child's thread has an id of its own */
     struct heap *h = registry;

@@ -48,26 +48,26 @@ struct heap {
 };
 
 /* The heap of threads past their exit teardown (late frees/allocations from other destructors). */
-extern struct heap hak_exit_heap HAK_HIDDEN;
+extern struct heap hk_exit_heap HAK_HIDDEN;
 
 /* A heap for the calling thread, whose cache is tc, registered; NULL with ENOMEM. */
-HAK_HIDDEN struct heap *heap_attach(struct thread_cache *tc);
+HAK_HIDDEN struct heap *hk_heap_attach(struct thread_cache *tc);
 /* At initialization: the thread-exit key, whose destructor retires a thread's heap. */
-HAK_HIDDEN void heap_init(void);
+HAK_HIDDEN void hk_heap_init(void);
 /* After the calling thread's cache took heap h: arm the exit key (which may allocate). */
-HAK_HIDDEN void heap_register_exit(struct heap *h);
+HAK_HIDDEN void hk_heap_register_exit(struct heap *h);
 
-/* Under h->lock: blocks of class cls as a chain (*count of them; see slab_take for want and
+/* Under h->lock: blocks of class cls as a chain (*count of them; see hk_slab_take for want and
  * up_to); NULL on ENOMEM. */
-HAK_HIDDEN void *heap_alloc_chain(struct heap *h, unsigned cls, uint32_t want, uint32_t up_to,
-                                  uint32_t *count);
+HAK_HIDDEN void *hk_heap_alloc_chain(struct heap *h, unsigned cls, uint32_t want, uint32_t up_to,
+                                     uint32_t *count);
 /* Under h->lock: return a chain of blocks of h's slabs; returns how many. */
-HAK_HIDDEN uint32_t heap_return_chain(struct heap *h, void *chain);
+HAK_HIDDEN uint32_t hk_heap_return_chain(struct heap *h, void *chain);
 /* Allocate one block of class cls from the shared exit heap. */
-HAK_HIDDEN void *heap_exit_alloc(unsigned cls);
+HAK_HIDDEN void *hk_heap_exit_alloc(unsigned cls);
 /* Owner only, its cache flushed: every empty slab of h goes back to the pool, the last partial
  * slab of its class too (which the refill path keeps). */
-HAK_HIDDEN void heap_collect(struct heap *h);
+HAK_HIDDEN void hk_heap_collect(struct heap *h);
 
 HAK_INLINE void heap_lock(struct heap *h) { hak_lock(&h->lock); }
 HAK_INLINE void heap_unlock(struct heap *h) { hak_unlock(&h->lock); }
@@ -78,17 +78,17 @@ HAK_INLINE void counter_add(uint64_t *c, uint64_t v)
 }
 
 /* Call fn on every heap (the exit heap included) with the registry lock held. */
-HAK_HIDDEN void heap_for_each(void (*fn)(struct heap *, void *), void *arg);
+HAK_HIDDEN void hk_heap_for_each(void (*fn)(struct heap *, void *), void *arg);
 
 /* Per-class totals over all heaps, live and exited, for hak_stats(). */
-HAK_HIDDEN void heap_sum_counters(struct hak_stats *out);
-HAK_HIDDEN void heap_count_threads(uint64_t *started, uint64_t *exited);
+HAK_HIDDEN void hk_heap_sum_counters(struct hak_stats *out);
+HAK_HIDDEN void hk_heap_count_threads(uint64_t *started, uint64_t *exited);
 /* Counters of exited threads (and frees by threads past their teardown) per class, added to
  * refilled[], flushed[] and remote[]: the heap check's share of heaps no longer registered. */
-HAK_HIDDEN void heap_exited_totals(uint64_t *refilled, uint64_t *flushed, uint64_t *remote);
+HAK_HIDDEN void hk_heap_exited_totals(uint64_t *refilled, uint64_t *flushed, uint64_t *remote);
 
-HAK_HIDDEN void heap_fork_prepare(void);
-HAK_HIDDEN void heap_fork_parent(void);
-HAK_HIDDEN void heap_fork_child(void);
+HAK_HIDDEN void hk_heap_fork_prepare(void);
+HAK_HIDDEN void hk_heap_fork_parent(void);
+HAK_HIDDEN void hk_heap_fork_child(void);
 
 #endif

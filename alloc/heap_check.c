@@ -1,4 +1,4 @@
-/* heap_check.c — hak_debug_check_heap() and hak_debug_check_quiescent(): the full heap check.
+/* heap_check.c — the full heap check behind hak_debug_check_heap() and hak_debug_check_quiescent().
  *
  * Accounts for every carved slab block: it is in exactly one of {a thread cache, its slab's free
  * list, its slab's remote queue} or in the program's hands, and the per-class counters (blocks
@@ -19,17 +19,16 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define HAK_DEFINES_INNER_API
-#include "inner_api.h"
-
 #include "check.h"
 #include "diag.h"
 #include "hakmem.h"
 #include "heap.h"
-#include "init.h"
+#include "heap_check.h"
 #include "large.h"
 #include "orphan_pool.h"
 #include "os_memory.h"
+#include "page_run.h"
+#include "segment.h"
 #include "segment_map.h"
 #include "slab_pool.h"
 #include "thread_cache.h"
@@ -66,11 +65,11 @@ struct walk {
 static void report_slab(struct walk *c, const struct slab *s, const char *what, const void *b)
 {
     if (b != NULL)
-        check_fail(&c->report, "slab %p (class %u, %u-byte blocks): %s at %p", (const void *)s,
-                   (unsigned)s->cls, (unsigned)s->block_size, what, b);
+        hk_check_fail(&c->report, "slab %p (class %u, %u-byte blocks): %s at %p", (const void *)s,
+                      (unsigned)s->cls, (unsigned)s->block_size, what, b);
     else
-        check_fail(&c->report, "slab %p (class %u, %u-byte blocks): %s", (const void *)s,
-                   (unsigned)s->cls, (unsigned)s->block_size, what);
+        hk_check_fail(&c->report, "slab %p (class %u, %u-byte blocks): %s", (const void *)s,
+                      (unsigned)s->cls, (unsigned)s->block_size, what);
 }
 
 /* ---- slab segments and their scratch ---- */
@@ -196,9 +195,9 @@ static void check_list(struct walk *c, struct heap *h, unsigned k, int full)
          prev = s, s = s->next, n++) {
         uint8_t *seen = seen_of(c, s);
         if (seen == NULL) {
-            check_fail(&c->report,
-                       "heap %p class %u: %s list holds %p, which is in no slab segment", (void *)h,
-                       k, full ? "full" : "partial", (const void *)s);
+            hk_check_fail(&c->report,
+                          "heap %p class %u: %s list holds %p, which is in no slab segment",
+                          (void *)h, k, full ? "full" : "partial", (const void *)s);
             break;
         }
         if (slab_owner(s) != h->id || s->cls != k ||
@@ -214,18 +213,18 @@ static void check_list(struct walk *c, struct heap *h, unsigned k, int full)
         *seen |= SEEN_OWNER_LIST | (full ? SEEN_FULL_LIST : 0);
     }
     if (n != l->count)
-        check_fail(&c->report, "heap %p class %u: %s list holds %u slabs, its count says %u",
-                   (void *)h, k, full ? "full" : "partial", n, l->count);
+        hk_check_fail(&c->report, "heap %p class %u: %s list holds %u slabs, its count says %u",
+                      (void *)h, k, full ? "full" : "partial", n, l->count);
 }
 
 static void check_heap(struct heap *h, void *arg)
 {
     struct walk *c = arg;
-    if (h != &hak_exit_heap && syscall(SYS_tgkill, getpid(), h->tid, 0) != 0 && errno == ESRCH)
-        check_fail(&c->report,
-                   "heap %p belongs to thread %d, which no longer exists (its slabs are "
-                   "stranded)",
-                   (void *)h, h->tid);
+    if (h != &hk_exit_heap && syscall(SYS_tgkill, getpid(), h->tid, 0) != 0 && errno == ESRCH)
+        hk_check_fail(&c->report,
+                      "heap %p belongs to thread %d, which no longer exists (its slabs are "
+                      "stranded)",
+                      (void *)h, h->tid);
     uint32_t notified = 0;
     for (unsigned k = 0; k < HAK_CLASS_COUNT; k++) {
         check_list(c, h, k, 0);
@@ -240,15 +239,15 @@ static void check_heap(struct heap *h, void *arg)
         c->remote[k] += __atomic_load_n(&hc->remote_frees, __ATOMIC_RELAXED);
     }
     if (notified != h->notified_count)
-        check_fail(&c->report, "heap %p: %u slabs are marked notified, its count says %u",
-                   (void *)h, notified, h->notified_count);
+        hk_check_fail(&c->report, "heap %p: %u slabs are marked notified, its count says %u",
+                      (void *)h, notified, h->notified_count);
     uint32_t n = 0;
     for (struct slab *s = __atomic_load_n(&h->pending, __ATOMIC_ACQUIRE); s != NULL;
          s = __atomic_load_n(&slab_remote(s)->pending_next, __ATOMIC_RELAXED)) {
         uint8_t *seen = seen_of(c, s);
         if (seen == NULL || slab_owner(s) != h->id) {
-            check_fail(&c->report, "heap %p: pending stack holds slab %p, which it does not own",
-                       (void *)h, (void *)s);
+            hk_check_fail(&c->report, "heap %p: pending stack holds slab %p, which it does not own",
+                          (void *)h, (void *)s);
             break;
         }
         if (*seen & SEEN_PENDING) {
@@ -266,18 +265,18 @@ static void check_heap(struct heap *h, void *arg)
         uint32_t held = 0;
         for (const void *p = b->head; p != NULL; p = block_next(p)) {
             if (held > b->cap + 1u) {
-                check_fail(&c->report,
-                           "heap %p class %u: thread cache holds more than its capacity %u",
-                           (void *)h, k, b->cap);
+                hk_check_fail(&c->report,
+                              "heap %p class %u: thread cache holds more than its capacity %u",
+                              (void *)h, k, b->cap);
                 break;
             }
             unsigned kind = segment_map_kind((uintptr_t)p);
             struct slab *s = kind >= HAK_MAP_SLAB_MIN ? slab_of_address((uintptr_t)p, kind) : NULL;
             if (s == NULL || scratch_of(c, p) == NULL) {
-                check_fail(&c->report,
-                           "heap %p class %u: thread cache holds %p, which is in no slab "
-                           "segment",
-                           (void *)h, k, p);
+                hk_check_fail(&c->report,
+                              "heap %p class %u: thread cache holds %p, which is in no slab "
+                              "segment",
+                              (void *)h, k, p);
                 break;
             }
             if (slab_owner(s) != h->id || s->cls != k) {
@@ -290,9 +289,9 @@ static void check_heap(struct heap *h, void *arg)
             held++;
         }
         if (b->cap != 0 && held != cache_bin_count(b))
-            check_fail(&c->report,
-                       "heap %p class %u: thread cache holds %u blocks, its count says %u",
-                       (void *)h, k, held, cache_bin_count(b));
+            hk_check_fail(&c->report,
+                          "heap %p class %u: thread cache holds %u blocks, its count says %u",
+                          (void *)h, k, held, cache_bin_count(b));
         c->cached[k] += held;
     }
     /* The remote-free batches: blocks of one slab (per class) of another owner, freed, not yet
@@ -302,25 +301,25 @@ static void check_heap(struct heap *h, void *arg)
         struct slab *s = rb->slab;
         if (s == NULL) {
             if (rb->head != NULL || rb->count != 0)
-                check_fail(&c->report, "heap %p: an empty remote-free batch holds %p (count %u)",
-                           (void *)h, rb->head, rb->count);
+                hk_check_fail(&c->report, "heap %p: an empty remote-free batch holds %p (count %u)",
+                              (void *)h, rb->head, rb->count);
             continue;
         }
         if (seen_of(c, s) == NULL || slab_owner(s) == SLAB_OWNER_FREE || s->cls != k ||
             !(h->cache->batched & (1ull << k))) {
-            check_fail(&c->report, "heap %p: remote-free batch %u for slab %p, which is %s",
-                       (void *)h, k, (void *)s,
-                       seen_of(c, s) == NULL              ? "in no slab segment"
-                       : slab_owner(s) == SLAB_OWNER_FREE ? "pooled"
-                       : s->cls != k                      ? "of another class"
-                                                          : "not marked as batched");
+            hk_check_fail(&c->report, "heap %p: remote-free batch %u for slab %p, which is %s",
+                          (void *)h, k, (void *)s,
+                          seen_of(c, s) == NULL              ? "in no slab segment"
+                          : slab_owner(s) == SLAB_OWNER_FREE ? "pooled"
+                          : s->cls != k                      ? "of another class"
+                                                             : "not marked as batched");
             continue;
         }
         uint32_t batched = walk_chain(c, s, rb->head, PLACE_REMOTE_BATCH, REMOTE_BATCH_MAX + 1);
         if (batched != rb->count || (batched != 0 && block_next(rb->tail) != NULL))
             report_slab(c, s, "a thread's remote-free batch does not match its count or tail",
                         NULL);
-        else if (batched > hak_class_info[k].remote_batch)
+        else if (batched > hk_class_info[k].remote_batch)
             report_slab(c, s, "a thread's remote-free batch holds more than its class's bound",
                         NULL);
     }
@@ -331,7 +330,7 @@ static void mark_orphan(struct slab *s, void *arg)
     struct walk *c = arg;
     uint8_t *seen = seen_of(c, s);
     if (seen == NULL) {
-        check_fail(&c->report, "orphan pool holds %p, which is in no slab segment", (void *)s);
+        hk_check_fail(&c->report, "orphan pool holds %p, which is in no slab segment", (void *)s);
         return;
     }
     if (*seen & (SEEN_OWNER_LIST | SEEN_ORPHAN_LIST))
@@ -386,10 +385,10 @@ static void check_slab(struct walk *c, struct slab *s, struct segment_scratch *s
             report_slab(c, s, "orphaned slab is not on the orphan list (nobody can adopt it)",
                         NULL);
     } else if (!(seen & SEEN_OWNER_LIST)) {
-        check_fail(&c->report,
-                   "slab %p (class %u) is owned by %#lx but is on none of its owner's lists "
-                   "(parked where nobody looks)",
-                   (void *)s, (unsigned)s->cls, (unsigned long)owner);
+        hk_check_fail(&c->report,
+                      "slab %p (class %u) is owned by %#lx but is on none of its owner's lists "
+                      "(parked where nobody looks)",
+                      (void *)s, (unsigned)s->cls, (unsigned long)owner);
         return;
     }
     if (s->cls >= HAK_CLASS_COUNT || s->block_size != size_class_block_size(s->cls)) {
@@ -441,7 +440,7 @@ static void check_slab(struct walk *c, struct slab *s, struct segment_scratch *s
         if (w != PLACE_NONE)
             continue;
         out++;
-        if (!check_held(&c->report, (uintptr_t)b) && ++lost <= 3)
+        if (!hk_check_held(&c->report, (uintptr_t)b) && ++lost <= 3)
             report_slab(c, s, "block is neither free nor held by the program (lost)", b);
     }
     if (lost > 3) {
@@ -474,9 +473,9 @@ static void *scratch(size_t bytes)
 {
     if (bytes > scratch_bytes) {
         if (scratch_mem != NULL)
-            os_unmap(scratch_mem, scratch_bytes);
+            hk_os_unmap(scratch_mem, scratch_bytes);
         bytes = (bytes + (HAK_SEGMENT_SIZE - 1)) & ~(size_t)(HAK_SEGMENT_SIZE - 1);
-        scratch_mem = os_map(bytes);
+        scratch_mem = hk_os_map(bytes);
         scratch_bytes = scratch_mem != NULL ? bytes : 0;
     }
     return scratch_mem;
@@ -506,20 +505,18 @@ static void scratch_clear(struct walk *c)
     }
 }
 
-static int run_check(void *const *held, size_t nheld, int has_held)
+int hk_heap_check_run(void *const *held, size_t nheld, int has_held)
 {
-    if (!hak_ensure_init())
-        return 0;
     struct walk c;
     memset(&c, 0, sizeof c);
     c.report.has_held = has_held;
-    slab_pool_for_each_segment(count_segment, &c);
+    hk_slab_pool_for_each_segment(count_segment, &c);
     c.segs_cap += 16; /* headroom: nothing should change, but never write past the array */
     size_t scratch_size = c.segs_cap * sizeof *c.scratch, segs_size = c.segs_cap * sizeof *c.segs;
     size_t held_size = has_held ? nheld * sizeof *c.report.held : 0;
     char *mem = scratch(scratch_size + segs_size + held_size + (has_held ? nheld : 0));
     if (mem == NULL) {
-        diag_print("hakmem heap check: no memory for the check's scratch\n");
+        hk_diag_print("hakmem heap check: no memory for the check's scratch\n");
         return 1;
     }
     /* Only the per-segment scratch must start zeroed (and is left zeroed); the rest is set. */
@@ -536,49 +533,43 @@ static int run_check(void *const *held, size_t nheld, int has_held)
         c.report.nheld = nheld;
         for (size_t i = 1; i < nheld; i++)
             if (c.report.held[i] == c.report.held[i - 1])
-                check_fail(&c.report, "the program lists block %p as held twice",
-                           (void *)c.report.held[i]);
+                hk_check_fail(&c.report, "the program lists block %p as held twice",
+                              (void *)c.report.held[i]);
     }
-    slab_pool_for_each_segment(collect_segment, &c);
+    hk_slab_pool_for_each_segment(collect_segment, &c);
     qsort(c.segs, c.nsegs, sizeof *c.segs, by_address);
 
-    heap_for_each(check_heap, &c);
-    orphan_pool_check(&c.report, mark_orphan, &c);
+    hk_heap_for_each(check_heap, &c);
+    hk_orphan_pool_check(&c.report, mark_orphan, &c);
     check_segments(&c);
-    heap_exited_totals(c.refilled, c.flushed, c.remote);
+    hk_heap_exited_totals(c.refilled, c.flushed, c.remote);
     for (unsigned k = 0; k < HAK_CLASS_COUNT; k++) {
         int64_t by_counters = (int64_t)c.refilled[k] - (int64_t)c.flushed[k] -
                               (int64_t)c.cached[k] - (int64_t)c.remote[k];
         if (by_counters != (int64_t)c.out[k])
-            check_fail(&c.report,
-                       "class %u (%zu-byte blocks): the counters say %lld blocks are out "
-                       "(moved to caches %llu, back %llu, cached %llu, freed remotely %llu), the "
-                       "slabs say %llu",
-                       k, size_class_block_size(k), (long long)by_counters,
-                       (unsigned long long)c.refilled[k], (unsigned long long)c.flushed[k],
-                       (unsigned long long)c.cached[k], (unsigned long long)c.remote[k],
-                       (unsigned long long)c.out[k]);
+            hk_check_fail(
+                &c.report,
+                "class %u (%zu-byte blocks): the counters say %lld blocks are out "
+                "(moved to caches %llu, back %llu, cached %llu, freed remotely %llu), the "
+                "slabs say %llu",
+                k, size_class_block_size(k), (long long)by_counters,
+                (unsigned long long)c.refilled[k], (unsigned long long)c.flushed[k],
+                (unsigned long long)c.cached[k], (unsigned long long)c.remote[k],
+                (unsigned long long)c.out[k]);
     }
     uint64_t slab_segments = 0, run_segments = 0;
-    slab_pool_check(&c.report, &slab_segments);
-    page_run_check(&c.report, &run_segments);
-    large_check(&c.report);
-    struct large_counters lc;
-    large_counters(&lc);
-    segment_check(&c.report, slab_segments, run_segments, lc.mapped_bytes);
+    hk_slab_pool_check(&c.report, &slab_segments);
+    hk_page_run_check(&c.report, &run_segments);
+    hk_large_check(&c.report);
+    struct hk_large_counters lc;
+    hk_large_counters(&lc);
+    hk_segment_check(&c.report, slab_segments, run_segments, lc.mapped_bytes);
     for (size_t i = 0; i < c.report.nheld; i++)
         if (!c.report.held_found[i])
-            check_fail(&c.report, "the program holds %p, but it is not a live block",
-                       (void *)c.report.held[i]);
+            hk_check_fail(&c.report, "the program holds %p, but it is not a live block",
+                          (void *)c.report.held[i]);
     if (c.report.errors > CHECK_REPORT_LIMIT)
-        diag_print("hakmem heap check: %d violations in all\n", c.report.errors);
+        hk_diag_print("hakmem heap check: %d violations in all\n", c.report.errors);
     scratch_clear(&c);
     return c.report.errors;
-}
-
-HAK_EXPORT int hak_debug_check_heap(void) { return run_check(NULL, 0, 0); }
-
-WRAPPED_EXPORT int hak_debug_check_quiescent(void *const *held, size_t n)
-{
-    return run_check(held, n, 1);
 }

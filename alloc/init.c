@@ -20,7 +20,7 @@
 #include "stats.h"
 
 /* 0: not started; 2: ready; (pid << 2) | 1: being initialized by a thread of process pid. */
-long hak_init_state;
+long hk_init_state;
 /* Set while this thread registers the fork handlers: the allocator already works for it. */
 static HAK_TLS bool registering_fork_handlers;
 
@@ -35,53 +35,53 @@ static int fork_handlers_armed;
 static void fork_prepare(void)
 {
     (void)__atomic_load_n(&fork_handlers_armed, __ATOMIC_ACQUIRE);
-    heap_fork_prepare();
-    orphan_pool_fork_prepare();
-    slab_pool_fork_prepare();
-    page_run_fork_prepare();
-    large_fork_prepare();
-    segment_fork_prepare();
-    external_guard_fork_prepare();
+    hk_heap_fork_prepare();
+    hk_orphan_pool_fork_prepare();
+    hk_slab_pool_fork_prepare();
+    hk_page_run_fork_prepare();
+    hk_large_fork_prepare();
+    hk_segment_fork_prepare();
+    hk_external_guard_fork_prepare();
 }
 
 static void fork_parent(void)
 {
-    external_guard_fork_parent();
-    segment_fork_parent();
-    large_fork_parent();
-    page_run_fork_parent();
-    slab_pool_fork_parent();
-    orphan_pool_fork_parent();
-    heap_fork_parent();
+    hk_external_guard_fork_parent();
+    hk_segment_fork_parent();
+    hk_large_fork_parent();
+    hk_page_run_fork_parent();
+    hk_slab_pool_fork_parent();
+    hk_orphan_pool_fork_parent();
+    hk_heap_fork_parent();
 }
 
 static void fork_child(void)
 {
-    external_guard_fork_child();
-    segment_fork_child();
-    large_fork_child();
-    page_run_fork_child();
-    slab_pool_fork_child();
-    orphan_pool_fork_child();
-    heap_fork_child();
+    hk_external_guard_fork_child();
+    hk_segment_fork_child();
+    hk_large_fork_child();
+    hk_page_run_fork_child();
+    hk_slab_pool_fork_child();
+    hk_orphan_pool_fork_child();
+    hk_heap_fork_child();
 }
 
-bool hak_init_slow(void)
+bool hk_init_slow(void)
 {
     long expected = 0, running = ((long)getpid() << 2) | 1;
-    if (__atomic_compare_exchange_n(&hak_init_state, &expected, running, 0, __ATOMIC_ACQ_REL,
+    if (__atomic_compare_exchange_n(&hk_init_state, &expected, running, 0, __ATOMIC_ACQ_REL,
                                     __ATOMIC_ACQUIRE)) {
         /* Nothing here may allocate: a recursive malloc would find the state "running". */
-        options_init();
-        free_mark_init();
+        hk_options_init();
+        hk_free_mark_init();
 #ifdef HAK_HARDENED
-        free_link_init();
+        hk_free_link_init();
 #endif
-        size_class_init();
-        heap_init();
-        page_run_init();
-        reclaim_register(segment_cache_drop);
-        reclaim_register(large_cache_drop);
+        hk_size_class_init();
+        hk_heap_init();
+        hk_page_run_init();
+        hk_reclaim_register(hk_segment_cache_drop);
+        hk_reclaim_register(hk_large_cache_drop);
         /* Other threads keep waiting until the fork handlers are in place: a fork by one of them
          * before that would copy a lock held by a third thread into a child that never gets it
          * back. pthread_atfork may allocate; this thread's allocations go through (see below). */
@@ -89,30 +89,30 @@ bool hak_init_slow(void)
         __atomic_store_n(&fork_handlers_armed, 1, __ATOMIC_RELEASE);
         pthread_atfork(fork_prepare, fork_parent, fork_child);
         registering_fork_handlers = false;
-        __atomic_store_n(&hak_init_state, 2, __ATOMIC_RELEASE);
+        __atomic_store_n(&hk_init_state, 2, __ATOMIC_RELEASE);
         return true;
     }
     if (registering_fork_handlers)
         return true;
     long seen;
     struct spin_wait w = SPIN_WAIT_INIT;
-    while ((seen = __atomic_load_n(&hak_init_state, __ATOMIC_ACQUIRE)) != 2) {
+    while ((seen = __atomic_load_n(&hk_init_state, __ATOMIC_ACQUIRE)) != 2) {
         /* A fork during another thread's initialization leaves the child "running" with no
          * thread to finish it: the child starts over (the fork handlers are not registered). */
         if (seen != 0 && (seen >> 2) != (long)getpid()) {
-            __atomic_compare_exchange_n(&hak_init_state, &seen, 0, 0, __ATOMIC_ACQ_REL,
+            __atomic_compare_exchange_n(&hk_init_state, &seen, 0, 0, __ATOMIC_ACQ_REL,
                                         __ATOMIC_ACQUIRE);
-            return hak_init_slow();
+            return hk_init_slow();
         }
         if (seen == 0)
-            return hak_init_slow();
-        spin_wait(&w, "another thread to finish initializing hakmem", &hak_init_state);
+            return hk_init_slow();
+        spin_wait(&w, "another thread to finish initializing hakmem", &hk_init_state);
     }
     return true;
 }
 
 __attribute__((destructor)) static void print_stats_at_exit(void)
 {
-    if (__atomic_load_n(&hak_init_state, __ATOMIC_ACQUIRE) == 2 && hak_options.stats)
-        stats_report_at_exit();
+    if (__atomic_load_n(&hk_init_state, __ATOMIC_ACQUIRE) == 2 && hk_options.stats)
+        hk_stats_report_at_exit();
 }

@@ -15,15 +15,15 @@
 
 #include "config.h"
 
-extern long hak_init_state HAK_HIDDEN; /* 2 when ready (see init.c) */
+extern long hk_init_state HAK_HIDDEN; /* 2 when ready (see init.c) */
 
-HAK_HIDDEN bool hak_init_slow(void);
+HAK_HIDDEN bool hk_init_slow(void);
 
 HAK_INLINE bool hak_ensure_init(void)
 {
-    if (HAK_LIKELY(__atomic_load_n(&hak_init_state, __ATOMIC_ACQUIRE) == 2))
+    if (HAK_LIKELY(__atomic_load_n(&hk_init_state, __ATOMIC_ACQUIRE) == 2))
         return true;
-    return hak_init_slow();
+    return hk_init_slow();
 }
 
 #endif

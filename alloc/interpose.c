@@ -14,18 +14,18 @@
 
 #ifdef HAK_HARDENED
 #include "hardened.h"
-#define entry_malloc(n) hardened_alloc(n, 0, FAMILY_MALLOC)
-#define entry_free(p) hardened_free(p, FAMILY_MALLOC, HARDENED_ANY_SIZE, "free", CALLER)
-#define entry_free_sized(p, n) hardened_free(p, FAMILY_MALLOC, n, "free_sized", CALLER)
-#define entry_aligned(a, n) hardened_alloc(n, a, FAMILY_MALLOC)
-#define entry_realloc(p, n) hardened_realloc(p, n, CALLER)
+#define entry_malloc(n) hk_hardened_alloc(n, 0, FAMILY_MALLOC)
+#define entry_free(p) hk_hardened_free(p, FAMILY_MALLOC, HARDENED_ANY_SIZE, "free", CALLER)
+#define entry_free_sized(p, n) hk_hardened_free(p, FAMILY_MALLOC, n, "free_sized", CALLER)
+#define entry_aligned(a, n) hk_hardened_alloc(n, a, FAMILY_MALLOC)
+#define entry_realloc(p, n) hk_hardened_realloc(p, n, CALLER)
 #else
 #include "realloc.h"
 #define entry_malloc(n) alloc_inline(n)
 #define entry_free(p) free_inline(p, ENTRY_CALLER)
 #define entry_free_sized(p, n) ((void)(n), free_inline(p, ENTRY_CALLER))
-#define entry_aligned(a, n) alloc_aligned(a, n)
-#define entry_realloc(p, n) realloc_from(p, n, CALLER)
+#define entry_aligned(a, n) hk_alloc_aligned(a, n)
+#define entry_realloc(p, n) hk_realloc_from(p, n, CALLER)
 #endif
 #define CALLER __builtin_return_address(0)
 
@@ -124,7 +124,7 @@ extern void _ZSt17__throw_bad_allocv(void) __attribute__((weak, noreturn));
 static void *new_block(size_t size, size_t align, enum hardened_family family, int nothrow)
 {
     for (;;) {
-        void *p = hardened_alloc(size, align, family);
+        void *p = hk_hardened_alloc(size, align, family);
         if (p != NULL || nothrow)
             return p;
         new_handler_fn handler = _ZSt15get_new_handlerv ? _ZSt15get_new_handlerv() : NULL;
@@ -142,7 +142,7 @@ static void *new_block(size_t size, size_t align, enum hardened_family family, i
     HAK_EXPORT void *name params { return new_block(size, align, family, nothrow); }
 #define DELETE_OPERATOR(name, family, params, size)                                                \
     HAK_EXPORT void name params;                                                                   \
-    HAK_EXPORT void name params { hardened_free(p, family, size, free_name_of(family), CALLER); }
+    HAK_EXPORT void name params { hk_hardened_free(p, family, size, free_name_of(family), CALLER); }
 
 static const char *free_name_of(enum hardened_family family)
 {

@@ -37,7 +37,7 @@ static int huge_frames(void)
      * seals freed blocks page by page: its blocks stay whole 4 KiB pages. */
     return 0;
 #else
-    return hak_options.large_huge_pages != 0;
+    return hk_options.large_huge_pages != 0;
 #endif
 }
 
@@ -100,7 +100,7 @@ static void place(struct entry e)
 static int grow(void)
 {
     size_t old_cap = table_cap, cap = old_cap ? old_cap * 2 : 256;
-    struct entry *old = table, *fresh = os_map(cap * sizeof *fresh);
+    struct entry *old = table, *fresh = hk_os_map(cap * sizeof *fresh);
     if (fresh == NULL)
         return 0;
     table = fresh;
@@ -109,7 +109,7 @@ static int grow(void)
         if (old[i].addr != 0)
             place(old[i]);
     if (old != NULL)
-        os_unmap(old, old_cap * sizeof *old);
+        hk_os_unmap(old, old_cap * sizeof *old);
     return 1;
 }
 
@@ -149,13 +149,13 @@ static void forget_recent(uintptr_t addr, size_t size)
 static void note_mapped(long delta)
 {
     __atomic_add_fetch(&mapped, (uint64_t)delta, __ATOMIC_RELAXED);
-    segment_note_mapped(delta);
+    hk_segment_note_mapped(delta);
 }
 
 static void unmap_block(uintptr_t addr, size_t size)
 {
     track_unmapped((void *)addr, size);
-    os_unmap((void *)addr, size);
+    hk_os_unmap((void *)addr, size);
     note_mapped(-(long)size);
 }
 
@@ -238,7 +238,7 @@ static size_t evict_oldest_touched(size_t excess, struct range *evicted, unsigne
 static void cache_put(struct range e, struct range *evicted, unsigned *nevicted)
 {
     e = cache_merge(e);
-    size_t budget = hak_options.large_cache_bytes;
+    size_t budget = hk_options.large_cache_bytes;
     while (e.dirty && dirty_bytes + e.size > budget &&
            evict_oldest_touched(dirty_bytes + e.size - budget, evicted, nevicted) > 0)
         continue;
@@ -264,7 +264,7 @@ static uint64_t now_ms(void)
  * program stopped using goes back even while it stays under the size bound. */
 static void purge_stale(uint64_t now, struct range *evicted, unsigned *nevicted)
 {
-    uint64_t age = hak_options.large_purge_ms;
+    uint64_t age = hk_options.large_purge_ms;
     if (age == 0 || dirty_bytes == 0)
         return;
     for (unsigned k = 0; k < cache_count;) {
@@ -370,18 +370,18 @@ static char *map_fresh(size_t need, size_t align, size_t *mapped)
     if (align <= HAK_PAGE_SIZE && need <= LARGE_RESERVE / 2 && getrlimit(RLIMIT_AS, &as) == 0 &&
         as.rlim_cur == RLIM_INFINITY) {
         *mapped = LARGE_RESERVE;
-        p = os_map_aligned(LARGE_RESERVE, huge_frames() ? HUGE_FRAME : HAK_PAGE_SIZE);
+        p = hk_os_map_aligned(LARGE_RESERVE, huge_frames() ? HUGE_FRAME : HAK_PAGE_SIZE);
     }
     if (p == NULL) {
         *mapped = need;
         align = huge_frames() && align < HUGE_FRAME ? HUGE_FRAME : align;
-        p = reclaim_map_aligned(need, align);
+        p = hk_reclaim_map_aligned(need, align);
     }
     if (p != NULL) {
         if (huge_frames())
-            os_advise_huge_pages(p, *mapped);
+            hk_os_advise_huge_pages(p, *mapped);
         note_mapped((long)*mapped);
-        segment_map_mark_large((uintptr_t)p, *mapped);
+        hk_segment_map_mark_large((uintptr_t)p, *mapped);
     }
     return p;
 }
@@ -438,7 +438,7 @@ static void *extend_cached(size_t need, size_t size, int zero, int *failed)
     struct range e = cache_take_extended(need, &dirty_len);
     int ok = e.size != 0 && register_block(e.addr, e.size, 1);
     *failed = e.size != 0 && !ok;
-    struct range trims[EVICT_MAX] = {{0, 0, 0, 0}}; /* zeroed: as evicted[] in large_alloc */
+    struct range trims[EVICT_MAX] = {{0, 0, 0, 0}}; /* zeroed: as evicted[] in hk_large_alloc */
     unsigned ntrims = 0;
     if (ok) {
         extends++;
@@ -478,7 +478,7 @@ static void *take_cached(size_t need, size_t size, int zero, int dirty, int *fai
     purge_stale(now, evicted, &nevicted);
     struct range e = cache_take_fit(need, dirty);
     int ok = e.size != 0 && register_block(e.addr, e.size, 1);
-    struct range trims[EVICT_MAX] = {{0, 0, 0, 0}}; /* zeroed: as evicted[] in large_alloc */
+    struct range trims[EVICT_MAX] = {{0, 0, 0, 0}}; /* zeroed: as evicted[] in hk_large_alloc */
     unsigned ntrims = 0;
     if (ok)
         trim_touched(trims, &ntrims);
@@ -505,7 +505,7 @@ static void *take_cached(size_t need, size_t size, int zero, int dirty, int *fai
     return (void *)e.addr;
 }
 
-void *large_alloc(size_t size, size_t align, int zero)
+void *hk_large_alloc(size_t size, size_t align, int zero)
 {
     if (size > HAK_MAX_REQUEST) {
         errno = ENOMEM;
@@ -556,7 +556,7 @@ void *large_alloc(size_t size, size_t align, int zero)
     return p;
 }
 
-int large_free(void *p)
+int hk_large_free(void *p)
 {
     struct range evicted[EVICT_MAX];
     unsigned nevicted = 0;
@@ -579,7 +579,7 @@ int large_free(void *p)
     return 1;
 }
 
-size_t large_usable(const void *p)
+size_t hk_large_usable(const void *p)
 {
     hak_lock(&lock);
     long i = find((uintptr_t)p);
@@ -588,7 +588,7 @@ size_t large_usable(const void *p)
     return n;
 }
 
-int large_classify(const void *p)
+int hk_large_classify(const void *p)
 {
     uintptr_t a = (uintptr_t)p;
     int verdict = -1;
@@ -608,7 +608,7 @@ int large_classify(const void *p)
     return verdict;
 }
 
-enum large_realloc_result large_realloc(void *p, size_t size, void **out, size_t *old_usable)
+enum large_realloc_result hk_large_realloc(void *p, size_t size, void **out, size_t *old_usable)
 {
     size_t need = round_grain(size);
     hak_lock(&lock);
@@ -635,7 +635,7 @@ enum large_realloc_result large_realloc(void *p, size_t size, void **out, size_t
     }
     /* The lock stays held across mremap: once the old range is released another thread may
      * map a block there, and the registry must not hold the stale entry by then. */
-    void *q = os_remap(p, old, need);
+    void *q = hk_os_remap(p, old, need);
     if (q == NULL) {
         /* Out of address space, or the block spans two kernel mappings (blocks are cut from
          * merged cached ranges): allocate, copy and free instead. */
@@ -652,12 +652,12 @@ enum large_realloc_result large_realloc(void *p, size_t size, void **out, size_t
         high_live = live_bytes;
     hak_unlock(&lock);
     note_mapped((long)need - (long)old);
-    segment_map_mark_large((uintptr_t)q, need);
+    hk_segment_map_mark_large((uintptr_t)q, need);
     *out = q;
     return LARGE_DONE;
 }
 
-size_t large_cache_drop(void)
+size_t hk_large_cache_drop(void)
 {
     struct range dropped[CACHE_SLOTS];
     unsigned n;
@@ -680,7 +680,7 @@ size_t large_cache_drop(void)
     return bytes;
 }
 
-void large_counters(struct large_counters *out)
+void hk_large_counters(struct hk_large_counters *out)
 {
     hak_lock(&lock);
     out->allocs = n_allocs;
@@ -703,7 +703,7 @@ static int overlaps(uintptr_t a, size_t an, uintptr_t b, size_t bn)
 /* The registry agrees with the counters and the ownership map; cached ranges agree with their
  * counters and overlap neither each other nor a live block; every mapped byte is a live block or
  * a cached range. */
-void large_check(struct check *c)
+void hk_large_check(struct check *c)
 {
     hak_lock(&lock);
     size_t count = 0, bytes = 0;
@@ -714,53 +714,54 @@ void large_check(struct check *c)
         count++;
         bytes += e->size;
         if ((e->addr | e->size) & (HAK_PAGE_SIZE - 1) || e->size == 0)
-            check_fail(c, "Large block %p has %zu bytes: not whole pages", (void *)e->addr,
-                       e->size);
+            hk_check_fail(c, "Large block %p has %zu bytes: not whole pages", (void *)e->addr,
+                          e->size);
         for (uintptr_t a = e->addr & ~HAK_SEGMENT_MASK; a < e->addr + e->size;
              a += HAK_SEGMENT_SIZE)
             if (segment_map_kind(a) != HAK_MAP_LARGE) {
-                check_fail(c, "Large block %p: ownership map says kind %u at %p", (void *)e->addr,
-                           segment_map_kind(a), (void *)a);
+                hk_check_fail(c, "Large block %p: ownership map says kind %u at %p",
+                              (void *)e->addr, segment_map_kind(a), (void *)a);
                 break;
             }
-        if (!check_held(c, e->addr))
-            check_fail(c, "Large block %p (%zu bytes) is live but the program does not hold it",
-                       (void *)e->addr, e->size);
+        if (!hk_check_held(c, e->addr))
+            hk_check_fail(c, "Large block %p (%zu bytes) is live but the program does not hold it",
+                          (void *)e->addr, e->size);
     }
     if (count != table_count || bytes != live_bytes)
-        check_fail(c, "Large registry holds %zu blocks of %zu bytes, its counters say %zu of %llu",
-                   count, bytes, table_count, (unsigned long long)live_bytes);
+        hk_check_fail(c,
+                      "Large registry holds %zu blocks of %zu bytes, its counters say %zu of %llu",
+                      count, bytes, table_count, (unsigned long long)live_bytes);
     size_t cached = 0, dirty = 0;
     for (unsigned k = 0; k < cache_count; k++) {
         const struct range *r = &cache[k];
         cached += r->size;
         dirty += r->dirty ? r->size : 0;
         if ((r->addr | r->size) & (HAK_PAGE_SIZE - 1) || r->size == 0)
-            check_fail(c, "Large cache range %p (%zu bytes) is not whole pages", (void *)r->addr,
-                       r->size);
+            hk_check_fail(c, "Large cache range %p (%zu bytes) is not whole pages", (void *)r->addr,
+                          r->size);
         for (unsigned j = k + 1; j < cache_count; j++)
             if (overlaps(r->addr, r->size, cache[j].addr, cache[j].size))
-                check_fail(c, "Large cache ranges %p (+%zu) and %p (+%zu) overlap", (void *)r->addr,
-                           r->size, (void *)cache[j].addr, cache[j].size);
+                hk_check_fail(c, "Large cache ranges %p (+%zu) and %p (+%zu) overlap",
+                              (void *)r->addr, r->size, (void *)cache[j].addr, cache[j].size);
         for (size_t i = 0; i < table_cap; i++)
             if (table[i].addr != 0 && overlaps(r->addr, r->size, table[i].addr, table[i].size))
-                check_fail(c, "Large cache range %p (+%zu) overlaps live block %p (+%zu)",
-                           (void *)r->addr, r->size, (void *)table[i].addr, table[i].size);
+                hk_check_fail(c, "Large cache range %p (+%zu) overlaps live block %p (+%zu)",
+                              (void *)r->addr, r->size, (void *)table[i].addr, table[i].size);
     }
     if (cached != cache_bytes || dirty != dirty_bytes)
-        check_fail(c, "Large cache holds %zu bytes (%zu touched), its counters say %zu (%zu)",
-                   cached, dirty, cache_bytes, dirty_bytes);
+        hk_check_fail(c, "Large cache holds %zu bytes (%zu touched), its counters say %zu (%zu)",
+                      cached, dirty, cache_bytes, dirty_bytes);
     uint64_t m = __atomic_load_n(&mapped, __ATOMIC_RELAXED);
     if (bytes + cached != m)
-        check_fail(c,
-                   "Large tier holds %llu mapped bytes, but live blocks (%zu) and cached ranges "
-                   "(%zu) explain %zu",
-                   (unsigned long long)m, bytes, cached, bytes + cached);
+        hk_check_fail(c,
+                      "Large tier holds %llu mapped bytes, but live blocks (%zu) and cached ranges "
+                      "(%zu) explain %zu",
+                      (unsigned long long)m, bytes, cached, bytes + cached);
     hak_unlock(&lock);
 }
 
 #ifndef NDEBUG
-void large_debug_view(const void *block, const void *cached, struct large_debug_view *out)
+void hk_large_debug_view(const void *block, const void *cached, struct hk_large_debug_view *out)
 {
     hak_lock(&lock);
     long i = find((uintptr_t)block);
@@ -778,6 +779,6 @@ void large_debug_view(const void *block, const void *cached, struct large_debug_
 }
 #endif
 
-void large_fork_prepare(void) { hak_lock(&lock); }
-void large_fork_parent(void) { hak_unlock(&lock); }
-void large_fork_child(void) { hak_lock_reinit(&lock); }
+void hk_large_fork_prepare(void) { hak_lock(&lock); }
+void hk_large_fork_parent(void) { hak_unlock(&lock); }
+void hk_large_fork_child(void) { hak_lock_reinit(&lock); }

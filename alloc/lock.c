@@ -27,7 +27,7 @@ static void print_every_stack(void)
              "command -v gdb >/dev/null 2>&1 && timeout -s KILL 30 gdb -p %d -batch -nx "
              "-ex 'thread apply all bt 30' 2>/dev/null | grep -E '^(Thread|#)' >&2",
              (int)getpid());
-    diag_print("hakmem: every thread's stack (gdb):\n");
+    hk_diag_print("hakmem: every thread's stack (gdb):\n");
     prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0); /* let the child's gdb attach */
     /* posix_spawn, not fork: fork runs hakmem's own fork handlers, which take every allocator
      * lock, and the lock a stuck thread holds is often the very one this wait is about. */
@@ -56,19 +56,19 @@ __attribute__((noreturn)) static void waited_too_long(const char *what, const vo
         for (;;)
             pause();
     char caller[160];
-    diag_print("hakmem: waited %u s for %s (%p) and nothing moved: a thread that should end the "
-               "wait is stuck, or the protocol is broken; aborting (called from %s)\n",
-               hak_options.wait_limit_s, what, object,
-               diag_name_address(__builtin_return_address(0), caller, sizeof caller));
+    hk_diag_print("hakmem: waited %u s for %s (%p) and nothing moved: a thread that should end the "
+                  "wait is stuck, or the protocol is broken; aborting (called from %s)\n",
+                  hk_options.wait_limit_s, what, object,
+                  hk_diag_name_address(__builtin_return_address(0), caller, sizeof caller));
     print_every_stack();
-    diag_abort();
+    hk_diag_abort();
 }
 
-void hak_lock_wait(hak_lock_t *l)
+void hk_lock_wait(hak_lock_t *l)
 {
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += hak_options.wait_limit_s;
+    until.tv_sec += hk_options.wait_limit_s;
     int rc;
     while ((rc = pthread_mutex_timedlock(&l->mutex, &until)) == EINTR) {
     }
@@ -78,12 +78,12 @@ void hak_lock_wait(hak_lock_t *l)
                         l);
 }
 
-void spin_wait_check(struct spin_wait *w, const char *what, const void *object)
+void hk_spin_wait_check(struct spin_wait *w, const char *what, const void *object)
 {
     uint64_t now = now_ns();
     if (w->since_ns == 0)
         w->since_ns = now;
-    else if (now - w->since_ns >= (uint64_t)hak_options.wait_limit_s * 1000000000u)
+    else if (now - w->since_ns >= (uint64_t)hk_options.wait_limit_s * 1000000000u)
         waited_too_long(what, object);
 }
 #else

@@ -23,9 +23,9 @@ typedef struct {
 #ifndef NDEBUG
 #define HAK_WAIT_WATCHDOG 1
 /* Slow paths of the watchdog: a lock that did not come free at once, a spin that went on. */
-HAK_HIDDEN void hak_lock_wait(hak_lock_t *l);
+HAK_HIDDEN void hk_lock_wait(hak_lock_t *l);
 struct spin_wait;
-HAK_HIDDEN void spin_wait_check(struct spin_wait *w, const char *what, const void *object);
+HAK_HIDDEN void hk_spin_wait_check(struct spin_wait *w, const char *what, const void *object);
 #endif
 
 #define HAK_LOCK_INITIALIZER                                                                       \
@@ -46,7 +46,7 @@ HAK_INLINE void hak_lock(hak_lock_t *l)
 HAK_INLINE void hak_lock(hak_lock_t *l)
 {
     if (HAK_UNLIKELY(pthread_mutex_trylock(&l->mutex) != 0))
-        hak_lock_wait(l);
+        hk_lock_wait(l);
 }
 #else
 HAK_INLINE void hak_lock(hak_lock_t *l) { pthread_mutex_lock(&l->mutex); }
@@ -79,7 +79,7 @@ HAK_INLINE void spin_wait(struct spin_wait *w, const char *what, const void *obj
     cpu_relax();
 #ifdef HAK_WAIT_WATCHDOG
     if (HAK_UNLIKELY(++w->spins % 65536 == 0))
-        spin_wait_check(w, what, object);
+        hk_spin_wait_check(w, what, object);
 #else
     (void)w, (void)what, (void)object;
 #endif

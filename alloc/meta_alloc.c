@@ -7,7 +7,7 @@
 
 #define META_CHUNK ((size_t)1 << 20)
 
-void *meta_pool_alloc(struct meta_pool *pool)
+void *hk_meta_pool_alloc(struct meta_pool *pool)
 {
     size_t size = (pool->object_size + HAK_CACHE_LINE - 1) & ~(size_t)(HAK_CACHE_LINE - 1);
     void *obj;
@@ -18,7 +18,7 @@ void *meta_pool_alloc(struct meta_pool *pool)
     } else {
         if (pool->bump == NULL || (size_t)(pool->end - pool->bump) < size) {
             size_t chunk = size > META_CHUNK ? size : META_CHUNK;
-            char *mem = os_map(chunk);
+            char *mem = hk_os_map(chunk);
             if (mem == NULL) {
                 hak_unlock(&pool->lock);
                 return NULL;
@@ -34,7 +34,7 @@ void *meta_pool_alloc(struct meta_pool *pool)
     return obj;
 }
 
-void meta_pool_free(struct meta_pool *pool, void *obj)
+void hk_meta_pool_free(struct meta_pool *pool, void *obj)
 {
     hak_lock(&pool->lock);
     *(void **)obj = pool->free_list;
@@ -42,4 +42,4 @@ void meta_pool_free(struct meta_pool *pool, void *obj)
     hak_unlock(&pool->lock);
 }
 
-void meta_pool_fork_child(struct meta_pool *pool) { hak_lock_reinit(&pool->lock); }
+void hk_meta_pool_fork_child(struct meta_pool *pool) { hak_lock_reinit(&pool->lock); }

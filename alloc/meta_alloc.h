@@ -23,8 +23,8 @@ struct meta_pool {
     }
 
 /* A zeroed object, or NULL (errno ENOMEM). */
-HAK_HIDDEN void *meta_pool_alloc(struct meta_pool *pool);
-HAK_HIDDEN void meta_pool_free(struct meta_pool *pool, void *obj);
-HAK_HIDDEN void meta_pool_fork_child(struct meta_pool *pool);
+HAK_HIDDEN void *hk_meta_pool_alloc(struct meta_pool *pool);
+HAK_HIDDEN void hk_meta_pool_free(struct meta_pool *pool, void *obj);
+HAK_HIDDEN void hk_meta_pool_fork_child(struct meta_pool *pool);
 
 #endif

@@ -23,31 +23,31 @@ static const char *const what[MISUSE_KINDS] = {
     [MISUSE_SIZE_MISMATCH] = "size mismatch",
 };
 
-void misuse_report(enum misuse_kind kind, const char *op, const void *p, struct misuse_site where,
-                   const void *caller)
+void hk_misuse_report(enum misuse_kind kind, const char *op, const void *p,
+                      struct misuse_site where, const void *caller)
 {
-    misuse_report_detail(kind, op, p, where, caller, "");
+    hk_misuse_report_detail(kind, op, p, where, caller, "");
 }
 
-void misuse_report_detail(enum misuse_kind kind, const char *op, const void *p,
-                          struct misuse_site where, const void *caller, const char *detail)
+void hk_misuse_report_detail(enum misuse_kind kind, const char *op, const void *p,
+                             struct misuse_site where, const void *caller, const char *detail)
 {
     uint64_t n = __atomic_add_fetch(&counts[kind], 1, __ATOMIC_RELAXED);
-    int abort_now = hak_options.invalid_free == INVALID_FREE_ABORT;
+    int abort_now = hk_options.invalid_free == INVALID_FREE_ABORT;
     if (!abort_now && n > REPORT_FIRST && (n & (n - 1)) != 0)
         return;
     char cls[64] = "";
     if (where.cls >= 0)
-        diag_name_class(cls, sizeof cls, where.cls, where.block_size);
+        hk_diag_name_class(cls, sizeof cls, where.cls, where.block_size);
     char name[256];
-    diag_print("hakmem: %s(): %s: %p in %s%s%s, called from %s%s\n", op, what[kind], p, where.tier,
-               cls, detail, diag_name_address(caller, name, sizeof name),
-               abort_now ? "" : "; ignored (HAKMEM_INVALID_FREE=report)");
+    hk_diag_print("hakmem: %s(): %s: %p in %s%s%s, called from %s%s\n", op, what[kind], p,
+                  where.tier, cls, detail, hk_diag_name_address(caller, name, sizeof name),
+                  abort_now ? "" : "; ignored (HAKMEM_INVALID_FREE=report)");
     if (abort_now)
-        diag_abort();
+        hk_diag_abort();
 }
 
-uint64_t misuse_count(enum misuse_kind kind)
+uint64_t hk_misuse_count(enum misuse_kind kind)
 {
     return __atomic_load_n(&counts[kind], __ATOMIC_RELAXED);
 }

@@ -32,12 +32,12 @@ struct misuse_site {
 };
 
 /* `op` is the API call ("free", "realloc"). Returns only under the report policy. */
-HAK_HIDDEN void misuse_report(enum misuse_kind kind, const char *op, const void *p,
-                              struct misuse_site where, const void *caller);
+HAK_HIDDEN void hk_misuse_report(enum misuse_kind kind, const char *op, const void *p,
+                                 struct misuse_site where, const void *caller);
 /* The same with a detail after the site (the block's size, the byte that changed). */
-HAK_HIDDEN void misuse_report_detail(enum misuse_kind kind, const char *op, const void *p,
-                                     struct misuse_site where, const void *caller,
-                                     const char *detail);
-HAK_HIDDEN uint64_t misuse_count(enum misuse_kind kind);
+HAK_HIDDEN void hk_misuse_report_detail(enum misuse_kind kind, const char *op, const void *p,
+                                        struct misuse_site where, const void *caller,
+                                        const char *detail);
+HAK_HIDDEN uint64_t hk_misuse_count(enum misuse_kind kind);
 
 #endif

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-struct hak_options hak_options = {
+struct hk_options hk_options = {
     .stats = 0,
     .stats_file = NULL,
     .external_guard = GUARD_CONTAIN,
@@ -88,7 +88,7 @@ static int option_choice(enum hak_option_id id)
     return hak_option_word(option(id), option_values[id]);
 }
 
-void options_init(void)
+void hk_options_init(void)
 {
     if (environ == NULL)
         load_proc_environ();
@@ -96,29 +96,29 @@ void options_init(void)
     static const unsigned stats_levels[] = {0, HAK_STATS_TEXT, HAK_STATS_TEXT, HAK_STATS_JSON};
     int k = option_choice(HAK_OPTION_STATS); /* 0|1|text|json */
     if (k >= 0)
-        hak_options.stats = stats_levels[k];
+        hk_options.stats = stats_levels[k];
     const char *file = option(HAK_OPTION_STATS_FILE);
     if (file != NULL && *file != '\0')
-        hak_options.stats_file = file;
+        hk_options.stats_file = file;
     if (parse_unsigned(option(HAK_OPTION_SEGMENT_CACHE), &v))
-        hak_options.segment_cache = (unsigned)v;
+        hk_options.segment_cache = (unsigned)v;
     if (parse_unsigned(option(HAK_OPTION_LARGE_CACHE_MB), &v))
-        hak_options.large_cache_bytes = (size_t)v << 20;
+        hk_options.large_cache_bytes = (size_t)v << 20;
     if (parse_unsigned(option(HAK_OPTION_LARGE_PURGE_MS), &v))
-        hak_options.large_purge_ms = v;
+        hk_options.large_purge_ms = v;
     k = option_choice(HAK_OPTION_LARGE_HUGE_PAGES); /* 0|1 */
     if (k >= 0)
-        hak_options.large_huge_pages = (unsigned)k;
-    if (hak_options.large_huge_pages && !os_huge_pages_available())
-        hak_options.large_huge_pages = 0; /* the Large tier's trade-offs assume them: see large.c */
+        hk_options.large_huge_pages = (unsigned)k;
+    if (hk_options.large_huge_pages && !hk_os_huge_pages_available())
+        hk_options.large_huge_pages = 0; /* the Large tier's trade-offs assume them: see large.c */
     if (parse_unsigned(option(HAK_OPTION_WAIT_LIMIT_S), &v) && v > 0)
-        hak_options.wait_limit_s = (unsigned)v;
+        hk_options.wait_limit_s = (unsigned)v;
     k = option_choice(HAK_OPTION_EXTERNAL_GUARD); /* contain|log|abort */
     if (k >= 0)
-        hak_options.external_guard = (unsigned)k;
+        hk_options.external_guard = (unsigned)k;
     if (parse_unsigned(option(HAK_OPTION_EXTERNAL_GUARD_REPORT), &v))
-        hak_options.guard_report_at = v;
+        hk_options.guard_report_at = v;
     k = option_choice(HAK_OPTION_INVALID_FREE); /* abort|report */
     if (k >= 0)
-        hak_options.invalid_free = (unsigned)k;
+        hk_options.invalid_free = (unsigned)k;
 }

@@ -13,7 +13,7 @@
 enum external_guard_policy { GUARD_CONTAIN, GUARD_LOG, GUARD_ABORT };
 enum invalid_free_policy { INVALID_FREE_ABORT, INVALID_FREE_REPORT };
 
-struct hak_options {
+struct hk_options {
     unsigned stats;            /* HAKMEM_STATS: 0, or HAK_STATS_TEXT / HAK_STATS_JSON at exit */
     const char *stats_file;    /* HAKMEM_STATS_FILE: where (NULL: stderr); %p is the pid */
     unsigned external_guard;   /* HAKMEM_EXTERNAL_GUARD: contain | log | abort */
@@ -26,8 +26,8 @@ struct hak_options {
     unsigned wait_limit_s;     /* HAKMEM_WAIT_LIMIT_S: checking builds abort a wait this long */
 };
 
-extern struct hak_options hak_options HAK_HIDDEN;
+extern struct hk_options hk_options HAK_HIDDEN;
 
-HAK_HIDDEN void options_init(void);
+HAK_HIDDEN void hk_options_init(void);
 
 #endif

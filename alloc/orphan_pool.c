@@ -22,7 +22,7 @@ static void unlink_locked(struct slab *s)
     __atomic_store_n(&total, total - 1, __ATOMIC_RELAXED);
 }
 
-void orphan_pool_put(struct slab *s)
+void hk_orphan_pool_put(struct slab *s)
 {
     s->list = SLAB_LIST_ORPHAN;
     s->prev = NULL;
@@ -37,7 +37,7 @@ void orphan_pool_put(struct slab *s)
     hak_unlock(&lock);
 }
 
-struct slab *orphan_pool_take(unsigned cls)
+struct slab *hk_orphan_pool_take(unsigned cls)
 {
     if (__atomic_load_n(&counts[cls], __ATOMIC_RELAXED) == 0)
         return NULL;
@@ -52,7 +52,7 @@ struct slab *orphan_pool_take(unsigned cls)
     return s;
 }
 
-struct slab *orphan_pool_reclaim(void)
+struct slab *hk_orphan_pool_reclaim(void)
 {
     if (__atomic_load_n(&total, __ATOMIC_RELAXED) == 0)
         return NULL;
@@ -63,7 +63,7 @@ struct slab *orphan_pool_reclaim(void)
         struct slab *s = lists[c];
         while (s != NULL) {
             struct slab *next = s->next;
-            slab_drain(s);
+            hk_slab_drain(s);
             if (s->used == 0) {
                 unlink_locked(s);
                 s->next = empty;
@@ -78,7 +78,7 @@ struct slab *orphan_pool_reclaim(void)
     return empty;
 }
 
-void orphan_pool_counters(struct orphan_counters *out)
+void hk_orphan_pool_counters(struct orphan_counters *out)
 {
     hak_lock(&lock);
     out->orphaned = orphaned;
@@ -88,7 +88,7 @@ void orphan_pool_counters(struct orphan_counters *out)
     hak_unlock(&lock);
 }
 
-void orphan_pool_check(struct check *c, void (*fn)(struct slab *, void *), void *arg)
+void hk_orphan_pool_check(struct check *c, void (*fn)(struct slab *, void *), void *arg)
 {
     uint64_t sum = 0;
     hak_lock(&lock);
@@ -97,24 +97,25 @@ void orphan_pool_check(struct check *c, void (*fn)(struct slab *, void *), void 
         for (struct slab *s = lists[k], *prev = NULL; s != NULL && n <= counts[k];
              prev = s, s = s->next, n++) {
             if (s->prev != prev)
-                check_fail(c, "orphan list of class %u: broken back link at slab %p", k, (void *)s);
+                hk_check_fail(c, "orphan list of class %u: broken back link at slab %p", k,
+                              (void *)s);
             if (slab_owner(s) != SLAB_OWNER_ORPHAN || s->list != SLAB_LIST_ORPHAN || s->cls != k)
-                check_fail(
+                hk_check_fail(
                     c, "orphan list of class %u holds slab %p (owner %#lx, list %u, class %u)", k,
                     (void *)s, (unsigned long)slab_owner(s), (unsigned)s->list, (unsigned)s->cls);
             fn(s, arg);
         }
         if (n != counts[k])
-            check_fail(c, "orphan list of class %u holds %u slabs, its count says %u", k, n,
-                       counts[k]);
+            hk_check_fail(c, "orphan list of class %u holds %u slabs, its count says %u", k, n,
+                          counts[k]);
         sum += n;
     }
     if (sum != total)
-        check_fail(c, "orphan lists hold %llu slabs, the total says %llu", (unsigned long long)sum,
-                   (unsigned long long)total);
+        hk_check_fail(c, "orphan lists hold %llu slabs, the total says %llu",
+                      (unsigned long long)sum, (unsigned long long)total);
     hak_unlock(&lock);
 }
 
-void orphan_pool_fork_prepare(void) { hak_lock(&lock); }
-void orphan_pool_fork_parent(void) { hak_unlock(&lock); }
-void orphan_pool_fork_child(void) { hak_lock_reinit(&lock); }
+void hk_orphan_pool_fork_prepare(void) { hak_lock(&lock); }
+void hk_orphan_pool_fork_parent(void) { hak_unlock(&lock); }
+void hk_orphan_pool_fork_child(void) { hak_lock_reinit(&lock); }

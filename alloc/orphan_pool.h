@@ -10,25 +10,25 @@
 
 #include "slab.h"
 
-HAK_HIDDEN void orphan_pool_put(struct slab *s);
+HAK_HIDDEN void hk_orphan_pool_put(struct slab *s);
 /* An orphan of class cls, removed from the pool, or NULL. The caller becomes its owner. */
-HAK_HIDDEN struct slab *orphan_pool_take(unsigned cls);
+HAK_HIDDEN struct slab *hk_orphan_pool_take(unsigned cls);
 /* Drain every orphan and take the ones with no live block out of the pool: returned linked
  * through their next fields (NULL if none), for the caller to give back to the slab pool. */
-HAK_HIDDEN struct slab *orphan_pool_reclaim(void);
+HAK_HIDDEN struct slab *hk_orphan_pool_reclaim(void);
 
 struct orphan_counters {
     uint64_t orphaned, adopted, reclaimed, current;
 };
-HAK_HIDDEN void orphan_pool_counters(struct orphan_counters *out);
+HAK_HIDDEN void hk_orphan_pool_counters(struct orphan_counters *out);
 
 /* The heap check: fn on every listed orphan (pool lock held), and the pool's own invariants
  * (list links, counts, every listed slab an orphan of its list's class). */
 struct check;
-HAK_HIDDEN void orphan_pool_check(struct check *c, void (*fn)(struct slab *, void *), void *arg);
+HAK_HIDDEN void hk_orphan_pool_check(struct check *c, void (*fn)(struct slab *, void *), void *arg);
 
-HAK_HIDDEN void orphan_pool_fork_prepare(void);
-HAK_HIDDEN void orphan_pool_fork_parent(void);
-HAK_HIDDEN void orphan_pool_fork_child(void);
+HAK_HIDDEN void hk_orphan_pool_fork_prepare(void);
+HAK_HIDDEN void hk_orphan_pool_fork_parent(void);
+HAK_HIDDEN void hk_orphan_pool_fork_child(void);
 
 #endif

@@ -8,12 +8,16 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "diag.h"
 #include "hakmem.h"
 
 #ifndef NDEBUG
 static long maps_before_failure = -1; /* atomic; < 0: no failure injected */
 
-void os_memory_fail_after(long n) { __atomic_store_n(&maps_before_failure, n, __ATOMIC_RELAXED); }
+void hk_os_memory_fail_after(long n)
+{
+    __atomic_store_n(&maps_before_failure, n, __ATOMIC_RELAXED);
+}
 
 /* Whether this mapping call is to fail (the injected refusal). */
 static int injected_failure(void)
@@ -31,7 +35,7 @@ static int injected_failure(void) { return 0; }
 HAK_EXPORT int hak_debug_refuse_os_memory(long after)
 {
 #ifndef NDEBUG
-    os_memory_fail_after(after);
+    hk_os_memory_fail_after(after);
     return 0;
 #else
     (void)after;
@@ -40,7 +44,7 @@ HAK_EXPORT int hak_debug_refuse_os_memory(long after)
 #endif
 }
 
-void *os_map(size_t size)
+void *hk_os_map(size_t size)
 {
     if (injected_failure()) {
         errno = ENOMEM;
@@ -56,17 +60,17 @@ void *os_map(size_t size)
     return p;
 }
 
-void *os_map_aligned(size_t size, size_t align)
+void *hk_os_map_aligned(size_t size, size_t align)
 {
     if (align <= HAK_PAGE_SIZE)
-        return os_map(size);
+        return hk_os_map(size);
     if (size > SIZE_MAX - align) {
         errno = ENOMEM;
         return NULL;
     }
     int saved = errno;
     /* Over-map, then cut the misaligned head and the unused tail. */
-    char *raw = os_map(size + align);
+    char *raw = hk_os_map(size + align);
     if (raw == NULL)
         return NULL;
     uintptr_t start = ((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1);
@@ -80,7 +84,7 @@ void *os_map_aligned(size_t size, size_t align)
     return (void *)start;
 }
 
-void os_unmap(void *addr, size_t size)
+void hk_os_unmap(void *addr, size_t size)
 {
     int saved = errno;
     int failed = munmap(addr, size) != 0;
@@ -92,7 +96,7 @@ void os_unmap(void *addr, size_t size)
     errno = saved;
 }
 
-int os_huge_pages_available(void)
+int hk_os_huge_pages_available(void)
 {
     int saved = errno,
         fd = open("/sys/kernel/mm/transparent_hugepage/enabled", O_RDONLY | O_CLOEXEC);
@@ -107,21 +111,21 @@ int os_huge_pages_available(void)
     return strstr(text, "[never]") == NULL;
 }
 
-void os_advise_huge_pages(void *addr, size_t size)
+void hk_os_advise_huge_pages(void *addr, size_t size)
 {
     int saved = errno;
     madvise(addr, size, MADV_HUGEPAGE);
     errno = saved;
 }
 
-void os_purge(void *addr, size_t size)
+void hk_os_purge(void *addr, size_t size)
 {
     int saved = errno;
     madvise(addr, size, MADV_DONTNEED);
     errno = saved;
 }
 
-void *os_remap(void *addr, size_t old_size, size_t new_size)
+void *hk_os_remap(void *addr, size_t old_size, size_t new_size)
 {
     if (injected_failure()) {
         errno = ENOMEM;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "diag.h"
 #include "lock.h"
 #include "misuse.h"
 #include "page_run_layout.h"
@@ -88,7 +89,7 @@ static void clear_marks(struct run_segment *seg, size_t first, size_t len)
 
 static struct run_segment *add_segment(struct arena *a, unsigned index)
 {
-    struct run_segment *seg = segment_acquire(HAK_MAP_PAGE_RUN);
+    struct run_segment *seg = hk_segment_acquire(HAK_MAP_PAGE_RUN);
     if (seg == NULL)
         return NULL;
     /* A reused segment holds stale marks: clear them all, then make one free run. */
@@ -197,7 +198,7 @@ static void release_run(struct arena *a, struct run_segment *seg, size_t i)
 
 static size_t pages_for(size_t size) { return (size + HAK_PAGE_SIZE - 1) >> HAK_PAGE_SHIFT; }
 
-void *page_run_alloc(size_t size, size_t align, int zero, unsigned arena_hint)
+void *hk_page_run_alloc(size_t size, size_t align, int zero, unsigned arena_hint)
 {
     unsigned index = arena_hint % PAGE_RUN_ARENAS;
     struct arena *a = &arenas[index];
@@ -258,7 +259,7 @@ static struct arena *lock_run(const void *p, struct run_segment **seg_out, size_
     return a;
 }
 
-int page_run_free(void *p)
+int hk_page_run_free(void *p)
 {
     struct run_segment *seg;
     size_t i;
@@ -277,11 +278,11 @@ int page_run_free(void *p)
         remove_segment(a, seg);
     hak_unlock(&a->lock);
     if (give_back)
-        segment_release(seg);
+        hk_segment_release(seg);
     return -1;
 }
 
-int page_run_classify(const void *p)
+int hk_page_run_classify(const void *p)
 {
     struct run_segment *seg;
     size_t i;
@@ -291,7 +292,7 @@ int page_run_classify(const void *p)
     return verdict;
 }
 
-int page_run_idle_classify(const void *p)
+int hk_page_run_idle_classify(const void *p)
 {
     /* The run table is as the last free left it: every freed run start still carries its mark
      * until the segment is set up again, which cannot happen while the caller holds it. */
@@ -303,7 +304,7 @@ int page_run_idle_classify(const void *p)
     return MISUSE_NOT_ALLOCATED;
 }
 
-size_t page_run_usable(const void *p)
+size_t hk_page_run_usable(const void *p)
 {
     struct run_segment *seg;
     size_t i;
@@ -314,7 +315,7 @@ size_t page_run_usable(const void *p)
     return n;
 }
 
-int page_run_resize(void *p, size_t size)
+int hk_page_run_resize(void *p, size_t size)
 {
     struct run_segment *seg;
     size_t i;
@@ -354,7 +355,7 @@ int page_run_resize(void *p, size_t size)
     return done;
 }
 
-void page_run_counters(struct page_run_counters *out)
+void hk_page_run_counters(struct hk_page_run_counters *out)
 {
     memset(out, 0, sizeof *out);
     for (unsigned k = 0; k < PAGE_RUN_ARENAS; k++) {
@@ -377,63 +378,63 @@ static size_t check_segment(struct check *c, const struct run_segment *seg, unsi
     size_t used = 0, free_pages = 0;
     int prev_free = 0;
     if (segment_map_kind((uintptr_t)seg) != HAK_MAP_PAGE_RUN)
-        check_fail(c, "page-run segment %p: ownership map says kind %u", (void *)seg,
-                   segment_map_kind((uintptr_t)seg));
+        hk_check_fail(c, "page-run segment %p: ownership map says kind %u", (void *)seg,
+                      segment_map_kind((uintptr_t)seg));
     if (seg->arena != index)
-        check_fail(c, "page-run segment %p is listed in arena %u but says arena %u", (void *)seg,
-                   index, seg->arena);
+        hk_check_fail(c, "page-run segment %p is listed in arena %u but says arena %u", (void *)seg,
+                      index, seg->arena);
     for (size_t i = 0; i < RUN_FIRST_PAGE; i++)
         if (seg->pages[i].head != RUN_NONE || seg->pages[i].tail != RUN_NONE)
-            check_fail(c, "page-run segment %p: header page %zu carries a run mark", (void *)seg,
-                       i);
+            hk_check_fail(c, "page-run segment %p: header page %zu carries a run mark", (void *)seg,
+                          i);
     for (size_t i = RUN_FIRST_PAGE; i < RUN_SEGMENT_PAGES;) {
         const struct run_page *h = &seg->pages[i];
         size_t len = h->len;
         if (h->head == RUN_NONE || len == 0 || i + len > RUN_SEGMENT_PAGES) {
-            check_fail(c, "page-run segment %p: no run starts at page %zu (mark %u, length %zu)",
-                       (void *)seg, i, h->head, len);
+            hk_check_fail(c, "page-run segment %p: no run starts at page %zu (mark %u, length %zu)",
+                          (void *)seg, i, h->head, len);
             return used;
         }
         const struct run_page *t = &seg->pages[i + len - 1];
         if (t->tail != h->head || t->len != len)
-            check_fail(c,
-                       "page-run segment %p: run at page %zu (%zu pages) ends with mark %u, "
-                       "length %u",
-                       (void *)seg, i, len, t->tail, t->len);
+            hk_check_fail(c,
+                          "page-run segment %p: run at page %zu (%zu pages) ends with mark %u, "
+                          "length %u",
+                          (void *)seg, i, len, t->tail, t->len);
         for (size_t k = i; k < i + len; k++)
             if ((k != i && seg->pages[k].head != RUN_NONE) ||
                 (k != i + len - 1 && seg->pages[k].tail != RUN_NONE)) {
-                check_fail(c,
-                           "page-run segment %p: page %zu inside the run at page %zu carries "
-                           "a mark",
-                           (void *)seg, k, i);
+                hk_check_fail(c,
+                              "page-run segment %p: page %zu inside the run at page %zu carries "
+                              "a mark",
+                              (void *)seg, k, i);
                 break;
             }
         if (h->head == RUN_FREE) {
             if (prev_free)
-                check_fail(c,
-                           "page-run segment %p: free run at page %zu touches the free run "
-                           "before it (not coalesced)",
-                           (void *)seg, i);
+                hk_check_fail(c,
+                              "page-run segment %p: free run at page %zu touches the free run "
+                              "before it (not coalesced)",
+                              (void *)seg, i);
             free_pages += len;
             (*free_runs)++;
         } else {
             used += len << HAK_PAGE_SHIFT;
             uintptr_t a = (uintptr_t)seg + (i << HAK_PAGE_SHIFT);
-            if (!check_held(c, a))
-                check_fail(c, "page run %p (%zu bytes) is live but the program does not hold it",
-                           (void *)a, len << HAK_PAGE_SHIFT);
+            if (!hk_check_held(c, a))
+                hk_check_fail(c, "page run %p (%zu bytes) is live but the program does not hold it",
+                              (void *)a, len << HAK_PAGE_SHIFT);
         }
         prev_free = h->head == RUN_FREE;
         i += len;
     }
     if (free_pages != seg->free_pages)
-        check_fail(c, "page-run segment %p: %zu pages in free runs, its count says %u", (void *)seg,
-                   free_pages, seg->free_pages);
+        hk_check_fail(c, "page-run segment %p: %zu pages in free runs, its count says %u",
+                      (void *)seg, free_pages, seg->free_pages);
     return used;
 }
 
-void page_run_check(struct check *c, uint64_t *segments)
+void hk_page_run_check(struct check *c, uint64_t *segments)
 {
     for (unsigned k = 0; k < PAGE_RUN_ARENAS; k++) {
         struct arena *a = &arenas[k];
@@ -442,13 +443,13 @@ void page_run_check(struct check *c, uint64_t *segments)
         for (unsigned b = 0; b < BIN_COUNT; b++) {
             int nonempty = (int)((a->nonempty[b / 64] >> (b % 64)) & 1);
             if (nonempty != (a->bins[b] != NULL))
-                check_fail(c, "page-run arena %u: bin %u is %s but its bit says otherwise", k, b,
-                           a->bins[b] != NULL ? "non-empty" : "empty");
+                hk_check_fail(c, "page-run arena %u: bin %u is %s but its bit says otherwise", k, b,
+                              a->bins[b] != NULL ? "non-empty" : "empty");
             for (const struct run_page *pg = a->bins[b], *prev = NULL; pg != NULL;
                  prev = pg, pg = pg->next) {
                 if (pg->prev != prev || pg->head != RUN_FREE || bin_of(pg->len) != b)
-                    check_fail(c, "page-run arena %u: bin %u holds page %p (mark %u, %u pages)", k,
-                               b, (void *)page_addr(pg), pg->head, pg->len);
+                    hk_check_fail(c, "page-run arena %u: bin %u holds page %p (mark %u, %u pages)",
+                                  k, b, (void *)page_addr(pg), pg->head, pg->len);
                 if (++binned > (1u << 24))
                     break;
             }
@@ -457,48 +458,49 @@ void page_run_check(struct check *c, uint64_t *segments)
         for (const struct run_segment *seg = a->segments, *prev = NULL; seg != NULL;
              prev = seg, seg = seg->next) {
             if (seg->prev != prev)
-                check_fail(c, "page-run arena %u: broken back link at segment %p", k, (void *)seg);
+                hk_check_fail(c, "page-run arena %u: broken back link at segment %p", k,
+                              (void *)seg);
             used += check_segment(c, seg, k, &free_runs);
             wholly_free += seg->free_pages == RUN_USABLE_PAGES;
             if (++n > (1u << 20))
                 break;
         }
         if (n != a->nsegments)
-            check_fail(c, "page-run arena %u: %u segments listed, its count says %u", k, n,
-                       a->nsegments);
+            hk_check_fail(c, "page-run arena %u: %u segments listed, its count says %u", k, n,
+                          a->nsegments);
         if (binned != free_runs)
-            check_fail(c, "page-run arena %u: %u free runs in the segments, %u in the bins", k,
-                       free_runs, binned);
+            hk_check_fail(c, "page-run arena %u: %u free runs in the segments, %u in the bins", k,
+                          free_runs, binned);
         if (used != a->live_bytes)
-            check_fail(c, "page-run arena %u: %zu bytes in used runs, its count says %llu", k, used,
-                       (unsigned long long)a->live_bytes);
+            hk_check_fail(c, "page-run arena %u: %zu bytes in used runs, its count says %llu", k,
+                          used, (unsigned long long)a->live_bytes);
         if (wholly_free > 0 && n > 1)
-            check_fail(c, "page-run arena %u keeps %u wholly free segments besides others", k,
-                       wholly_free);
+            hk_check_fail(c, "page-run arena %u keeps %u wholly free segments besides others", k,
+                          wholly_free);
         *segments += n;
         hak_unlock(&a->lock);
     }
 }
 
-void page_run_fork_prepare(void)
+void hk_page_run_fork_prepare(void)
 {
     for (unsigned k = 0; k < PAGE_RUN_ARENAS; k++)
         hak_lock(&arenas[k].lock);
 }
 
-void page_run_fork_parent(void)
+void hk_page_run_fork_parent(void)
 {
     for (unsigned k = PAGE_RUN_ARENAS; k-- > 0;)
         hak_unlock(&arenas[k].lock);
 }
 
-void page_run_init(void)
+void hk_page_run_init(void)
 {
     for (unsigned k = 0; k < PAGE_RUN_ARENAS; k++)
         hak_lock_reinit(&arenas[k].lock);
 }
 
-void page_run_fork_child(void)
+void hk_page_run_fork_child(void)
 {
     for (unsigned k = 0; k < PAGE_RUN_ARENAS; k++)
         hak_lock_reinit(&arenas[k].lock);

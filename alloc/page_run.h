@@ -15,29 +15,34 @@
 #define PAGE_RUN_ARENAS 8
 
 /* A run of at least size bytes aligned to align (a power of two); NULL with errno ENOMEM. */
-HAK_HIDDEN void *page_run_alloc(size_t size, size_t align, int zero, unsigned arena);
+HAK_HIDDEN void *hk_page_run_alloc(size_t size, size_t align, int zero, unsigned arena);
 /* Free the run starting at p: returns -1 on success, otherwise the enum misuse_kind that p
  * represents (already free, inside a run, or never allocated); nothing is changed then. */
-HAK_HIDDEN int page_run_free(void *p);
+HAK_HIDDEN int hk_page_run_free(void *p);
 /* -1 if p starts a live run, otherwise its enum misuse_kind. */
-HAK_HIDDEN int page_run_classify(const void *p);
+HAK_HIDDEN int hk_page_run_classify(const void *p);
 /* The misuse kind of p in a page-run segment that went idle (the caller holds it in the segment
  * cache): a run that started at p was freed there, or nothing was. */
-HAK_HIDDEN int page_run_idle_classify(const void *p);
+HAK_HIDDEN int hk_page_run_idle_classify(const void *p);
 /* Bytes usable at a live run start, 0 otherwise. */
-HAK_HIDDEN size_t page_run_usable(const void *p);
+HAK_HIDDEN size_t hk_page_run_usable(const void *p);
 /* Grow or shrink the run at p in place to hold size bytes: 1 on success, 0 if it must move,
  * -1 if p is not the start of a live run. */
-HAK_HIDDEN int page_run_resize(void *p, size_t size);
+HAK_HIDDEN int hk_page_run_resize(void *p, size_t size);
 
-struct page_run_counters {
+struct hk_page_run_counters {
     uint64_t allocs, frees, live_bytes, segments;
 };
-HAK_HIDDEN void page_run_counters(struct page_run_counters *out);
+HAK_HIDDEN void hk_page_run_counters(struct hk_page_run_counters *out);
 
-HAK_HIDDEN void page_run_init(void);
-HAK_HIDDEN void page_run_fork_prepare(void);
-HAK_HIDDEN void page_run_fork_parent(void);
-HAK_HIDDEN void page_run_fork_child(void);
+/* The heap check's part (check.h): runs tile their segments and coalesce, the run tables agree;
+ * adds the page-run segments to *segments. */
+struct check;
+HAK_HIDDEN void hk_page_run_check(struct check *c, uint64_t *segments);
+
+HAK_HIDDEN void hk_page_run_init(void);
+HAK_HIDDEN void hk_page_run_fork_prepare(void);
+HAK_HIDDEN void hk_page_run_fork_parent(void);
+HAK_HIDDEN void hk_page_run_fork_child(void);
 
 #endif

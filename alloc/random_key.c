@@ -5,7 +5,7 @@
 #include <sys/random.h>
 #include <time.h>
 
-void random_key_words(uint64_t *out, size_t n)
+void hk_random_key_words(uint64_t *out, size_t n)
 {
     if (getrandom(out, n * sizeof *out, GRND_NONBLOCK) == (ssize_t)(n * sizeof *out))
         return;

@@ -11,6 +11,6 @@
 
 #include "config.h"
 
-HAK_HIDDEN void random_key_words(uint64_t *out, size_t n);
+HAK_HIDDEN void hk_random_key_words(uint64_t *out, size_t n);
 
 #endif

@@ -14,7 +14,7 @@
 /* realloc of something that is not a live block: report it and leave everything untouched. */
 static void *realloc_misuse(int verdict, void *ptr, struct misuse_site where, const void *caller)
 {
-    misuse_report((enum misuse_kind)verdict, "realloc", ptr, where, caller);
+    hk_misuse_report((enum misuse_kind)verdict, "realloc", ptr, where, caller);
     errno = EINVAL;
     return NULL;
 }
@@ -50,35 +50,35 @@ static HAK_NOINLINE void *realloc_other(void *ptr, size_t size, unsigned kind, c
         }
     } else if (kind == HAK_MAP_PAGE_RUN) {
         if (size > HAK_MID_MAX && size <= HAK_PAGE_RUN_MAX) {
-            size_t before = HAK_TRACKING ? track_requested(ptr, page_run_usable(ptr)) : 0;
-            if (page_run_resize(ptr, size) > 0) {
+            size_t before = HAK_TRACKING ? track_requested(ptr, hk_page_run_usable(ptr)) : 0;
+            if (hk_page_run_resize(ptr, size) > 0) {
                 if (HAK_TRACKING)
-                    track_resize(ptr, before, size, page_run_usable(ptr));
+                    track_resize(ptr, before, size, hk_page_run_usable(ptr));
                 return ptr;
             }
         }
-        if ((verdict = page_run_classify(ptr)) >= 0)
-            return realloc_misuse(verdict, ptr, verdict_page_run_site, caller);
-        old = page_run_usable(ptr);
+        if ((verdict = hk_page_run_classify(ptr)) >= 0)
+            return realloc_misuse(verdict, ptr, hk_verdict_page_run_site, caller);
+        old = hk_page_run_usable(ptr);
     } else if (kind == HAK_MAP_LARGE) {
         void *out;
-        size_t before = HAK_TRACKING ? track_requested(ptr, large_usable(ptr)) : 0;
-        switch (large_realloc(ptr, size, &out, &old)) {
+        size_t before = HAK_TRACKING ? track_requested(ptr, hk_large_usable(ptr)) : 0;
+        switch (hk_large_realloc(ptr, size, &out, &old)) {
         case LARGE_DONE: /* in place: tracking builds never remap */
             if (HAK_TRACKING)
-                track_resize(out, before, size, large_usable(out));
+                track_resize(out, before, size, hk_large_usable(out));
             return out;
         case LARGE_MOVE:
             break;
         case LARGE_NOT_OURS:
-            if ((verdict = large_classify(ptr)) >= 0)
-                return realloc_misuse(verdict, ptr, verdict_large_site, caller);
-            return realloc_foreign(ptr, caller);
+            if ((verdict = hk_large_classify(ptr)) >= 0)
+                return realloc_misuse(verdict, ptr, hk_verdict_large_site, caller);
+            return hk_realloc_foreign(ptr, caller);
         }
     } else if (kind == HAK_MAP_IDLE) {
-        return realloc_misuse(verdict_idle(ptr), ptr, verdict_idle_site, caller);
+        return realloc_misuse(hk_verdict_idle(ptr), ptr, hk_verdict_idle_site, caller);
     } else {
-        return realloc_foreign(ptr, caller);
+        return hk_realloc_foreign(ptr, caller);
     }
     void *q = alloc_inline(size);
     if (q == NULL)
@@ -100,7 +100,7 @@ static HAK_NOINLINE void *realloc_move_owned(struct slab *s, void *ptr, size_t s
     return q;
 }
 
-void *realloc_from(void *ptr, size_t size, const void *caller)
+void *hk_realloc_from(void *ptr, size_t size, const void *caller)
 {
     if (ptr == NULL)
         return alloc_inline(size);

@@ -12,6 +12,6 @@
 #include "config.h"
 
 /* realloc(ptr, size) on behalf of caller (named in diagnostics). */
-HAK_HIDDEN void *realloc_from(void *ptr, size_t size, const void *caller);
+HAK_HIDDEN void *hk_realloc_from(void *ptr, size_t size, const void *caller);
 
 #endif

@@ -1,6 +1,7 @@
 /* reclaim.c — out of address space: the caches give it back, and the mapping is tried again. */
 #include "reclaim.h"
 
+#include "diag.h"
 #include "os_memory.h"
 
 #define RECLAIM_HOOKS 4
@@ -9,7 +10,7 @@
 static reclaim_hook hooks[RECLAIM_HOOKS];
 static unsigned nhooks;
 
-void reclaim_register(reclaim_hook hook)
+void hk_reclaim_register(reclaim_hook hook)
 {
     HAK_ASSERT(nhooks < RECLAIM_HOOKS);
     for (unsigned k = 0; k < nhooks; k++)
@@ -19,7 +20,7 @@ void reclaim_register(reclaim_hook hook)
         hooks[nhooks++] = hook;
 }
 
-size_t reclaim_cached_address_space(void)
+size_t hk_reclaim_cached_address_space(void)
 {
     size_t bytes = 0;
     for (unsigned k = 0; k < nhooks; k++)
@@ -27,10 +28,10 @@ size_t reclaim_cached_address_space(void)
     return bytes;
 }
 
-void *reclaim_map_aligned(size_t size, size_t align)
+void *hk_reclaim_map_aligned(size_t size, size_t align)
 {
-    void *p = os_map_aligned(size, align);
-    if (p == NULL && reclaim_cached_address_space() > 0)
-        p = os_map_aligned(size, align);
+    void *p = hk_os_map_aligned(size, align);
+    if (p == NULL && hk_reclaim_cached_address_space() > 0)
+        p = hk_os_map_aligned(size, align);
     return p;
 }

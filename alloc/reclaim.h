@@ -14,10 +14,10 @@
 typedef size_t (*reclaim_hook)(void);
 
 /* At initialization, before any mapping: the caches to empty when the OS refuses a mapping. */
-HAK_HIDDEN void reclaim_register(reclaim_hook hook);
+HAK_HIDDEN void hk_reclaim_register(reclaim_hook hook);
 /* Empty every registered cache; returns the bytes given back to the OS. */
-HAK_HIDDEN size_t reclaim_cached_address_space(void);
-/* os_map_aligned(size, align), and once more after the caches gave their address space back. */
-HAK_HIDDEN void *reclaim_map_aligned(size_t size, size_t align);
+HAK_HIDDEN size_t hk_reclaim_cached_address_space(void);
+/* hk_os_map_aligned(size, align), and once more after the caches gave their address space back. */
+HAK_HIDDEN void *hk_reclaim_map_aligned(size_t size, size_t align);
 
 #endif

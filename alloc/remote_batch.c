@@ -46,7 +46,7 @@ static void batch_flush(struct remote_batch *b, int recount)
     b->count = 0;
 }
 
-void remote_batches_flush(struct thread_cache *tc, int recount)
+void hk_remote_batches_flush(struct thread_cache *tc, int recount)
 {
     /* Every refill calls this: visit the flagged batches only, not all the classes. */
     uint64_t mask = recount ? ~0ull >> (64 - HAK_CLASS_COUNT) : tc->batched;
@@ -57,7 +57,7 @@ void remote_batches_flush(struct thread_cache *tc, int recount)
     tc->batched = 0;
 }
 
-void remote_batch_start(struct thread_cache *tc, struct slab *s, void *p)
+void hk_remote_batch_start(struct thread_cache *tc, struct slab *s, void *p)
 {
     struct remote_batch *b = &tc->batch[s->cls];
     batch_flush(b, 0);
@@ -66,11 +66,11 @@ void remote_batch_start(struct thread_cache *tc, struct slab *s, void *p)
     b->slab = s;
     b->head = b->tail = p;
     b->count = 1;
-    b->limit = hak_class_info[s->cls].remote_batch;
+    b->limit = hk_class_info[s->cls].remote_batch;
     counter_add(&tc->heap->counters[s->cls].remote_frees, 1);
 }
 
-void remote_free_unbatched(struct slab *s, void *p)
+void hk_remote_free_unbatched(struct slab *s, void *p)
 {
     unsigned cls = s->cls;
     if (remote_queue_push(&slab_remote(s)->queue, p))
@@ -78,7 +78,7 @@ void remote_free_unbatched(struct slab *s, void *p)
     __atomic_fetch_add(&unbatched_frees[cls], 1, __ATOMIC_RELAXED);
 }
 
-uint64_t remote_free_unbatched_count(unsigned cls)
+uint64_t hk_remote_free_unbatched_count(unsigned cls)
 {
     return __atomic_load_n(&unbatched_frees[cls], __ATOMIC_RELAXED);
 }

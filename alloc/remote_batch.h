@@ -31,15 +31,15 @@ struct remote_batch {
 };
 
 /* Push tc's batch for s's class and start a new one holding p (counted as a remote free). */
-HAK_HIDDEN void remote_batch_start(struct thread_cache *tc, struct slab *s, void *p);
+HAK_HIDDEN void hk_remote_batch_start(struct thread_cache *tc, struct slab *s, void *p);
 /* Push every remote-free batch of tc onto its slab's remote queue (recount: walk them rather than
  * trust their counts and tc->batched, for batches a fork may have cut in the middle of an
  * update). */
-HAK_HIDDEN void remote_batches_flush(struct thread_cache *tc, int recount);
+HAK_HIDDEN void hk_remote_batches_flush(struct thread_cache *tc, int recount);
 /* A thread without a heap (and so without batches, which no exit handler could flush): free
  * block p of slab s at once. */
-HAK_HIDDEN void remote_free_unbatched(struct slab *s, void *p);
+HAK_HIDDEN void hk_remote_free_unbatched(struct slab *s, void *p);
 /* Blocks of class cls freed that way, for the statistics and the heap check. */
-HAK_HIDDEN uint64_t remote_free_unbatched_count(unsigned cls);
+HAK_HIDDEN uint64_t hk_remote_free_unbatched_count(unsigned cls);
 
 #endif

@@ -14,12 +14,12 @@
 #ifdef HAK_SCHED
 #include "hakmem_sched.h"
 
-extern void (*hak_sched_hook)(unsigned point, const void *object) HAK_HIDDEN;
+extern void (*hk_sched_hook)(unsigned point, const void *object) HAK_HIDDEN;
 
 #define SCHED_POINT(point, object)                                                                 \
     do {                                                                                           \
         void (*sched_hook_)(unsigned, const void *) =                                              \
-            __atomic_load_n(&hak_sched_hook, __ATOMIC_ACQUIRE);                                    \
+            __atomic_load_n(&hk_sched_hook, __ATOMIC_ACQUIRE);                                     \
         if (sched_hook_ != NULL)                                                                   \
             sched_hook_((point), (object));                                                        \
     } while (0)

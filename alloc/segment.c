@@ -26,14 +26,14 @@ static void raise_peak(uint64_t *peak, uint64_t value)
     }
 }
 
-void segment_note_mapped(long delta_bytes)
+void hk_segment_note_mapped(long delta_bytes)
 {
     uint64_t now = __atomic_add_fetch(&mapped_bytes, (uint64_t)delta_bytes, __ATOMIC_RELAXED);
     if (delta_bytes > 0)
         raise_peak(&peak_mapped_bytes, now);
 }
 
-void *segment_acquire(unsigned kind)
+void *hk_segment_acquire(unsigned kind)
 {
     void *seg = NULL;
     hak_lock(&cache_lock);
@@ -43,28 +43,28 @@ void *segment_acquire(unsigned kind)
     if (seg != NULL) {
         track_reset(seg, HAK_SEGMENT_SIZE); /* its previous use's block states are void */
 #ifdef HAK_HARDENED
-        os_purge(seg, HAK_SEGMENT_SIZE); /* hardened: every byte handed out is zero */
+        hk_os_purge(seg, HAK_SEGMENT_SIZE); /* hardened: every byte handed out is zero */
 #endif
     }
     if (seg == NULL) {
-        seg = reclaim_map_aligned(HAK_SEGMENT_SIZE, HAK_SEGMENT_SIZE);
+        seg = hk_reclaim_map_aligned(HAK_SEGMENT_SIZE, HAK_SEGMENT_SIZE);
         if (seg == NULL)
             return NULL;
-        segment_note_mapped((long)HAK_SEGMENT_SIZE);
+        hk_segment_note_mapped((long)HAK_SEGMENT_SIZE);
         uint64_t n = __atomic_add_fetch(&live_segments, 1, __ATOMIC_RELAXED);
         raise_peak(&peak_segments, n);
     }
-    segment_map_set((uintptr_t)seg, kind);
+    hk_segment_map_set((uintptr_t)seg, kind);
     return seg;
 }
 
-void segment_release(void *seg)
+void hk_segment_release(void *seg)
 {
-    unsigned limit = hak_options.segment_cache;
+    unsigned limit = hk_options.segment_cache;
     if (limit > SEGMENT_CACHE_SLOTS)
         limit = SEGMENT_CACHE_SLOTS;
     unsigned former = segment_map_kind((uintptr_t)seg);
-    segment_map_set((uintptr_t)seg, HAK_MAP_IDLE);
+    hk_segment_map_set((uintptr_t)seg, HAK_MAP_IDLE);
     hak_lock(&cache_lock);
     if (cache_count < limit) {
         cache_kind[cache_count] = (uint8_t)former;
@@ -73,15 +73,15 @@ void segment_release(void *seg)
     }
     hak_unlock(&cache_lock);
     if (seg != NULL) {
-        segment_map_set((uintptr_t)seg, HAK_MAP_NONE);
+        hk_segment_map_set((uintptr_t)seg, HAK_MAP_NONE);
         track_unmapped(seg, HAK_SEGMENT_SIZE);
-        os_unmap(seg, HAK_SEGMENT_SIZE);
-        segment_note_mapped(-(long)HAK_SEGMENT_SIZE);
+        hk_os_unmap(seg, HAK_SEGMENT_SIZE);
+        hk_segment_note_mapped(-(long)HAK_SEGMENT_SIZE);
         __atomic_sub_fetch(&live_segments, 1, __ATOMIC_RELAXED);
     }
 }
 
-size_t segment_cache_drop(void)
+size_t hk_segment_cache_drop(void)
 {
     size_t bytes = 0;
     for (;;) {
@@ -93,15 +93,15 @@ size_t segment_cache_drop(void)
         if (seg == NULL)
             return bytes;
         bytes += HAK_SEGMENT_SIZE;
-        segment_map_set((uintptr_t)seg, HAK_MAP_NONE);
+        hk_segment_map_set((uintptr_t)seg, HAK_MAP_NONE);
         track_unmapped(seg, HAK_SEGMENT_SIZE);
-        os_unmap(seg, HAK_SEGMENT_SIZE);
-        segment_note_mapped(-(long)HAK_SEGMENT_SIZE);
+        hk_os_unmap(seg, HAK_SEGMENT_SIZE);
+        hk_segment_note_mapped(-(long)HAK_SEGMENT_SIZE);
         __atomic_sub_fetch(&live_segments, 1, __ATOMIC_RELAXED);
     }
 }
 
-unsigned segment_idle_hold(const void *p)
+unsigned hk_segment_idle_hold(const void *p)
 {
     void *seg = segment_of(p);
     hak_lock(&cache_lock);
@@ -112,13 +112,13 @@ unsigned segment_idle_hold(const void *p)
     return HAK_MAP_NONE;
 }
 
-void segment_idle_unhold(void) { hak_unlock(&cache_lock); }
+void hk_segment_idle_unhold(void) { hak_unlock(&cache_lock); }
 
-void segment_fork_prepare(void) { hak_lock(&cache_lock); }
-void segment_fork_parent(void) { hak_unlock(&cache_lock); }
-void segment_fork_child(void) { hak_lock_reinit(&cache_lock); }
+void hk_segment_fork_prepare(void) { hak_lock(&cache_lock); }
+void hk_segment_fork_parent(void) { hak_unlock(&cache_lock); }
+void hk_segment_fork_child(void) { hak_lock_reinit(&cache_lock); }
 
-void segment_counters(struct segment_counters *out)
+void hk_segment_counters(struct hk_segment_counters *out)
 {
     out->mapped = __atomic_load_n(&mapped_bytes, __ATOMIC_RELAXED);
     out->peak_mapped = __atomic_load_n(&peak_mapped_bytes, __ATOMIC_RELAXED);
@@ -131,45 +131,45 @@ void segment_counters(struct segment_counters *out)
 
 /* Every mapped segment is a slab segment, a page-run segment or a cached one, the ownership map
  * says so for each and for nothing else, and the mapped bytes are segments plus Large mappings. */
-void segment_check(struct check *c, uint64_t slab_segments, uint64_t run_segments,
-                   uint64_t large_mapped_bytes)
+void hk_segment_check(struct check *c, uint64_t slab_segments, uint64_t run_segments,
+                      uint64_t large_mapped_bytes)
 {
     hak_lock(&cache_lock);
     unsigned cached = cache_count;
     for (unsigned k = 0; k < cache_count; k++) {
         if (((uintptr_t)cache[k] & HAK_SEGMENT_MASK) != 0 ||
             segment_map_kind((uintptr_t)cache[k]) != HAK_MAP_IDLE)
-            check_fail(c, "cached segment %p: ownership map says kind %u, expected idle", cache[k],
-                       segment_map_kind((uintptr_t)cache[k]));
+            hk_check_fail(c, "cached segment %p: ownership map says kind %u, expected idle",
+                          cache[k], segment_map_kind((uintptr_t)cache[k]));
         for (unsigned j = k + 1; j < cache_count; j++)
             if (cache[j] == cache[k])
-                check_fail(c, "segment %p is in the segment cache twice", cache[k]);
+                hk_check_fail(c, "segment %p is in the segment cache twice", cache[k]);
     }
     hak_unlock(&cache_lock);
     uint64_t live = __atomic_load_n(&live_segments, __ATOMIC_RELAXED);
     if (live != slab_segments + run_segments + cached)
-        check_fail(c,
-                   "%llu segments are mapped, but there are %llu slab, %llu page-run and %u "
-                   "cached segments",
-                   (unsigned long long)live, (unsigned long long)slab_segments,
-                   (unsigned long long)run_segments, cached);
+        hk_check_fail(c,
+                      "%llu segments are mapped, but there are %llu slab, %llu page-run and %u "
+                      "cached segments",
+                      (unsigned long long)live, (unsigned long long)slab_segments,
+                      (unsigned long long)run_segments, cached);
     uint64_t kinds[16];
-    segment_map_count(kinds);
+    hk_segment_map_count(kinds);
     uint64_t slab_marks = kinds[HAK_MAP_SLAB_SMALL] + kinds[HAK_MAP_SLAB_MEDIUM];
     if (slab_marks != slab_segments || kinds[HAK_MAP_PAGE_RUN] != run_segments ||
         kinds[HAK_MAP_IDLE] != cached)
-        check_fail(c,
-                   "ownership map marks %llu slab, %llu page-run and %llu idle segments; there "
-                   "are %llu, %llu and %u",
-                   (unsigned long long)slab_marks, (unsigned long long)kinds[HAK_MAP_PAGE_RUN],
-                   (unsigned long long)kinds[HAK_MAP_IDLE], (unsigned long long)slab_segments,
-                   (unsigned long long)run_segments, cached);
+        hk_check_fail(c,
+                      "ownership map marks %llu slab, %llu page-run and %llu idle segments; there "
+                      "are %llu, %llu and %u",
+                      (unsigned long long)slab_marks, (unsigned long long)kinds[HAK_MAP_PAGE_RUN],
+                      (unsigned long long)kinds[HAK_MAP_IDLE], (unsigned long long)slab_segments,
+                      (unsigned long long)run_segments, cached);
     uint64_t bytes = __atomic_load_n(&mapped_bytes, __ATOMIC_RELAXED);
     if (bytes != live * HAK_SEGMENT_SIZE + large_mapped_bytes)
-        check_fail(c,
-                   "%llu bytes are mapped, but %llu segments and %llu bytes of Large mappings "
-                   "explain %llu",
-                   (unsigned long long)bytes, (unsigned long long)live,
-                   (unsigned long long)large_mapped_bytes,
-                   (unsigned long long)(live * HAK_SEGMENT_SIZE + large_mapped_bytes));
+        hk_check_fail(c,
+                      "%llu bytes are mapped, but %llu segments and %llu bytes of Large mappings "
+                      "explain %llu",
+                      (unsigned long long)bytes, (unsigned long long)live,
+                      (unsigned long long)large_mapped_bytes,
+                      (unsigned long long)(live * HAK_SEGMENT_SIZE + large_mapped_bytes));
 }

@@ -15,29 +15,36 @@ HAK_INLINE void *segment_of(const void *p) { return (void *)((uintptr_t)p & ~HAK
 
 /* A segment for `kind`, from the warm cache or the OS; NULL with errno = ENOMEM on failure. Its
  * contents are zero (fresh) or whatever its previous use left (cached): callers set them up. */
-HAK_HIDDEN void *segment_acquire(unsigned kind);
+HAK_HIDDEN void *hk_segment_acquire(unsigned kind);
 /* Give a segment with no live blocks back: to the warm cache, or to the OS when it is full. */
-HAK_HIDDEN void segment_release(void *seg);
+HAK_HIDDEN void hk_segment_release(void *seg);
 /* Unmap every cached segment. Returns the bytes given back. */
-HAK_HIDDEN size_t segment_cache_drop(void);
+HAK_HIDDEN size_t hk_segment_cache_drop(void);
 
 /* Misuse reports on an idle segment: if p's segment is in the warm cache, keep it there (the cache
  * lock stays held) and return the map kind it had before it went idle, so its former owner can
- * read the stale header and tell a double free from a wild pointer; segment_idle_unhold() then.
+ * read the stale header and tell a double free from a wild pointer; hk_segment_idle_unhold() then.
  * Returns HAK_MAP_NONE, holding nothing, when the segment is not cached. */
-HAK_HIDDEN unsigned segment_idle_hold(const void *p);
-HAK_HIDDEN void segment_idle_unhold(void);
+HAK_HIDDEN unsigned hk_segment_idle_hold(const void *p);
+HAK_HIDDEN void hk_segment_idle_unhold(void);
 
-HAK_HIDDEN void segment_note_mapped(long delta_bytes);
+HAK_HIDDEN void hk_segment_note_mapped(long delta_bytes);
 
 /* Fork support: the cache lock is held across fork() and reset in the child. */
-HAK_HIDDEN void segment_fork_prepare(void);
-HAK_HIDDEN void segment_fork_parent(void);
-HAK_HIDDEN void segment_fork_child(void);
+HAK_HIDDEN void hk_segment_fork_prepare(void);
+HAK_HIDDEN void hk_segment_fork_parent(void);
+HAK_HIDDEN void hk_segment_fork_child(void);
 
-struct segment_counters {
+struct hk_segment_counters {
     uint64_t mapped, peak_mapped, segments, segments_peak, cached;
 };
-HAK_HIDDEN void segment_counters(struct segment_counters *out);
+HAK_HIDDEN void hk_segment_counters(struct hk_segment_counters *out);
+
+/* The heap check's part (check.h): every mapped segment is a slab, page-run or cached one, the
+ * ownership map says so for each and nothing else, and the mapped bytes are the segments plus the
+ * Large mappings. */
+struct check;
+HAK_HIDDEN void hk_segment_check(struct check *c, uint64_t slab_segments, uint64_t run_segments,
+                                 uint64_t large_mapped_bytes);
 
 #endif

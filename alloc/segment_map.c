@@ -6,22 +6,22 @@
 
 #include "diag.h"
 
-uint8_t *hak_segment_map_entries;
+uint8_t *hk_segment_map_entries;
 
-/* The map for writing, mapped on first use (not through os_map: fault injection must not reach
+/* The map for writing, mapped on first use (not through hk_os_map: fault injection must not reach
  * it, and a build that cannot map 32 MiB of address space for its map cannot go on). */
 static uint8_t *writable_map(void)
 {
-    uint8_t *map = __atomic_load_n(&hak_segment_map_entries, __ATOMIC_ACQUIRE);
+    uint8_t *map = __atomic_load_n(&hk_segment_map_entries, __ATOMIC_ACQUIRE);
     if (HAK_LIKELY(map != NULL))
         return map;
     void *fresh = mmap(NULL, HAK_MAP_ENTRIES, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (fresh == MAP_FAILED) {
-        diag_print("hakmem: cannot map the %zu-byte segment map\n", (size_t)HAK_MAP_ENTRIES);
-        diag_abort();
+        hk_diag_print("hakmem: cannot map the %zu-byte segment map\n", (size_t)HAK_MAP_ENTRIES);
+        hk_diag_abort();
     }
-    if (__atomic_compare_exchange_n(&hak_segment_map_entries, &map, (uint8_t *)fresh, 0,
+    if (__atomic_compare_exchange_n(&hk_segment_map_entries, &map, (uint8_t *)fresh, 0,
                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
         return fresh;
     munmap(fresh, HAK_MAP_ENTRIES); /* another thread's came first */
@@ -29,8 +29,8 @@ static uint8_t *writable_map(void)
 }
 #define MAP_ENTRY(i) (&writable_map()[i])
 #else
-uint8_t hak_segment_map[HAK_MAP_ENTRIES];
-#define MAP_ENTRY(i) (&hak_segment_map[i])
+uint8_t hk_segment_map[HAK_MAP_ENTRIES];
+#define MAP_ENTRY(i) (&hk_segment_map[i])
 #endif
 
 /* One bit per 4 KiB of the map: set once any entry in it was marked. */
@@ -43,7 +43,7 @@ static void note_marked(uintptr_t i)
     __atomic_fetch_or(&summary[page / 64], 1ull << (page % 64), __ATOMIC_RELAXED);
 }
 
-void segment_map_set(uintptr_t addr, unsigned kind)
+void hk_segment_map_set(uintptr_t addr, unsigned kind)
 {
     uintptr_t i = addr >> HAK_SEGMENT_SHIFT;
     if (kind != HAK_MAP_NONE)
@@ -51,7 +51,7 @@ void segment_map_set(uintptr_t addr, unsigned kind)
     __atomic_store_n(MAP_ENTRY(i), (uint8_t)kind, __ATOMIC_RELAXED);
 }
 
-void segment_map_count(uint64_t out[16])
+void hk_segment_map_count(uint64_t out[16])
 {
     for (unsigned k = 0; k < 16; k++)
         out[k] = 0;
@@ -70,7 +70,7 @@ void segment_map_count(uint64_t out[16])
     }
 }
 
-void segment_map_mark_large(uintptr_t addr, size_t size)
+void hk_segment_map_mark_large(uintptr_t addr, size_t size)
 {
     uintptr_t first = addr >> HAK_SEGMENT_SHIFT;
     uintptr_t last = (addr + size - 1) >> HAK_SEGMENT_SHIFT;

@@ -29,11 +29,11 @@ enum hak_map_kind {
 #ifdef HAK_TRACK_ASAN
 /* ASan builds: LeakSanitizer reads every writable global at each process exit, and 32 MiB of .bss
  * faulted in and scanned at every exit was most of a sanitized replay's time (one process per
- * schedule). There the map is mapped by the first segment_map_set and read through a pointer; a
+ * schedule). There the map is mapped by the first hk_segment_map_set and read through a pointer; a
  * lookup before that answers HAK_MAP_NONE, as the empty map would. */
-extern uint8_t *hak_segment_map_entries HAK_HIDDEN;
+extern uint8_t *hk_segment_map_entries HAK_HIDDEN;
 #else
-extern uint8_t hak_segment_map[HAK_MAP_ENTRIES] HAK_HIDDEN;
+extern uint8_t hk_segment_map[HAK_MAP_ENTRIES] HAK_HIDDEN;
 #endif
 
 HAK_INLINE unsigned segment_map_kind(uintptr_t addr)
@@ -42,23 +42,23 @@ HAK_INLINE unsigned segment_map_kind(uintptr_t addr)
     if (HAK_UNLIKELY(i >= HAK_MAP_ENTRIES))
         return HAK_MAP_NONE;
 #ifdef HAK_TRACK_ASAN
-    const uint8_t *map = __atomic_load_n(&hak_segment_map_entries, __ATOMIC_ACQUIRE);
+    const uint8_t *map = __atomic_load_n(&hk_segment_map_entries, __ATOMIC_ACQUIRE);
     if (map == NULL)
         return HAK_MAP_NONE;
     return __atomic_load_n(&map[i], __ATOMIC_RELAXED);
 #else
-    return __atomic_load_n(&hak_segment_map[i], __ATOMIC_RELAXED);
+    return __atomic_load_n(&hk_segment_map[i], __ATOMIC_RELAXED);
 #endif
 }
 
 /* Set the kind of the segment at addr (slow paths only: it also notes which part of the map
  * holds marks, so the heap check reads only that part). */
-HAK_HIDDEN void segment_map_set(uintptr_t addr, unsigned kind);
+HAK_HIDDEN void hk_segment_map_set(uintptr_t addr, unsigned kind);
 
 /* The heap check: how many map entries hold each kind (out[kind] for kind < 16). */
-HAK_HIDDEN void segment_map_count(uint64_t out[16]);
+HAK_HIDDEN void hk_segment_map_count(uint64_t out[16]);
 
 /* Mark every range overlapping [addr, addr+size) as possibly holding Large mappings. */
-HAK_HIDDEN void segment_map_mark_large(uintptr_t addr, size_t size);
+HAK_HIDDEN void hk_segment_map_mark_large(uintptr_t addr, size_t size);
 
 #endif

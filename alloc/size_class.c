@@ -1,9 +1,9 @@
 /* size_class.c — builds the size-class tables once at initialization. */
 #include "size_class.h"
 
-uint8_t hak_class_tiny_table[HAK_TINY_TABLE_LEN];
-uint8_t hak_class_mid_table[HAK_MID_TABLE_LEN];
-struct size_class_info hak_class_info[HAK_CLASS_COUNT];
+uint8_t hk_class_tiny_table[HAK_TINY_TABLE_LEN];
+uint8_t hk_class_mid_table[HAK_MID_TABLE_LEN];
+struct size_class_info hk_class_info[HAK_CLASS_COUNT];
 
 /* Bytes of blocks a thread may cache per class: enough to absorb alloc/free bursts, small enough
  * that many threads do not hoard memory. */
@@ -23,10 +23,10 @@ static uint32_t class_size(unsigned cls)
     return base + (base / 4) * (k % 4 + 1);
 }
 
-void size_class_init(void)
+void hk_size_class_init(void)
 {
     for (unsigned c = 0; c < HAK_CLASS_COUNT; c++) {
-        struct size_class_info *ci = &hak_class_info[c];
+        struct size_class_info *ci = &hk_class_info[c];
         uint32_t bs = class_size(c);
         uint32_t cap = CACHE_BUDGET_BYTES / bs;
         if (cap < CACHE_CAP_MIN)
@@ -44,14 +44,14 @@ void size_class_init(void)
     }
     unsigned c = 0;
     for (unsigned i = 0; i < HAK_TINY_TABLE_LEN; i++) {
-        while (hak_class_info[c].block_size < i * 16)
+        while (hk_class_info[c].block_size < i * 16)
             c++;
-        __atomic_store_n(&hak_class_tiny_table[i], (uint8_t)c, __ATOMIC_RELAXED);
+        __atomic_store_n(&hk_class_tiny_table[i], (uint8_t)c, __ATOMIC_RELAXED);
     }
     c = 0;
     for (unsigned i = 0; i < HAK_MID_TABLE_LEN; i++) {
-        while (hak_class_info[c].block_size < i * 128)
+        while (hk_class_info[c].block_size < i * 128)
             c++;
-        __atomic_store_n(&hak_class_mid_table[i], (uint8_t)c, __ATOMIC_RELAXED);
+        __atomic_store_n(&hk_class_mid_table[i], (uint8_t)c, __ATOMIC_RELAXED);
     }
 }

@@ -2,7 +2,7 @@
  *
  * Owns: the mapping request size -> class, and per-class block size, thread-cache capacity, refill
  * batch and slab kind. Promises: block_size(class_of(n)) >= n for every n <= HAK_MID_MAX; block
- * sizes are multiples of 16; the tables are filled by size_class_init()
+ * sizes are multiples of 16; the tables are filled by hk_size_class_init()
  * before any thread cache holds a block, so a lookup before initialization only ever reaches an
  * empty cache bin. Must never: allocate or depend on other allocator modules. */
 #ifndef HAK_SIZE_CLASS_H
@@ -28,21 +28,21 @@ struct size_class_info {
     uint8_t slab_shift;   /* HAK_SMALL_SLAB_SHIFT or HAK_MEDIUM_SLAB_SHIFT */
 };
 
-extern uint8_t hak_class_tiny_table[HAK_TINY_TABLE_LEN] HAK_HIDDEN;
-extern uint8_t hak_class_mid_table[HAK_MID_TABLE_LEN] HAK_HIDDEN;
-extern struct size_class_info hak_class_info[HAK_CLASS_COUNT] HAK_HIDDEN;
+extern uint8_t hk_class_tiny_table[HAK_TINY_TABLE_LEN] HAK_HIDDEN;
+extern uint8_t hk_class_mid_table[HAK_MID_TABLE_LEN] HAK_HIDDEN;
+extern struct size_class_info hk_class_info[HAK_CLASS_COUNT] HAK_HIDDEN;
 
-HAK_HIDDEN void size_class_init(void);
+HAK_HIDDEN void hk_size_class_init(void);
 
 /* Class of a request of n bytes, n <= HAK_MID_MAX. The loads are atomic (plain byte loads on
  * x86) because a thread without a heap may look a class up while another initializes. */
 HAK_INLINE unsigned size_class_of(size_t n)
 {
     if (HAK_LIKELY(n <= HAK_TINY_MAX))
-        return __atomic_load_n(&hak_class_tiny_table[(n + 15) >> 4], __ATOMIC_RELAXED);
-    return __atomic_load_n(&hak_class_mid_table[(n + 127) >> 7], __ATOMIC_RELAXED);
+        return __atomic_load_n(&hk_class_tiny_table[(n + 15) >> 4], __ATOMIC_RELAXED);
+    return __atomic_load_n(&hk_class_mid_table[(n + 127) >> 7], __ATOMIC_RELAXED);
 }
 
-HAK_INLINE size_t size_class_block_size(unsigned cls) { return hak_class_info[cls].block_size; }
+HAK_INLINE size_t size_class_block_size(unsigned cls) { return hk_class_info[cls].block_size; }
 
 #endif

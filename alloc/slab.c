@@ -1,12 +1,13 @@
 /* slab.c — block bookkeeping inside one slab: formatting, carving, draining. */
 #include "slab.h"
 
+#include "diag.h"
 #include "free_mark.h"
 #include "os_memory.h"
 #include "size_class.h"
 #include "thread_cache.h"
 
-void slab_format(struct slab *s, unsigned cls)
+void hk_slab_format(struct slab *s, unsigned cls)
 {
     uint32_t bs = (uint32_t)size_class_block_size(cls);
     char *start = slab_start(s);
@@ -14,7 +15,7 @@ void slab_format(struct slab *s, unsigned cls)
     /* Hardened: blocks are handed out zero past their first 16 bytes; the links and marks of
      * another geometry's blocks would lie anywhere in the new ones. */
     if (s->block_size != 0 && s->block_size != bs)
-        os_purge(start, (size_t)(slab_limit(s) - start));
+        hk_os_purge(start, (size_t)(slab_limit(s) - start));
 #endif
     size_t capacity = (size_t)(slab_limit(s) - start) / bs;
     s->cls = (uint16_t)cls;
@@ -34,7 +35,7 @@ void slab_format(struct slab *s, unsigned cls)
     s->next = s->prev = NULL;
 }
 
-uint32_t slab_drain(struct slab *s)
+uint32_t hk_slab_drain(struct slab *s)
 {
     uint32_t n;
     void *chain = remote_queue_take(&slab_remote(s)->queue, &n);
@@ -55,7 +56,7 @@ uint32_t slab_drain(struct slab *s)
     return n;
 }
 
-void *slab_take(struct slab *s, uint32_t want, uint32_t up_to, uint32_t *count)
+void *hk_slab_take(struct slab *s, uint32_t want, uint32_t up_to, uint32_t *count)
 {
     uint32_t n = 0;
     void *head = NULL;

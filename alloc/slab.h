@@ -11,6 +11,7 @@
 #define HAK_SLAB_H
 
 #include "config.h"
+#include "diag.h"
 #include "remote_queue.h"
 #include "segment.h"
 
@@ -111,15 +112,15 @@ HAK_INLINE void slab_set_owner(struct slab *s, uintptr_t owner)
 }
 
 /* Set s up, empty, for class cls (owner is set by the caller). */
-HAK_HIDDEN void slab_format(struct slab *s, unsigned cls);
+HAK_HIDDEN void hk_slab_format(struct slab *s, unsigned cls);
 /* Owner (or the orphan pool, which holds orphans exclusively): move the whole remote queue onto
  * the free list. Returns the number of blocks moved. */
-HAK_HIDDEN uint32_t slab_drain(struct slab *s);
+HAK_HIDDEN uint32_t hk_slab_drain(struct slab *s);
 /* Owner: detach free blocks as a NULL-terminated chain: the whole free list when it holds at most
  * `up_to` blocks (no walk over blocks that may be cold), else `want` of them; with an empty free
  * list, up to `want` freshly carved ones (those that start in one page, at least one). *count
  * receives how many. */
-HAK_HIDDEN void *slab_take(struct slab *s, uint32_t want, uint32_t up_to, uint32_t *count);
+HAK_HIDDEN void *hk_slab_take(struct slab *s, uint32_t want, uint32_t up_to, uint32_t *count);
 
 HAK_INLINE int slab_has_free(const struct slab *s)
 {

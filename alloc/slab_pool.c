@@ -58,7 +58,7 @@ static struct slab *take_locked(struct slab_pool *p)
 
 static struct slab_segment *new_slab_segment(unsigned slab_shift)
 {
-    struct slab_segment *seg = segment_acquire(slab_shift - 6); /* the map kind */
+    struct slab_segment *seg = hk_segment_acquire(slab_shift - 6); /* the map kind */
     if (seg == NULL)
         return NULL;
     unsigned n = (unsigned)(HAK_SEGMENT_SIZE >> slab_shift);
@@ -85,7 +85,7 @@ static struct slab_segment *new_slab_segment(unsigned slab_shift)
     return seg;
 }
 
-struct slab *slab_pool_take(unsigned slab_shift)
+struct slab *hk_slab_pool_take(unsigned slab_shift)
 {
     struct slab_pool *p = pool_for(slab_shift);
     hak_lock(&p->lock);
@@ -94,7 +94,7 @@ struct slab *slab_pool_take(unsigned slab_shift)
     return s;
 }
 
-struct slab *slab_pool_grow(unsigned slab_shift)
+struct slab *hk_slab_pool_grow(unsigned slab_shift)
 {
     struct slab_pool *p = pool_for(slab_shift);
     struct slab_segment *seg = new_slab_segment(slab_shift);
@@ -113,7 +113,7 @@ struct slab *slab_pool_grow(unsigned slab_shift)
     return s;
 }
 
-void slab_pool_put(struct slab *s)
+void hk_slab_pool_put(struct slab *s)
 {
     struct slab_segment *seg = slab_segment_of(s);
     struct slab_pool *p = pool_for(seg->slab_shift);
@@ -147,10 +147,10 @@ void slab_pool_put(struct slab *s)
     }
     hak_unlock(&p->lock);
     if (release != NULL)
-        segment_release(release);
+        hk_segment_release(release);
 }
 
-void slab_pool_for_each_segment(void (*fn)(struct slab_segment *, void *), void *arg)
+void hk_slab_pool_for_each_segment(void (*fn)(struct slab_segment *, void *), void *arg)
 {
     hak_lock(&pools[0].lock);
     hak_lock(&pools[1].lock);
@@ -170,76 +170,77 @@ static void check_pool(struct check *c, struct slab_pool *p, unsigned slab_shift
     for (struct slab_segment *seg = p->segments, *prev = NULL; seg != NULL;
          prev = seg, seg = seg->pool_next) {
         if (seg->pool_prev != prev)
-            check_fail(c, "slab pool: broken back link at segment %p", (void *)seg);
+            hk_check_fail(c, "slab pool: broken back link at segment %p", (void *)seg);
         if (seg->free_slabs == 0)
-            check_fail(c, "slab pool: segment %p is listed with no free slab", (void *)seg);
+            hk_check_fail(c, "slab pool: segment %p is listed with no free slab", (void *)seg);
         if (++listed > 1u << 20)
             break;
     }
     for (struct slab_segment *seg = p->all, *prev = NULL; seg != NULL;
          prev = seg, seg = seg->all_next) {
         if (seg->all_prev != prev)
-            check_fail(c, "slab segments: broken back link at segment %p", (void *)seg);
+            hk_check_fail(c, "slab segments: broken back link at segment %p", (void *)seg);
         n++;
         unsigned nslabs = (unsigned)(HAK_SEGMENT_SIZE >> slab_shift);
         if (seg->slab_shift != slab_shift || seg->nslabs != nslabs) {
-            check_fail(c, "slab segment %p has slab shift %u and %u slabs in the %u-bit pool",
-                       (void *)seg, seg->slab_shift, seg->nslabs, slab_shift);
+            hk_check_fail(c, "slab segment %p has slab shift %u and %u slabs in the %u-bit pool",
+                          (void *)seg, seg->slab_shift, seg->nslabs, slab_shift);
             continue;
         }
         if (segment_map_kind((uintptr_t)seg) != slab_shift - 6u)
-            check_fail(c, "slab segment %p: ownership map says kind %u, expected %u", (void *)seg,
-                       segment_map_kind((uintptr_t)seg), slab_shift - 6u);
+            hk_check_fail(c, "slab segment %p: ownership map says kind %u, expected %u",
+                          (void *)seg, segment_map_kind((uintptr_t)seg), slab_shift - 6u);
         unsigned pooled = 0;
         for (unsigned i = 0; i < 64; i++) {
             int bit = (int)((seg->free_mask >> i) & 1);
             if (i >= nslabs) {
                 if (bit)
-                    check_fail(c, "slab segment %p: free mask has bit %u past its %u slabs",
-                               (void *)seg, i, nslabs);
+                    hk_check_fail(c, "slab segment %p: free mask has bit %u past its %u slabs",
+                                  (void *)seg, i, nslabs);
                 continue;
             }
             struct slab *s = &seg->slabs[i];
             int is_free = slab_owner(s) == SLAB_OWNER_FREE;
             if (bit != is_free)
-                check_fail(c, "slab %p: %s the pool's free mask but its owner is %#lx", (void *)s,
-                           bit ? "in" : "not in", (unsigned long)slab_owner(s));
+                hk_check_fail(c, "slab %p: %s the pool's free mask but its owner is %#lx",
+                              (void *)s, bit ? "in" : "not in", (unsigned long)slab_owner(s));
             if (!is_free)
                 continue;
             pooled++;
             if (s->used != 0 || s->free != NULL || s->free_count != 0 || slab_carved(s) != 0)
-                check_fail(c,
-                           "pooled slab %p was not reset (used %u, %u on its free list, %u "
-                           "bytes carved)",
-                           (void *)s, s->used, s->free_count, slab_carved(s));
+                hk_check_fail(c,
+                              "pooled slab %p was not reset (used %u, %u on its free list, %u "
+                              "bytes carved)",
+                              (void *)s, s->used, s->free_count, slab_carved(s));
             if (__atomic_load_n(&seg->remote[i].queue, __ATOMIC_ACQUIRE) != 0)
-                check_fail(c,
-                           "pooled slab %p has a remote queue word %#lx (blocks or notification "
-                           "bits left behind)",
-                           (void *)s,
-                           (unsigned long)__atomic_load_n(&seg->remote[i].queue, __ATOMIC_ACQUIRE));
+                hk_check_fail(
+                    c,
+                    "pooled slab %p has a remote queue word %#lx (blocks or notification "
+                    "bits left behind)",
+                    (void *)s,
+                    (unsigned long)__atomic_load_n(&seg->remote[i].queue, __ATOMIC_ACQUIRE));
         }
         if (pooled != seg->free_slabs)
-            check_fail(c, "slab segment %p: %u slabs are pooled, its count says %u", (void *)seg,
-                       pooled, seg->free_slabs);
+            hk_check_fail(c, "slab segment %p: %u slabs are pooled, its count says %u", (void *)seg,
+                          pooled, seg->free_slabs);
         with_free += seg->free_slabs > 0;
         empty += seg->free_slabs == nslabs;
         if (n > 1u << 20)
             break;
     }
     if (listed != with_free)
-        check_fail(c, "slab pool (%u-bit slabs): %u segments listed, %u have free slabs",
-                   slab_shift, listed, with_free);
+        hk_check_fail(c, "slab pool (%u-bit slabs): %u segments listed, %u have free slabs",
+                      slab_shift, listed, with_free);
     if (empty != p->empty_segments)
-        check_fail(c, "slab pool (%u-bit slabs): %u wholly empty segments, its count says %u",
-                   slab_shift, empty, p->empty_segments);
+        hk_check_fail(c, "slab pool (%u-bit slabs): %u wholly empty segments, its count says %u",
+                      slab_shift, empty, p->empty_segments);
     if (empty > 1)
-        check_fail(c, "slab pool (%u-bit slabs): %u wholly empty segments kept (at most one is)",
-                   slab_shift, empty);
+        hk_check_fail(c, "slab pool (%u-bit slabs): %u wholly empty segments kept (at most one is)",
+                      slab_shift, empty);
     *segments += n;
 }
 
-void slab_pool_check(struct check *c, uint64_t *segments)
+void hk_slab_pool_check(struct check *c, uint64_t *segments)
 {
     hak_lock(&pools[0].lock);
     hak_lock(&pools[1].lock);
@@ -249,19 +250,19 @@ void slab_pool_check(struct check *c, uint64_t *segments)
     hak_unlock(&pools[0].lock);
 }
 
-void slab_pool_fork_prepare(void)
+void hk_slab_pool_fork_prepare(void)
 {
     hak_lock(&pools[0].lock);
     hak_lock(&pools[1].lock);
 }
 
-void slab_pool_fork_parent(void)
+void hk_slab_pool_fork_parent(void)
 {
     hak_unlock(&pools[1].lock);
     hak_unlock(&pools[0].lock);
 }
 
-void slab_pool_fork_child(void)
+void hk_slab_pool_fork_child(void)
 {
     hak_lock_reinit(&pools[0].lock);
     hak_lock_reinit(&pools[1].lock);

@@ -11,17 +11,22 @@
 #include "slab.h"
 
 /* An empty slab of the geometry `slab_shift` from the pool; NULL if it has none. */
-HAK_HIDDEN struct slab *slab_pool_take(unsigned slab_shift);
+HAK_HIDDEN struct slab *hk_slab_pool_take(unsigned slab_shift);
 /* The same from a segment acquired for it (the pool had none); NULL on ENOMEM. */
-HAK_HIDDEN struct slab *slab_pool_grow(unsigned slab_shift);
+HAK_HIDDEN struct slab *hk_slab_pool_grow(unsigned slab_shift);
 /* Give back a slab with no live blocks (its remote queue quiet). */
-HAK_HIDDEN void slab_pool_put(struct slab *s);
+HAK_HIDDEN void hk_slab_pool_put(struct slab *s);
 
 /* Call fn on every slab segment (both geometries), with the pool locks held. */
-HAK_HIDDEN void slab_pool_for_each_segment(void (*fn)(struct slab_segment *, void *), void *arg);
+HAK_HIDDEN void hk_slab_pool_for_each_segment(void (*fn)(struct slab_segment *, void *), void *arg);
 
-HAK_HIDDEN void slab_pool_fork_prepare(void);
-HAK_HIDDEN void slab_pool_fork_parent(void);
-HAK_HIDDEN void slab_pool_fork_child(void);
+/* The heap check's part (check.h): every segment's free mask, counts and pool membership agree
+ * with its slabs' owners, pooled slabs are reset; adds the slab segments to *segments. */
+struct check;
+HAK_HIDDEN void hk_slab_pool_check(struct check *c, uint64_t *segments);
+
+HAK_HIDDEN void hk_slab_pool_fork_prepare(void);
+HAK_HIDDEN void hk_slab_pool_fork_parent(void);
+HAK_HIDDEN void hk_slab_pool_fork_child(void);
 
 #endif

@@ -18,10 +18,10 @@
 #include "segment.h"
 #include "stats.h"
 
-void stats_collect(struct hak_stats *out)
+void hk_stats_collect(struct hak_stats *out)
 {
     memset(out, 0, sizeof *out);
-    heap_sum_counters(out);
+    hk_heap_sum_counters(out);
     for (unsigned c = 0; c < HAK_CLASS_COUNT; c++) {
         const struct hak_class_stats *s = &out->cls[c];
         out->allocs += s->allocs;
@@ -34,13 +34,13 @@ void stats_collect(struct hak_stats *out)
         out->cache_hits += s->allocs > s->refills ? s->allocs - s->refills : 0;
         out->live_bytes += s->live_blocks * s->block_size;
     }
-    struct page_run_counters pr;
-    page_run_counters(&pr);
+    struct hk_page_run_counters pr;
+    hk_page_run_counters(&pr);
     out->page_run_allocs = pr.allocs;
     out->page_run_frees = pr.frees;
     out->page_run_live_bytes = pr.live_bytes;
-    struct large_counters lc;
-    large_counters(&lc);
+    struct hk_large_counters lc;
+    hk_large_counters(&lc);
     out->large_allocs = lc.allocs;
     out->large_frees = lc.frees;
     out->large_live_bytes = lc.live_bytes;
@@ -49,31 +49,31 @@ void stats_collect(struct hak_stats *out)
     out->large_extends = lc.extends;
     out->large_trimmed_bytes = lc.trimmed_bytes;
     out->live_bytes += pr.live_bytes + lc.live_bytes;
-    struct segment_counters sc;
-    segment_counters(&sc);
+    struct hk_segment_counters sc;
+    hk_segment_counters(&sc);
     out->segments_mapped = sc.segments;
     out->segments_peak = sc.segments_peak;
     out->segments_cached = sc.cached;
     out->mapped_bytes = sc.mapped;
     out->peak_mapped_bytes = sc.peak_mapped;
     struct orphan_counters oc;
-    orphan_pool_counters(&oc);
+    hk_orphan_pool_counters(&oc);
     out->slabs_orphaned = oc.orphaned;
     out->slabs_adopted = oc.adopted;
     out->slabs_reclaimed = oc.reclaimed;
-    heap_count_threads(&out->threads_started, &out->threads_exited);
-    struct external_guard_counters gc;
-    external_guard_counters(&gc);
+    hk_heap_count_threads(&out->threads_started, &out->threads_exited);
+    struct hk_external_guard_counters gc;
+    hk_external_guard_counters(&gc);
     out->external_guard_frees = gc.frees;
     out->external_guard_reallocs = gc.reallocs;
     out->external_guard_size_queries = gc.size_queries;
     out->external_guard_hits = gc.frees + gc.reallocs;
-    out->double_frees = misuse_count(MISUSE_DOUBLE_FREE);
-    out->interior_frees = misuse_count(MISUSE_INTERIOR);
-    out->unallocated_frees = misuse_count(MISUSE_NOT_ALLOCATED);
+    out->double_frees = hk_misuse_count(MISUSE_DOUBLE_FREE);
+    out->interior_frees = hk_misuse_count(MISUSE_INTERIOR);
+    out->unallocated_frees = hk_misuse_count(MISUSE_NOT_ALLOCATED);
     out->invalid_frees = 0;
     for (int k = 0; k < MISUSE_KINDS; k++) /* the hardened build's kinds too */
-        out->invalid_frees += misuse_count((enum misuse_kind)k);
+        out->invalid_frees += hk_misuse_count((enum misuse_kind)k);
 }
 
 /* The report is formatted into a stack buffer and written in few large writes: printing must not
@@ -158,14 +158,14 @@ static void write_json(struct report *r, const struct hak_stats *s)
     report_flush(r);
 }
 
-void stats_write(int fd, int format)
+void hk_stats_write(int fd, int format)
 {
     if (format != HAK_STATS_JSON) {
-        stats_print(fd);
+        hk_stats_print(fd);
         return;
     }
     struct hak_stats s;
-    stats_collect(&s);
+    hk_stats_collect(&s);
     struct report out = {.fd = fd, .used = 0};
     write_json(&out, &s);
 }
@@ -196,12 +196,12 @@ static int expand_stats_path(const char *pattern, char *buf, size_t size)
     return 1;
 }
 
-void stats_report_at_exit(void)
+void hk_stats_report_at_exit(void)
 {
     int fd = 2;
-    if (hak_options.stats_file != NULL) {
+    if (hk_options.stats_file != NULL) {
         char path[4096];
-        fd = expand_stats_path(hak_options.stats_file, path, sizeof path)
+        fd = expand_stats_path(hk_options.stats_file, path, sizeof path)
                  ? open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)
                  : (errno = ENAMETOOLONG, -1);
         if (fd < 0) {
@@ -209,7 +209,7 @@ void stats_report_at_exit(void)
             int n =
                 snprintf(line, sizeof line,
                          "hakmem: cannot write statistics to %.300s%s: %s (HAKMEM_STATS_FILE)\n",
-                         hak_options.stats_file, strlen(hak_options.stats_file) > 300 ? "..." : "",
+                         hk_options.stats_file, strlen(hk_options.stats_file) > 300 ? "..." : "",
                          strerror(errno));
             if (n > 0) {
                 ssize_t w = write(2, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
@@ -218,15 +218,15 @@ void stats_report_at_exit(void)
             return;
         }
     }
-    stats_write(fd, (int)hak_options.stats);
+    hk_stats_write(fd, (int)hk_options.stats);
     if (fd != 2)
         close(fd);
 }
 
-void stats_print(int fd)
+void hk_stats_print(int fd)
 {
     struct hak_stats s;
-    stats_collect(&s);
+    hk_stats_collect(&s);
     struct report out = {.fd = fd, .used = 0};
     struct report *r = &out;
     say(r, "hakmem statistics\n");

@@ -11,11 +11,11 @@
 #include "hakmem.h"
 
 /* hak_stats(): the snapshot, of an initialized allocator. */
-HAK_HIDDEN void stats_collect(struct hak_stats *out);
+HAK_HIDDEN void hk_stats_collect(struct hak_stats *out);
 /* hak_stats_print() and hak_stats_write(). */
-HAK_HIDDEN void stats_print(int fd);
-HAK_HIDDEN void stats_write(int fd, int format);
+HAK_HIDDEN void hk_stats_print(int fd);
+HAK_HIDDEN void hk_stats_write(int fd, int format);
 /* The HAKMEM_STATS report, in its format, to HAKMEM_STATS_FILE or stderr. */
-HAK_HIDDEN void stats_report_at_exit(void);
+HAK_HIDDEN void hk_stats_report_at_exit(void);
 
 #endif

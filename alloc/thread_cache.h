@@ -38,7 +38,7 @@ struct thread_cache {
     uint8_t exiting; /* the heap was torn down at thread exit; use the shared exit heap */
 };
 
-extern HAK_TLS struct thread_cache hak_thread_cache HAK_HIDDEN;
+extern HAK_TLS struct thread_cache hk_thread_cache HAK_HIDDEN;
 
 /* A class's bin as a byte offset in struct thread_cache. The fast paths address bins this way
  * (malloc through the tables below, free through the slab's bin_off): one load and an add, where
@@ -53,17 +53,17 @@ _Static_assert(HAK_CLASS_COUNT >= 1 && HAK_CLASS_COUNT <= 64,
 _Static_assert(sizeof(((struct thread_cache *)0)->bins) <= UINT16_MAX,
                "bin offsets fit the uint16_t tables and slab bin_off");
 
-/* hak_class_tiny_table and hak_class_mid_table with each class replaced by its bin's offset; 0
+/* hk_class_tiny_table and hk_class_mid_table with each class replaced by its bin's offset; 0
  * (class 0's bin, whose cap is 0 until the thread has a heap) until the first thread's first
  * refill fills them. */
-extern uint16_t hak_bin_tiny_table[HAK_TINY_TABLE_LEN] HAK_HIDDEN;
-extern uint16_t hak_bin_mid_table[HAK_MID_TABLE_LEN] HAK_HIDDEN;
+extern uint16_t hk_bin_tiny_table[HAK_TINY_TABLE_LEN] HAK_HIDDEN;
+extern uint16_t hk_bin_mid_table[HAK_MID_TABLE_LEN] HAK_HIDDEN;
 /* Slow paths (a thread's first refill initializes the allocator and gives the thread a heap). */
-HAK_HIDDEN void *cache_refill(size_t size); /* the bin of size's class was empty */
+HAK_HIDDEN void *hk_cache_refill(size_t size); /* the bin of size's class was empty */
 /* The same for the class of `class_size`, handing out a block of `requested` bytes. */
-HAK_HIDDEN void *cache_refill_as(size_t class_size, size_t requested);
-HAK_HIDDEN void cache_overflow(unsigned cls); /* the bin of cls went over its cap */
-HAK_HIDDEN void cache_flush_all(struct thread_cache *tc);
+HAK_HIDDEN void *hk_cache_refill_as(size_t class_size, size_t requested);
+HAK_HIDDEN void hk_cache_overflow(unsigned cls); /* the bin of cls went over its cap */
+HAK_HIDDEN void hk_cache_flush_all(struct thread_cache *tc);
 
 /* The calling thread's cache in the %fs address space: its offset from the thread pointer is a
  * link-time constant of the initial-exec TLS model, read from the GOT exactly as the compiler
@@ -76,7 +76,7 @@ typedef struct thread_cache fs_thread_cache;
 typedef struct remote_batch fs_remote_batch;
 typedef struct cache_bin fs_cache_bin;
 typedef char fs_byte;
-HAK_INLINE fs_thread_cache *my_cache(void) { return &hak_thread_cache; }
+HAK_INLINE fs_thread_cache *my_cache(void) { return &hk_thread_cache; }
 #else
 #if defined(__clang__)
 #define HAK_FS_SPACE __attribute__((address_space(257)))
@@ -91,7 +91,7 @@ typedef char HAK_FS_SPACE fs_byte;
 HAK_INLINE fs_thread_cache *my_cache(void)
 {
     uintptr_t off;
-    __asm__("movq hak_thread_cache@gottpoff(%%rip), %0" : "=r"(off));
+    __asm__("movq hk_thread_cache@gottpoff(%%rip), %0" : "=r"(off));
     return (fs_thread_cache *)off;
 }
 #endif
@@ -134,7 +134,7 @@ HAK_INLINE void remote_batch_add(struct slab *s, void *p)
 {
     fs_thread_cache *tc = my_cache();
     if (HAK_UNLIKELY(tc->heap == NULL)) {
-        remote_free_unbatched(s, p);
+        hk_remote_free_unbatched(s, p);
         return;
     }
     size_t cls = s->cls;
@@ -147,7 +147,7 @@ HAK_INLINE void remote_batch_add(struct slab *s, void *p)
         counter_add(&tc->heap->counters[cls].remote_frees, 1);
         return;
     }
-    remote_batch_start(&hak_thread_cache, s, p);
+    hk_remote_batch_start(&hk_thread_cache, s, p);
 }
 
 #endif

@@ -9,12 +9,12 @@
 #include "segment.h"
 #include "segment_map.h"
 
-const struct misuse_site verdict_page_run_site = {"L25 page runs", -1, 0};
-const struct misuse_site verdict_large_site = {"Large", -1, 0};
-const struct misuse_site verdict_idle_site = {"an idle segment", -1, 0};
+const struct misuse_site hk_verdict_page_run_site = {"L25 page runs", -1, 0};
+const struct misuse_site hk_verdict_large_site = {"Large", -1, 0};
+const struct misuse_site hk_verdict_idle_site = {"an idle segment", -1, 0};
 
 /* The reads may race with a thread taking the slab; they choose only which misuse is reported. */
-int verdict_pooled_slab(const struct slab *s, const void *p)
+int hk_verdict_pooled_slab(const struct slab *s, const void *p)
 {
     uint64_t magic = __atomic_load_n(&s->magic, __ATOMIC_RELAXED);
     uint32_t off = (uint32_t)((uintptr_t)p & HAK_SEGMENT_MASK) -
@@ -25,23 +25,23 @@ int verdict_pooled_slab(const struct slab *s, const void *p)
     return MISUSE_NOT_ALLOCATED;
 }
 
-int verdict_idle(const void *p)
+int hk_verdict_idle(const void *p)
 {
-    unsigned former = segment_idle_hold(p);
+    unsigned former = hk_segment_idle_hold(p);
     int verdict = MISUSE_NOT_ALLOCATED;
     if (former == HAK_MAP_PAGE_RUN)
-        verdict = page_run_idle_classify(p);
+        verdict = hk_page_run_idle_classify(p);
     else if (former >= HAK_MAP_SLAB_MIN)
-        verdict = verdict_pooled_slab(slab_of_address((uintptr_t)p, former), p);
+        verdict = hk_verdict_pooled_slab(slab_of_address((uintptr_t)p, former), p);
     if (former != HAK_MAP_NONE)
-        segment_idle_unhold();
+        hk_segment_idle_unhold();
     return verdict;
 }
 
 #ifdef HAK_HARDENED
 /* The live block that contains p, in any tier, where p may be a hardened user pointer: one at
  * 16 bytes or at a power of two (its alignment) past a block start. */
-void *verdict_block_of(const void *p, size_t *usable)
+void *hk_verdict_block_of(const void *p, size_t *usable)
 {
     uintptr_t a = (uintptr_t)p;
     unsigned kind = segment_map_kind(a);
@@ -72,7 +72,8 @@ void *verdict_block_of(const void *p, size_t *usable)
             break;
         if ((b & (HAK_PAGE_SIZE - 1)) != 0)
             continue;
-        size_t n = kind == HAK_MAP_PAGE_RUN ? page_run_usable((void *)b) : large_usable((void *)b);
+        size_t n =
+            kind == HAK_MAP_PAGE_RUN ? hk_page_run_usable((void *)b) : hk_large_usable((void *)b);
         if (n != 0) {
             *usable = n;
             return (void *)b;
@@ -81,11 +82,11 @@ void *verdict_block_of(const void *p, size_t *usable)
     return NULL;
 }
 
-struct misuse_site verdict_site(const void *b)
+struct misuse_site hk_verdict_site(const void *b)
 {
     unsigned kind = segment_map_kind((uintptr_t)b);
     if (kind >= HAK_MAP_SLAB_MIN)
         return verdict_slab_site(slab_of_address((uintptr_t)b, kind));
-    return kind == HAK_MAP_PAGE_RUN ? verdict_page_run_site : verdict_large_site;
+    return kind == HAK_MAP_PAGE_RUN ? hk_verdict_page_run_site : hk_verdict_large_site;
 }
 #endif

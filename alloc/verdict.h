@@ -14,9 +14,9 @@
 #include "misuse.h"
 #include "slab.h"
 
-HAK_HIDDEN extern const struct misuse_site verdict_page_run_site;
-HAK_HIDDEN extern const struct misuse_site verdict_large_site;
-HAK_HIDDEN extern const struct misuse_site verdict_idle_site;
+HAK_HIDDEN extern const struct misuse_site hk_verdict_page_run_site;
+HAK_HIDDEN extern const struct misuse_site hk_verdict_large_site;
+HAK_HIDDEN extern const struct misuse_site hk_verdict_idle_site;
 
 HAK_INLINE struct misuse_site verdict_slab_site(const struct slab *s)
 {
@@ -26,14 +26,14 @@ HAK_INLINE struct misuse_site verdict_slab_site(const struct slab *s)
 
 /* A slab back in the pool keeps its last geometry and its blocks' free marks until it is formatted
  * again: a block start there that still carries the mark was freed twice. */
-HAK_HIDDEN int verdict_pooled_slab(const struct slab *s, const void *p);
+HAK_HIDDEN int hk_verdict_pooled_slab(const struct slab *s, const void *p);
 
 /* Why a pointer into slab s is not a freeable block: -1 if it is one (live, as far as cheap
  * checks can tell), else its enum misuse_kind. Valid from any thread. */
 HAK_INLINE int verdict_slab(const struct slab *s, const void *p)
 {
     if (slab_owner(s) == SLAB_OWNER_FREE)
-        return verdict_pooled_slab(s, p);
+        return hk_verdict_pooled_slab(s, p);
     if (!slab_is_block_start(s, (uintptr_t)p)) {
         uint32_t off = (uint32_t)((uintptr_t)p & HAK_SEGMENT_MASK) - s->start_off;
         return off < slab_carved(s) ? MISUSE_INTERIOR : MISUSE_NOT_ALLOCATED;
@@ -42,14 +42,14 @@ HAK_INLINE int verdict_slab(const struct slab *s, const void *p)
 }
 
 /* A pointer into a segment that went idle: what its former tier's stale tables say it was. */
-HAK_HIDDEN int verdict_idle(const void *p);
+HAK_HIDDEN int hk_verdict_idle(const void *p);
 
 #ifdef HAK_HARDENED
 /* The live block containing p (any tier) and its usable bytes, or NULL; p may be a hardened user
  * pointer (16 bytes or a power of two past a block start). */
-HAK_HIDDEN void *verdict_block_of(const void *p, size_t *usable);
+HAK_HIDDEN void *hk_verdict_block_of(const void *p, size_t *usable);
 /* The tier, class and block size of the live block starting at b, for diagnostics. */
-HAK_HIDDEN struct misuse_site verdict_site(const void *b);
+HAK_HIDDEN struct misuse_site hk_verdict_site(const void *b);
 #endif
 
 #endif

@@ -40,7 +40,7 @@
  * oom: for each of the next M ops (span = byte % 8 + 1), the OS refuses every mapping after the
  * first N of that op (after = byte % 32): allocations may then fail, and must fail cleanly
  * (NULL and ENOMEM, a realloc leaving its block as it was, nothing lost). Not in release builds
- * (there it is a no-op: the refusal is injected by hakmem's debug-only os_memory_fail_after).
+ * (there it is a no-op: the refusal is injected by hakmem's debug-only hk_os_memory_fail_after).
  *
  * fork forks only when its key byte is 0xF0 (armed=1; any other byte is armed=0, a no-op): a
  * fork costs as much as tens of other ops, and with a plain opcode most mutated programs would

@@ -189,6 +189,18 @@ else
     fail program_built_with_pkg_config_hakmem_hardened_stops_at_an_overflow "$(head -5 "$tmp/cc.log")"
 fi
 
+# The installed archives: a program that defines the names hakmem's own archive defined before
+# its private namespace links against them, and their global symbols are the public API only.
+out=$(tests/symbols/clash_test.sh "$inst/lib" "$inst/include" 2>&1)
+echo "$out" | sed 's/^\(PASS\|FAIL\) \([a-z_]*\)/\1 installed_\2/'
+echo "$out" | grep -q '^FAIL ' && failed=1
+extra=$(for a in libhakmem.a libhakmem_core.a; do tests/symbols/internal_names.sh "$inst/lib/$a"; done)
+if [ -z "$extra" ]; then
+    pass installed_archives_define_only_the_public_api
+else
+    fail installed_archives_define_only_the_public_api "$(echo "$extra" | head -5 | tr '\n' ' ')"
+fi
+
 make --no-print-directory -s uninstall DESTDIR="$dest" PREFIX="$prefix" >/dev/null 2>&1
 after=$(cd "$dest" && find . | sort)
 if [ "$before" = "$after" ]; then

@@ -16,9 +16,9 @@ int main(int argc, char **argv)
         hak_free(hak_malloc(100));
     char **saved = environ;
     environ = NULL;
-    options_init();
+    hk_options_init();
     environ = saved;
-    printf("segment_cache=%u external_guard=%u\n", hak_options.segment_cache,
-           hak_options.external_guard);
+    printf("segment_cache=%u external_guard=%u\n", hk_options.segment_cache,
+           hk_options.external_guard);
     return 0;
 }

@@ -22,7 +22,7 @@ TEST(collect_returns_every_empty_slab_and_keeps_those_in_use)
     for (int i = 0; i < 3000; i++)
         hak_free(blocks[i]);
     hak_thread_flush();
-    struct heap *h = hak_thread_cache.heap;
+    struct heap *h = hk_thread_cache.heap;
     CHECK(h != NULL);
     unsigned c64 = (unsigned)hak_size_class(64), c48 = (unsigned)hak_size_class(48);
     CHECK(listed_slabs(h, c64) >= 1); /* the refill path keeps the last one of its class */

@@ -253,7 +253,7 @@ TEST(thread_cache_count_that_disagrees_is_reported)
 {
     void *p = kept_malloc(64);
     hak_free(p); /* into this thread's cache */
-    hak_thread_cache.bins[size_class_of(64)].room--;
+    hk_thread_cache.bins[size_class_of(64)].room--;
     expect("thread cache holds");
 }
 
@@ -262,7 +262,7 @@ TEST(thread_cache_holding_a_block_of_another_class_is_reported)
     void *p = kept_malloc(48);
     void *q = kept_malloc(64); /* goes into the 48-byte bin below */
     hak_free(p);
-    struct cache_bin *b = &hak_thread_cache.bins[size_class_of(48)];
+    struct cache_bin *b = &hk_thread_cache.bins[size_class_of(48)];
     block_mark_free(q);
     block_set_next(q, b->head);
     b->head = q;
@@ -274,7 +274,7 @@ TEST(thread_cache_holding_memory_outside_every_slab_is_reported)
 {
     static uint64_t outside[4];
     hak_free(kept_malloc(64));
-    struct cache_bin *b = &hak_thread_cache.bins[size_class_of(64)];
+    struct cache_bin *b = &hk_thread_cache.bins[size_class_of(64)];
     block_set_next(outside, b->head);
     b->head = outside;
     b->room--;
@@ -320,7 +320,7 @@ TEST(pool_free_mask_that_disagrees_with_the_owners_is_reported)
 TEST(segment_whose_map_entry_names_another_kind_is_reported)
 {
     void *p = kept_malloc(64);
-    segment_map_set((uintptr_t)slab_segment_of(p), HAK_MAP_PAGE_RUN);
+    hk_segment_map_set((uintptr_t)slab_segment_of(p), HAK_MAP_PAGE_RUN);
     expect("ownership map says kind");
 }
 
@@ -328,14 +328,14 @@ TEST(map_entry_for_a_segment_hakmem_does_not_hold_is_reported)
 {
     hak_free(kept_malloc(64));
     static char somewhere[1];
-    segment_map_set((uintptr_t)somewhere, HAK_MAP_SLAB_SMALL);
+    hk_segment_map_set((uintptr_t)somewhere, HAK_MAP_SLAB_SMALL);
     expect("ownership map marks");
 }
 
 TEST(mapped_bytes_nothing_explains_are_reported)
 {
     hak_free(kept_malloc(64));
-    segment_note_mapped(4096);
+    hk_segment_note_mapped(4096);
     expect("bytes are mapped, but");
 }
 
@@ -429,7 +429,7 @@ TEST(more_blocks_cached_than_handed_out_is_reported)
 TEST(remote_batch_without_a_slab_holding_blocks_is_reported)
 {
     void *p = kept_malloc(64);
-    struct remote_batch *rb = &hak_thread_cache.batch[size_class_of(64)];
+    struct remote_batch *rb = &hk_thread_cache.batch[size_class_of(64)];
     CHECK(rb->slab == NULL);
     rb->head = rb->tail = p;
     rb->count = 1;
@@ -439,7 +439,7 @@ TEST(remote_batch_without_a_slab_holding_blocks_is_reported)
 TEST(remote_batch_for_a_slab_not_marked_batched_is_reported)
 {
     void *p = kept_malloc(64);
-    struct remote_batch *rb = &hak_thread_cache.batch[size_class_of(64)];
+    struct remote_batch *rb = &hk_thread_cache.batch[size_class_of(64)];
     rb->slab = slab_of(p);
     block_mark_free(p);
     block_set_next(p, NULL);
@@ -452,9 +452,9 @@ TEST(remote_batch_whose_count_disagrees_is_reported)
 {
     void *p = kept_malloc(64);
     unsigned k = size_class_of(64);
-    struct remote_batch *rb = &hak_thread_cache.batch[k];
+    struct remote_batch *rb = &hk_thread_cache.batch[k];
     rb->slab = slab_of(p);
-    hak_thread_cache.batched |= 1ull << k;
+    hk_thread_cache.batched |= 1ull << k;
     block_mark_free(p);
     block_set_next(p, NULL);
     rb->head = rb->tail = p;
@@ -467,7 +467,7 @@ TEST(thread_cache_holding_a_cycle_is_reported)
     void *p = kept_malloc(64), *q = kept_malloc(64);
     hak_free(p);
     hak_free(q);
-    struct cache_bin *b = &hak_thread_cache.bins[size_class_of(64)];
+    struct cache_bin *b = &hk_thread_cache.bins[size_class_of(64)];
     CHECK(b->head == q && block_next(q) == p);
     block_set_next(p, q);
     expect("block appears twice");
@@ -620,23 +620,23 @@ TEST(thread_cache_longer_than_its_capacity_is_reported)
         p[i] = kept_malloc(64);
     for (int i = 0; i < 4; i++)
         hak_free(p[i]);
-    hak_thread_cache.bins[size_class_of(64)].cap = 1;
+    hk_thread_cache.bins[size_class_of(64)].cap = 1;
     expect("thread cache holds more than its capacity 1");
 }
 
 TEST(empty_remote_batch_with_a_count_is_reported)
 {
     hak_free(kept_malloc(64));
-    hak_thread_cache.batch[size_class_of(64)].count = 5;
+    hk_thread_cache.batch[size_class_of(64)].count = 5;
     expect("an empty remote-free batch holds (nil) (count 5)");
 }
 
 /* A remote-free batch of one block of p's slab, filed under class k. */
 static struct remote_batch *batch_of_one(void *p, unsigned k, struct slab *s)
 {
-    struct remote_batch *rb = &hak_thread_cache.batch[k];
+    struct remote_batch *rb = &hk_thread_cache.batch[k];
     rb->slab = s;
-    hak_thread_cache.batched |= 1ull << k;
+    hk_thread_cache.batched |= 1ull << k;
     block_mark_free(p);
     block_set_next(p, NULL);
     rb->head = rb->tail = p;
@@ -651,7 +651,7 @@ TEST(remote_batch_over_its_class_byte_bound_is_reported)
     for (int i = 0; i < 5; i++)
         p[i] = kept_malloc(1024);
     unsigned k = size_class_of(1024); /* after the first allocation: the tables exist */
-    CHECK(hak_class_info[k].remote_batch < 5);
+    CHECK(hk_class_info[k].remote_batch < 5);
     struct remote_batch *rb = batch_of_one(p[4], k, slab_of(p[4]));
     for (int i = 3; i >= 0; i--) {
         CHECK(slab_of(p[i]) == rb->slab);
@@ -847,7 +847,7 @@ static size_t run_page_of(void *p) { return ((uintptr_t)p & HAK_SEGMENT_MASK) >>
 TEST(page_run_segment_whose_map_entry_names_another_kind_is_reported)
 {
     void *p = kept_malloc(100 << 10);
-    segment_map_set((uintptr_t)run_segment_of(p), HAK_MAP_LARGE);
+    hk_segment_map_set((uintptr_t)run_segment_of(p), HAK_MAP_LARGE);
     expect("page-run segment");
     CHECK(strstr(report, "ownership map says kind 1") != NULL);
 }
@@ -912,7 +912,7 @@ TEST(cached_segment_whose_map_entry_is_not_idle_is_reported)
         if (segment_map_kind((uintptr_t)run_segment_of(runs[i])) == HAK_MAP_IDLE)
             cached = (uintptr_t)run_segment_of(runs[i]);
     CHECK(cached != 0);
-    segment_map_set(cached, HAK_MAP_LARGE);
+    hk_segment_map_set(cached, HAK_MAP_LARGE);
     expect("cached segment");
 }
 
@@ -1009,20 +1009,20 @@ TEST(large_block_the_program_does_not_hold_is_reported)
 TEST(large_block_whose_map_entry_is_wrong_is_reported)
 {
     void *p = kept_malloc(8 << 20);
-    segment_map_set((uintptr_t)p, HAK_MAP_IDLE);
+    hk_segment_map_set((uintptr_t)p, HAK_MAP_IDLE);
     expect("Large block");
     CHECK(strstr(report, "ownership map says kind 3") != NULL);
 }
 
 #ifndef NDEBUG /* the Large tier's debug view is not in release builds */
 /* A live Large block, and a cached range (a freed block) beside it. */
-static struct large_debug_view large_damage(void **live, void **freed)
+static struct hk_large_debug_view large_damage(void **live, void **freed)
 {
     *freed = hak_malloc(8 << 20);
     *live = kept_malloc(8 << 20);
     hak_free(*freed);
-    struct large_debug_view v;
-    large_debug_view(*live, *freed, &v);
+    struct hk_large_debug_view v;
+    hk_large_debug_view(*live, *freed, &v);
     CHECK(v.block_size != NULL && v.range_addr != NULL);
     CHECK(check_capturing() == 0);
     return v;
@@ -1055,7 +1055,7 @@ TEST(large_cached_range_of_no_whole_pages_is_reported)
 TEST(large_cached_range_over_a_live_block_is_reported)
 {
     void *live, *freed;
-    struct large_debug_view v = large_damage(&live, &freed);
+    struct hk_large_debug_view v = large_damage(&live, &freed);
     *v.range_addr = (uintptr_t)live;
     expect("overlaps live block");
 }
@@ -1067,9 +1067,9 @@ TEST(large_cached_ranges_that_overlap_are_reported)
          *second = hak_malloc(8 << 20);
     hak_free(first);
     hak_free(second);
-    struct large_debug_view a, b;
-    large_debug_view(between, first, &a);
-    large_debug_view(between, second, &b);
+    struct hk_large_debug_view a, b;
+    hk_large_debug_view(between, first, &a);
+    hk_large_debug_view(between, second, &b);
     CHECK(a.range_addr != NULL && b.range_addr != NULL && a.range_addr != b.range_addr);
     CHECK(check_capturing() == 0);
     *b.range_addr = *a.range_addr;

@@ -19,15 +19,15 @@ TEST(well_formed_values_are_taken_and_malformed_ones_keep_the_default)
     setenv("HAKMEM_INVALID_FREE", "sometimes", 1); /* not a choice */
     setenv("HAKMEM_STATS", "", 1);                 /* empty */
     setenv("HAKMEM_WAIT_LIMIT_S", "0", 1);         /* zero is not a limit */
-    struct hak_options defaults = hak_options;
-    options_init();
-    CHECK(hak_options.segment_cache == 3);
-    CHECK(hak_options.large_cache_bytes == defaults.large_cache_bytes);
-    CHECK(hak_options.large_purge_ms == defaults.large_purge_ms);
-    CHECK(hak_options.external_guard == GUARD_LOG);
-    CHECK(hak_options.invalid_free == defaults.invalid_free);
-    CHECK(hak_options.stats == defaults.stats);
-    CHECK(hak_options.wait_limit_s == defaults.wait_limit_s);
+    struct hk_options defaults = hk_options;
+    hk_options_init();
+    CHECK(hk_options.segment_cache == 3);
+    CHECK(hk_options.large_cache_bytes == defaults.large_cache_bytes);
+    CHECK(hk_options.large_purge_ms == defaults.large_purge_ms);
+    CHECK(hk_options.external_guard == GUARD_LOG);
+    CHECK(hk_options.invalid_free == defaults.invalid_free);
+    CHECK(hk_options.stats == defaults.stats);
+    CHECK(hk_options.wait_limit_s == defaults.wait_limit_s);
 }
 
 TEST(options_are_read_from_proc_when_environ_is_not_set_up_yet)
@@ -60,10 +60,11 @@ TEST(statistics_are_printed_at_exit_when_asked_for)
 TEST(addresses_are_named_by_module_and_symbol_or_shown_raw)
 {
     char buf[256];
-    diag_name_address((const void *)hak_malloc, buf, sizeof buf);
+    hk_diag_name_address((const void *)hak_malloc, buf, sizeof buf);
     CHECKF(strstr(buf, "options_parse") != NULL || strstr(buf, "hak_malloc") != NULL, "%s", buf);
-    diag_name_address(NULL, buf, sizeof buf);
+    hk_diag_name_address(NULL, buf, sizeof buf);
     CHECKF(strcmp(buf, "(unknown)") == 0, "%s", buf); /* a report whose caller is not known */
-    diag_name_address((const void *)LAUNDER((uintptr_t)0x10000), buf, sizeof buf); /* no module */
+    hk_diag_name_address((const void *)LAUNDER((uintptr_t)0x10000), buf,
+                         sizeof buf); /* no module */
     CHECKF(strncmp(buf, "0x", 2) == 0, "%s", buf);
 }

@@ -13,9 +13,9 @@
 static void unmap_half_a_page(void *arg)
 {
     (void)arg;
-    char *p = os_map(2 * HAK_PAGE_SIZE);
+    char *p = hk_os_map(2 * HAK_PAGE_SIZE);
     CHECK(p != NULL);
-    os_unmap(p + 100, HAK_PAGE_SIZE); /* not page aligned: EINVAL */
+    hk_os_unmap(p + 100, HAK_PAGE_SIZE); /* not page aligned: EINVAL */
     test_exit_child(0);
 }
 
@@ -35,11 +35,11 @@ TEST(unmapping_a_range_that_is_not_whole_pages_stops_a_checking_build)
 
 TEST(whole_pages_go_back_and_errno_is_kept)
 {
-    char *p = os_map(3 * HAK_PAGE_SIZE);
+    char *p = hk_os_map(3 * HAK_PAGE_SIZE);
     CHECK(p != NULL);
     p[0] = p[2 * HAK_PAGE_SIZE] = 1;
     errno = EAGAIN;
-    os_unmap(p, 3 * HAK_PAGE_SIZE);
+    hk_os_unmap(p, 3 * HAK_PAGE_SIZE);
     CHECK(errno == EAGAIN);
     unsigned char vec;
     CHECKF(mincore(p, HAK_PAGE_SIZE, &vec) == -1 && errno == ENOMEM, "the range is still mapped");

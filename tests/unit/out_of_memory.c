@@ -104,9 +104,9 @@ static void round_refusing_after(void *arg)
     long after = *(long *)arg;
     struct outcome o;
     memset(&o, 0, sizeof o);
-    os_memory_fail_after(after);
+    hk_os_memory_fail_after(after);
     workload(&o);
-    os_memory_fail_after(-1);
+    hk_os_memory_fail_after(-1);
     release(&o);
     hak_thread_flush();
     CHECKF(hak_debug_check_quiescent(NULL, 0) == 0,

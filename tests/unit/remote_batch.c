@@ -63,7 +63,7 @@ TEST(remote_frees_of_large_blocks_are_pushed_once_a_batch_holds_its_byte_bound)
     CHECK(per_batch < FREES);
     uint32_t alive, exited;
     free_remotely(size, &alive, &exited);
-    CHECK(hak_class_info[size_class_of(size)].remote_batch == per_batch);
+    CHECK(hk_class_info[size_class_of(size)].remote_batch == per_batch);
     CHECKF(alive == per_batch, "%u of %d remote frees of %zu-byte blocks pushed, expected %u",
            alive, FREES, size, per_batch);
     CHECKF(exited == FREES, "%u of %d pushed after the freeing thread exited", exited, FREES);
@@ -74,7 +74,7 @@ TEST(remote_frees_of_small_blocks_wait_in_the_batch_until_the_thread_exits)
     size_t size = 64;
     uint32_t alive, exited;
     free_remotely(size, &alive, &exited);
-    CHECK(hak_class_info[size_class_of(size)].remote_batch > FREES);
+    CHECK(hk_class_info[size_class_of(size)].remote_batch > FREES);
     CHECKF(alive == 0, "%u of %d remote frees of 64-byte blocks pushed before the batch filled",
            alive, FREES);
     CHECKF(exited == FREES, "%u of %d pushed after the freeing thread exited", exited, FREES);

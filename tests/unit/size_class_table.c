@@ -48,7 +48,7 @@ TEST(block_start_test_is_exact_for_every_offset_in_a_slab)
     for (unsigned c = 0; c < HAK_CLASS_COUNT; c++) {
         uint32_t bs = (uint32_t)size_class_block_size(c);
         uint64_t magic = slab_block_magic(bs);
-        size_t slab = (size_t)1 << hak_class_info[c].slab_shift;
+        size_t slab = (size_t)1 << hk_class_info[c].slab_shift;
         for (uint64_t off = 0; off < slab; off++) {
             int start = off * magic < ((uint64_t)1 << 31);
             CHECKF(start == (off % bs == 0), "class %u (%u bytes) offset %llu", c, bs,
@@ -61,7 +61,7 @@ TEST(cache_caps_bound_per_class_bytes_and_batches_fit)
 {
     init_tables();
     for (unsigned c = 0; c < HAK_CLASS_COUNT; c++) {
-        const struct size_class_info *ci = &hak_class_info[c];
+        const struct size_class_info *ci = &hk_class_info[c];
         CHECK(ci->cache_cap >= 4 && ci->cache_cap <= 128);
         CHECK(ci->batch >= 1 && ci->batch < ci->cache_cap);
         CHECK((size_t)ci->cache_cap * ci->block_size <= 128 * 1024);

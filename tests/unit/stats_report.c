@@ -114,8 +114,8 @@ static void report_at_exit_as_json(void *file)
 {
     setenv("HAKMEM_STATS", "json", 1);
     setenv("HAKMEM_STATS_FILE", file, 1);
-    options_init();
-    stats_report_at_exit();
+    hk_options_init();
+    hk_stats_report_at_exit();
 }
 
 TEST(report_at_exit_goes_to_the_file_named_with_the_pid)
@@ -161,9 +161,9 @@ static void report_at_exit_as_text(void *arg)
     (void)arg;
     setenv("HAKMEM_STATS", "text", 1);
     unsetenv("HAKMEM_STATS_FILE");
-    options_init();
-    hak_options.stats_file = NULL;
-    stats_report_at_exit();
+    hk_options_init();
+    hk_options.stats_file = NULL;
+    hk_stats_report_at_exit();
 }
 
 TEST(report_at_exit_without_a_file_goes_to_stderr)
