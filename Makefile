@@ -1,5 +1,5 @@
-# hakmem — one entry point for the allocator, its tests and its variants (and, as they land,
-# fuzzing, stress, Larson and benchmarks). Outputs go to build/<variant>/.
+# hakmem — one entry point for the allocator, its variants, and the suite around it: tests,
+# fuzzing, stress, Larson, benchmarks, planted bugs, CI. Outputs go to build/<variant>/.
 #
 #   make                    release library: build/release/libhakmem.{so,a}, libhakmem_core.a
 #   make test               build and run the tests; ends with "N passed, N failed"
@@ -7,7 +7,9 @@
 #   make variants           build every variant;  make variants-test  run their tests and checks
 #   make valgrind-test      the tests under memcheck;  make coverage  line/branch coverage of alloc/
 #   make hooks-check        callgrind: release fast paths are identical with the tracking hooks removed
-#   make hardened-test      the hardened build's suite and corpus replay (VARIANT=hardened: README)
+#   make hardened-test      the hardened build's suite and corpus replay (docs/hardened.md)
+#   make fuzz | afl | replay | larson | stress | bench | mutants | nightly   see their sections
+#   make layering-check | symbols-check | oss-fuzz-check | ci-lint           checks make test runs
 
 VARIANTS := release hardened debug asan tsan msan valgrind fuzz sched afl cov
 # (and oss-fuzz: .clusterfuzzlite/build.sh's, in the continuous-fuzzing builder's environment)

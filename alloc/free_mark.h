@@ -3,7 +3,8 @@
  * Owns: the second word of every free slab block (the first is the free-list link). A free block
  * carries a per-process random key there; handing a block out clears it. Promises: a free of a
  * block that still carries the key is a double free, except with probability 2^-64 per free when
- * user data happens to equal the key (the owner's path then confirms by searching). Must never:
+ * user data happens to equal the key (no search confirms it: a free block may be in another
+ * thread's remote-free batch, where its owner cannot look). Must never:
  * be applied to memory outside slabs (blocks are at least 16 bytes there). */
 #ifndef HAK_FREE_MARK_H
 #define HAK_FREE_MARK_H

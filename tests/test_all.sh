@@ -53,11 +53,13 @@ run() {
 run 600 build make --no-print-directory test-build
 run 180 compilers_check make --no-print-directory compilers-check
 run 60 layering make --no-print-directory layering-check
+run 60 symbols make --no-print-directory symbols-check
 # .clusterfuzzlite/build.sh in the emulated OSS-Fuzz builder, every engine and sanitizer (two at a
 # time), each target checked and run for a few seconds: its flags see what no variant here does.
 run 240 oss_fuzz env OSS_FUZZ_JOBS=2 OSS_FUZZ_RUN_SECONDS="${TEST_OSS_FUZZ_SECONDS:-2}" \
     make --no-print-directory oss-fuzz-check
 run 120 ci_lint make --no-print-directory ci-lint
+run 60 docs tests/docs_check.sh
 # A suite's test binaries run one per core (most run one thread, or wait on a child process).
 jobs=${TEST_JOBS:-$(nproc)}
 TEST_JOBS=$jobs run 240 release_suite make --no-print-directory VARIANT=release check
