@@ -1,8 +1,9 @@
 /* options.h — every HAKMEM_* environment option, in one struct.
  *
  * Owns: the parsed values of option_table.h's options (names, accepted values and defaults are
- * in that table). Promises: the environment is read exactly
- * once, during initialization, before any option is consulted; afterwards options are plain loads.
+ * in that table). Promises: the environment is read exactly once, during initialization, before
+ * any option is consulted; afterwards options are plain loads. A value outside its row's words or
+ * range keeps the default, and is named once on stderr with what the row accepts.
  * Must never: call getenv (or read anything) after initialization, and never allocate. */
 #ifndef HAK_OPTIONS_H
 #define HAK_OPTIONS_H

@@ -53,14 +53,9 @@ static int accepted(const struct option_row *r, const char *value)
 {
     if (strcmp(r->values, "PATH") == 0)
         return *value != '\0';
-    if (strcmp(r->values, "N") == 0) {
-        if (*value == '\0' || strlen(value) > 12)
-            return 0;
-        for (const char *c = value; *c; c++)
-            if (*c < '0' || *c > '9')
-                return 0;
-        return 1;
-    }
+    uint64_t v;
+    if (hak_option_is_number(r->values))
+        return hak_option_number(value, r->values, &v);
     return hak_option_word(value, r->values) >= 0;
 }
 
@@ -127,10 +122,11 @@ int main(int argc, char **argv)
         /* --stats alone asks for the text report. */
         const char *value = eq ? eq + 1 : strcmp(r->flag, "stats") == 0 ? "text" : NULL;
         if (value == NULL || !accepted(r, value)) {
-            fprintf(stderr, "hakmem: %s: --%s takes %s\n", a, r->flag,
-                    strcmp(r->values, "N") == 0      ? "a decimal number (N)"
+            fprintf(stderr, "hakmem: %s: --%s takes %s%s\n", a, r->flag,
+                    hak_option_is_number(r->values)  ? "a whole number in "
                     : strcmp(r->values, "PATH") == 0 ? "a path (PATH)"
-                                                     : r->values);
+                                                     : "one of ",
+                    strcmp(r->values, "PATH") == 0 ? "" : r->values);
             return 2;
         }
         setenv(r->var, value, 1);

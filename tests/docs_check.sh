@@ -6,6 +6,9 @@
 #                                of VARIANT-dependent rules)
 #   docs_options_exist           every HAKMEM_* name is an option of alloc/option_table.h or a name
 #                                the code reads, and every option is a row of README's options table
+#   readme_options_table_matches_the_code
+#                                each option row's values (words, MIN..MAX, path) and default are
+#                                those of alloc/option_table.h
 #   docs_paths_exist             every repository path in `backticks` exists (build outputs, install
 #                                locations, absolute paths and patterns with < * $ { are not paths)
 #   docs_design_table_lists_every_alloc_file
@@ -129,6 +132,33 @@ elif [ -n "$bad" ] || [ -n "$missing" ]; then
     fail docs_options_exist "$why"
 else
     pass docs_options_exist "$(cut -f2 <<<"$named" | sort -u | grep -c .) HAKMEM_ names in the docs exist; all $(grep -c . <<<"$options") options are rows of the options table of README.md"
+fi
+
+# ---- readme_options_table_matches_the_code ---------------------------------------------------------
+# Each row's values (words, MIN..MAX range, or a path) and default are option_table.h's.
+why=$(python3 - <<'PY'
+import re
+table = open("alloc/option_table.h").read().replace("\\\n", " ")
+rows = re.findall(r'X\(\w+,\s*"(HAKMEM_\w+)",\s*"[\w-]+",\s*"([^"]*)",\s*"([^"]*)"', table)
+readme = {}
+for line in open("README.md"):
+    m = re.match(r"\| `(HAKMEM_\w+)` \| ([^|]*(?:\\\|[^|]*)*) \| ([^|]*) \|", line)
+    if m:
+        readme[m.group(1)] = (m.group(2).strip().strip("`").replace("\\|", "|"),
+                              m.group(3).strip().strip("`"))
+bad = []
+for var, values, default in rows:
+    got = readme.get(var)
+    want = ("any path" if values == "PATH" else values, default)
+    if got != want:
+        bad.append(f"{var}: README says {got}, the code {want}")
+print("; ".join(bad) if rows else "no rows read from alloc/option_table.h")
+PY
+)
+if [ -z "$why" ]; then
+    pass readme_options_table_matches_the_code "every row's values and default are option_table.h's"
+else
+    fail readme_options_table_matches_the_code "$why"
 fi
 
 # ---- docs_paths_exist -----------------------------------------------------------------------------

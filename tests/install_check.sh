@@ -134,7 +134,24 @@ refuses() { # NAME EXPECTED-TEXT FLAG...
 }
 refuses launcher_refuses_an_unknown_flag_naming_the_accepted_ones "guard=contain|log|abort" --bogus=1
 refuses launcher_refuses_a_bad_value_naming_the_accepted_ones "contain|log|abort" --guard=maybe
-refuses launcher_refuses_a_number_option_given_words "decimal number" --large-cache-mb=lots
+refuses launcher_refuses_a_number_option_given_words "whole number in 0..1048576" --large-cache-mb=lots
+# Each number outside its option's range, as the library would refuse it (the launcher must not
+# start a program with a value the library would drop): max + 1, 2^32, 2^64, negative.
+refuses launcher_refuses_a_number_past_its_range "whole number in 0..64" --segment-cache=65
+refuses launcher_refuses_2_to_the_32_for_a_limit_in_seconds "whole number in 1..86400" \
+    --wait-limit-s=4294967296
+refuses launcher_refuses_2_to_the_64 "whole number in 0..4294967295" \
+    --guard-report=18446744073709551616
+refuses launcher_refuses_a_negative_number "whole number in 0..86400000" --large-purge-ms=-1
+refuses launcher_refuses_zero_where_the_range_starts_at_one "whole number in 1..86400" \
+    --wait-limit-s=0
+rm -f "$tmp/started"
+if bounded "$launcher" --segment-cache=64 --wait-limit-s=86400 --guard-report=4294967295 -- \
+    touch "$tmp/started" 2>"$tmp/err" && [ -e "$tmp/started" ] && [ ! -s "$tmp/err" ]; then
+    pass launcher_takes_each_range_maximum
+else
+    fail launcher_takes_each_range_maximum "$(cat "$tmp/err")"
+fi
 
 HAKMEM_STATS=json HAKMEM_STATS_FILE=$tmp/no/such/dir/%p.json bounded "$tmp/use_malloc" >/dev/null \
     2>"$tmp/err"
@@ -154,7 +171,7 @@ for v in $read_vars; do
     line=$(echo "$help" | grep -- "--.* $v\$" | head -1)
     flag=$(echo "$line" | awk '{print $1}' | sed 's/\[=text|json\]/=json/')
     case "$flag" in
-    *=N) flag=${flag%=N}=7 ;;
+    *=[0-9]*..[0-9]*) flag=${flag%=*}=${flag##*..} ;; # a number: the range's maximum
     *=PATH) flag=${flag%=PATH}=$tmp/somewhere ;;
     *=*) flag=$(echo "$flag" | sed 's/|.*//') ;;
     *) bad="$bad $v(no flag)" && continue ;;
