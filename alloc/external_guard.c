@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "diag.h"
+#include "hakmem.h"
 #include "lock.h"
 #include "options.h"
 
@@ -114,11 +115,12 @@ size_t hk_external_guard_usable_size(const void *p)
     return 0;
 }
 
-void hk_external_guard_counters(struct hk_external_guard_counters *out)
+void hk_external_guard_stats(struct hak_stats *out)
 {
-    out->frees = __atomic_load_n(&frees, __ATOMIC_RELAXED);
-    out->reallocs = __atomic_load_n(&reallocs, __ATOMIC_RELAXED);
-    out->size_queries = __atomic_load_n(&size_queries, __ATOMIC_RELAXED);
+    out->external_guard_frees = __atomic_load_n(&frees, __ATOMIC_RELAXED);
+    out->external_guard_reallocs = __atomic_load_n(&reallocs, __ATOMIC_RELAXED);
+    out->external_guard_size_queries = __atomic_load_n(&size_queries, __ATOMIC_RELAXED);
+    out->external_guard_hits = out->external_guard_frees + out->external_guard_reallocs;
 }
 
 void hk_external_guard_fork_prepare(void) { hak_lock(&site_lock); }

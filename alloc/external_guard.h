@@ -17,10 +17,9 @@ HAK_HIDDEN void *hk_external_guard_realloc(const void *p, const void *caller);
 /* malloc_usable_size of a foreign pointer: 0. */
 HAK_HIDDEN size_t hk_external_guard_usable_size(const void *p);
 
-struct hk_external_guard_counters {
-    uint64_t frees, reallocs, size_queries;
-};
-HAK_HIDDEN void hk_external_guard_counters(struct hk_external_guard_counters *out);
+/* ExternalGuard's statistics (external_guard_*) into out. */
+struct hak_stats;
+HAK_HIDDEN void hk_external_guard_stats(struct hak_stats *out);
 
 HAK_HIDDEN void hk_external_guard_fork_prepare(void);
 HAK_HIDDEN void hk_external_guard_fork_parent(void);

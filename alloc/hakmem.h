@@ -49,41 +49,73 @@ size_t hak_collect(int give_back);
 size_t hak_class_block_size(int cls);
 int hak_size_class(size_t size);
 
+/* The statistics, one list each: X(field, group, label, what it counts). It is the only place a
+ * statistic is written down: the structs below, the text report (hak_stats_print: one line per
+ * group, "group: label value, ..."; classes as a table), the JSON members (the field names,
+ * schema_version 1: members are only ever added) and the table of docs/design.md (which
+ * tests/docs_check.sh holds to this list) all come from it. */
+// clang-format off
+#define HAK_CLASS_STATS_FIELDS(X)                                                                 \
+    X(block_size, "class", "size", "the class's block size in bytes")                             \
+    X(allocs, "class", "allocs", "blocks handed to callers")                                      \
+    X(frees, "class", "frees", "blocks given back by callers (local and remote)")                 \
+    X(remote_frees, "class", "remote", "frees by a thread that does not own the block's slab")    \
+    X(drains, "class", "drains", "remote queues taken by the slab's owner")                       \
+    X(drained, "class", "drained", "blocks moved from remote queues to free lists")               \
+    X(refills, "class", "refills", "thread-cache misses (slow-path allocations)")                 \
+    X(flushes, "class", "flushes", "thread-cache overflows returned to slabs")                    \
+    X(live_blocks, "class", "live", "allocs - frees")
+
+#define HAK_STATS_FIELDS(X)                                                                       \
+    X(allocs, "slabs", "allocs", "slab blocks handed to callers, every class")                    \
+    X(frees, "slabs", "frees", "slab blocks given back, every class")                             \
+    X(remote_frees, "slabs", "remote frees", "frees of slab blocks by a thread not the owner")    \
+    X(drains, "slabs", "drains", "remote queues taken by their owners")                           \
+    X(drained, "slabs", "drained", "blocks moved from remote queues to free lists")               \
+    X(refills, "slabs", "refills", "thread-cache misses (slow-path allocations)")                 \
+    X(flushes, "slabs", "flushes", "thread-cache overflows returned to slabs")                    \
+    X(cache_hits, "slabs", "cache hits", "allocations the thread cache served without a slow path") \
+    X(live_bytes, "live", "bytes", "bytes in blocks handed out, every tier (block-size granularity)") \
+    X(page_run_allocs, "page runs", "allocs", "page runs handed out (32 KiB to 1 MiB)")           \
+    X(page_run_frees, "page runs", "frees", "page runs given back")                               \
+    X(page_run_live_bytes, "page runs", "live bytes", "bytes in live page runs")                  \
+    X(large_allocs, "large", "allocs", "Large blocks handed out (above 1 MiB)")                   \
+    X(large_frees, "large", "frees", "Large blocks given back")                                   \
+    X(large_live_bytes, "large", "live bytes", "bytes in live Large blocks")                      \
+    X(large_cache_hits, "large", "cache hits", "Large blocks cut from cached freed ranges")        \
+    X(large_remaps, "large", "remaps", "Large blocks moved by mremap")                            \
+    X(large_extends, "large", "extends", "Large blocks built on a freed block and the untouched range after it") \
+    X(large_trimmed_bytes, "large", "trimmed bytes", "touched cached bytes given back to stay under the live peak") \
+    X(segments_mapped, "segments", "mapped", "4 MiB segments held from the OS")                   \
+    X(segments_peak, "segments", "peak", "most segments held at once")                            \
+    X(segments_cached, "segments", "cached", "free segments kept mapped for reuse")               \
+    X(mapped_bytes, "segments", "mapped bytes", "bytes held from the OS: segments and Large mappings") \
+    X(peak_mapped_bytes, "segments", "peak mapped bytes", "most bytes held from the OS at once")  \
+    X(slabs_orphaned, "orphans", "slabs orphaned", "slabs left with live blocks by exiting threads") \
+    X(slabs_adopted, "orphans", "adopted", "orphaned slabs taken by another thread")               \
+    X(slabs_reclaimed, "orphans", "reclaimed", "orphaned slabs pooled once all their blocks came back") \
+    X(threads_started, "threads", "started", "threads that got a heap")                            \
+    X(threads_exited, "threads", "exited", "threads whose heap was retired")                      \
+    X(external_guard_hits, "external guard", "hits", "frees and reallocs of pointers hakmem does not own (contained: never freed or read)") \
+    X(external_guard_frees, "external guard", "frees", "frees among them")                        \
+    X(external_guard_reallocs, "external guard", "reallocs", "reallocs among them")               \
+    X(external_guard_size_queries, "external guard", "size queries", "usable-size calls on such pointers") \
+    X(invalid_frees, "invalid frees", "all", "frees and reallocs of hakmem memory that is no live block, every kind") \
+    X(double_frees, "invalid frees", "double", "the block was already free")                      \
+    X(interior_frees, "invalid frees", "interior", "a pointer inside a block or run")              \
+    X(unallocated_frees, "invalid frees", "not allocated", "memory never handed out, or holding no live block")
+// clang-format on
+
+#define HAK_STATS_STRUCT_FIELD(field, group, label, what) uint64_t field;
 struct hak_class_stats {
-    uint64_t block_size;
-    uint64_t allocs;       /* blocks handed to callers */
-    uint64_t frees;        /* blocks given back by callers (local + remote) */
-    uint64_t remote_frees; /* frees by a thread that does not own the block's slab */
-    uint64_t drains;       /* remote queues taken by an owner */
-    uint64_t drained;      /* blocks moved from remote queues to free lists */
-    uint64_t refills;      /* thread-cache misses (slow-path allocations) */
-    uint64_t flushes;      /* thread-cache overflows returned to slabs */
-    uint64_t live_blocks;  /* allocs - frees */
+    HAK_CLASS_STATS_FIELDS(HAK_STATS_STRUCT_FIELD)
 };
 
 struct hak_stats {
-    uint64_t allocs, frees, remote_frees, drains, drained, refills, flushes;
-    uint64_t cache_hits; /* allocations served by the thread cache without a slow path */
-    uint64_t live_bytes; /* bytes in blocks currently handed out (block-size granularity) */
-    uint64_t page_run_allocs, page_run_frees, page_run_live_bytes;
-    uint64_t large_allocs, large_frees, large_live_bytes, large_cache_hits, large_remaps;
-    uint64_t
-        large_extends; /* Large blocks built on a freed block and the untouched range after it */
-    uint64_t large_trimmed_bytes; /* touched cached bytes given back to stay under the live peak */
-    uint64_t segments_mapped, segments_peak, segments_cached;
-    uint64_t mapped_bytes, peak_mapped_bytes; /* segments + large mappings held from the OS */
-    uint64_t slabs_orphaned, slabs_adopted, slabs_reclaimed;
-    uint64_t threads_started, threads_exited;
-    /* ExternalGuard: calls on pointers hakmem does not own (contained: never freed or read). */
-    uint64_t external_guard_hits; /* frees + reallocs */
-    uint64_t external_guard_frees, external_guard_reallocs, external_guard_size_queries;
-    /* Misuse of hakmem memory (free or realloc): */
-    uint64_t invalid_frees;     /* all kinds */
-    uint64_t double_frees;      /* the block was already free */
-    uint64_t interior_frees;    /* a pointer inside a block or run */
-    uint64_t unallocated_frees; /* memory never handed out (or holding no live block) */
+    HAK_STATS_FIELDS(HAK_STATS_STRUCT_FIELD)
     struct hak_class_stats cls[HAK_NUM_CLASSES];
 };
+#undef HAK_STATS_STRUCT_FIELD
 
 /* Snapshot of the counters. Exact for the calling thread and for exited threads; other live
  * threads contribute what they published at their last slow path or hak_thread_flush(). */
@@ -91,7 +123,7 @@ void hak_stats(struct hak_stats *out);
 /* Print the snapshot in the HAKMEM_STATS=1 format to the given file descriptor. */
 void hak_stats_print(int fd);
 /* The same snapshot as text (HAK_STATS_TEXT, as hak_stats_print) or as one JSON object
- * (HAK_STATS_JSON; schema in README, "schema_version" 1) followed by a newline. */
+ * (HAK_STATS_JSON; its members are HAK_STATS_FIELDS', "schema_version" 1) followed by a newline. */
 #define HAK_STATS_TEXT 1
 #define HAK_STATS_JSON 2
 void hak_stats_write(int fd, int format);

@@ -17,6 +17,7 @@
 #include "hakmem.h"
 #include "init.h"
 #include "large.h"
+#include "list.h"
 #include "misuse.h"
 #include "page_run.h"
 #include "random_key.h"
@@ -518,10 +519,7 @@ static struct quarantine *quarantine_get(void)
     if (q != NULL) {
         spare = q->next;
         memset(q, 0, sizeof *q);
-        q->next = registry;
-        if (registry != NULL)
-            registry->prev = q;
-        registry = q;
+        LIST_PUSH(&registry, q, next, prev);
     }
     pthread_mutex_unlock(&registry_lock);
     my_quarantine = q;
@@ -642,12 +640,7 @@ static void quarantine_exit(void *arg)
     my_thread_exited = 1; /* frees in later destructors go back at once */
     my_quarantine = NULL;
     pthread_mutex_lock(&registry_lock);
-    if (q->prev != NULL)
-        q->prev->next = q->next;
-    else
-        registry = q->next;
-    if (q->next != NULL)
-        q->next->prev = q->prev;
+    LIST_REMOVE(&registry, q, next, prev);
     q->next = spare;
     spare = q;
     pthread_mutex_unlock(&registry_lock);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "diag.h"
+#include "list.h"
 #include "meta_alloc.h"
 #include "orphan_pool.h"
 #include "page_run.h"
@@ -50,24 +51,14 @@ static uint32_t pick_arena(void)
 static void list_push(struct slab_list *l, struct slab *s, uint8_t id)
 {
     s->list = id;
-    s->prev = NULL;
-    s->next = l->head;
-    if (l->head)
-        l->head->prev = s;
-    l->head = s;
+    LIST_PUSH(&l->head, s, next, prev);
     l->count++;
 }
 
 static void list_remove(struct slab_list *l, struct slab *s)
 {
     HAK_ASSERT(l->count > 0 && s->list != SLAB_LIST_NONE);
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        l->head = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
-    s->next = s->prev = NULL;
+    LIST_REMOVE(&l->head, s, next, prev);
     s->list = SLAB_LIST_NONE;
     l->count--;
 }
@@ -259,25 +250,10 @@ static void registry_insert(struct heap *h)
         prev = next;
         next = next->reg_next;
     }
-    h->reg_prev = prev;
-    h->reg_next = next;
-    if (prev)
-        prev->reg_next = h;
-    else
-        registry = h;
-    if (next)
-        next->reg_prev = h;
+    LIST_INSERT_AFTER(&registry, prev, h, reg_next, reg_prev);
 }
 
-static void registry_remove(struct heap *h)
-{
-    if (h->reg_prev)
-        h->reg_prev->reg_next = h->reg_next;
-    else
-        registry = h->reg_next;
-    if (h->reg_next)
-        h->reg_next->reg_prev = h->reg_prev;
-}
+static void registry_remove(struct heap *h) { LIST_REMOVE(&registry, h, reg_next, reg_prev); }
 
 struct heap *hk_heap_attach(struct thread_cache *tc)
 {
@@ -435,7 +411,7 @@ static void add_counters(struct heap_class_counters *sum, const struct heap *h)
     }
 }
 
-void hk_heap_sum_counters(struct hak_stats *out)
+void hk_heap_stats(struct hak_stats *out)
 {
     struct heap_class_counters sum[HAK_CLASS_COUNT];
     /* The calling thread's own bins are exact; publish them first. */
@@ -453,6 +429,8 @@ void hk_heap_sum_counters(struct hak_stats *out)
     for (struct heap *h = registry; h != NULL; h = h->reg_next)
         add_counters(sum, h);
     add_counters(sum, &hk_exit_heap);
+    out->threads_started = threads_started;
+    out->threads_exited = threads_exited;
     hak_unlock(&registry_lock);
     for (unsigned c = 0; c < HAK_CLASS_COUNT; c++) {
         struct hak_class_stats *o = &out->cls[c];
@@ -478,14 +456,6 @@ void hk_heap_for_each(void (*fn)(struct heap *, void *), void *arg)
     for (struct heap *h = registry; h != NULL; h = h->reg_next)
         fn(h, arg);
     fn(&hk_exit_heap, arg);
-    hak_unlock(&registry_lock);
-}
-
-void hk_heap_count_threads(uint64_t *started, uint64_t *exited_out)
-{
-    hak_lock(&registry_lock);
-    *started = threads_started;
-    *exited_out = threads_exited;
     hak_unlock(&registry_lock);
 }
 

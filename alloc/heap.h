@@ -80,9 +80,9 @@ HAK_INLINE void counter_add(uint64_t *c, uint64_t v)
 /* Call fn on every heap (the exit heap included) with the registry lock held. */
 HAK_HIDDEN void hk_heap_for_each(void (*fn)(struct heap *, void *), void *arg);
 
-/* Per-class totals over all heaps, live and exited, for hak_stats(). */
-HAK_HIDDEN void hk_heap_sum_counters(struct hak_stats *out);
-HAK_HIDDEN void hk_heap_count_threads(uint64_t *started, uint64_t *exited);
+/* The heaps' statistics into out: per class over all heaps, live and exited (cls[]), and the
+ * threads started and exited. */
+HAK_HIDDEN void hk_heap_stats(struct hak_stats *out);
 /* Counters of exited threads (and frees by threads past their teardown) per class, added to
  * refilled[], flushed[] and remote[]: the heap check's share of heaps no longer registered. */
 HAK_HIDDEN void hk_heap_exited_totals(uint64_t *refilled, uint64_t *flushed, uint64_t *remote);

@@ -561,9 +561,7 @@ int hk_heap_check_run(void *const *held, size_t nheld, int has_held)
     hk_slab_pool_check(&c.report, &slab_segments);
     hk_page_run_check(&c.report, &run_segments);
     hk_large_check(&c.report);
-    struct hk_large_counters lc;
-    hk_large_counters(&lc);
-    hk_segment_check(&c.report, slab_segments, run_segments, lc.mapped_bytes);
+    hk_segment_check(&c.report, slab_segments, run_segments, hk_large_mapped_bytes());
     for (size_t i = 0; i < c.report.nheld; i++)
         if (!c.report.held_found[i])
             hk_check_fail(&c.report, "the program holds %p, but it is not a live block",

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "check.h"
+#include "hakmem.h"
 #include "lock.h"
 #include "misuse.h"
 #include "options.h"
@@ -680,20 +681,20 @@ size_t hk_large_cache_drop(void)
     return bytes;
 }
 
-void hk_large_counters(struct hk_large_counters *out)
+void hk_large_stats(struct hak_stats *out)
 {
     hak_lock(&lock);
-    out->allocs = n_allocs;
-    out->frees = n_frees;
-    out->live_bytes = live_bytes;
-    out->cache_hits = cache_hits;
-    out->remaps = remaps;
-    out->extends = extends;
-    out->trimmed_bytes = trimmed;
-    out->cached_bytes = cache_bytes;
-    out->mapped_bytes = __atomic_load_n(&mapped, __ATOMIC_RELAXED);
+    out->large_allocs = n_allocs;
+    out->large_frees = n_frees;
+    out->large_live_bytes = live_bytes;
+    out->large_cache_hits = cache_hits;
+    out->large_remaps = remaps;
+    out->large_extends = extends;
+    out->large_trimmed_bytes = trimmed;
     hak_unlock(&lock);
 }
+
+uint64_t hk_large_mapped_bytes(void) { return __atomic_load_n(&mapped, __ATOMIC_RELAXED); }
 
 static int overlaps(uintptr_t a, size_t an, uintptr_t b, size_t bn)
 {

@@ -35,12 +35,11 @@ HAK_HIDDEN enum large_realloc_result hk_large_realloc(void *p, size_t size, void
 /* Unmap every cached mapping (memory pressure). Returns the bytes given back. */
 HAK_HIDDEN size_t hk_large_cache_drop(void);
 
-struct hk_large_counters {
-    uint64_t allocs, frees, live_bytes, cache_hits, remaps, extends, cached_bytes;
-    uint64_t trimmed_bytes; /* touched cached bytes given back to stay under the live peak */
-    uint64_t mapped_bytes;  /* live blocks + cached ranges */
-};
-HAK_HIDDEN void hk_large_counters(struct hk_large_counters *out);
+/* The Large tier's statistics (large_* of HAK_STATS_FIELDS) into out. */
+struct hak_stats;
+HAK_HIDDEN void hk_large_stats(struct hak_stats *out);
+/* Bytes the Large tier holds mapped: live blocks and cached ranges. */
+HAK_HIDDEN uint64_t hk_large_mapped_bytes(void);
 
 #ifndef NDEBUG
 /* For the heap check's damage tests (not in release builds): where the Large tier keeps the

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "diag.h"
+#include "hakmem.h"
 #include "options.h"
 
 #define REPORT_FIRST                                                                               \
@@ -50,4 +51,14 @@ void hk_misuse_report_detail(enum misuse_kind kind, const char *op, const void *
 uint64_t hk_misuse_count(enum misuse_kind kind)
 {
     return __atomic_load_n(&counts[kind], __ATOMIC_RELAXED);
+}
+
+void hk_misuse_stats(struct hak_stats *out)
+{
+    out->double_frees = hk_misuse_count(MISUSE_DOUBLE_FREE);
+    out->interior_frees = hk_misuse_count(MISUSE_INTERIOR);
+    out->unallocated_frees = hk_misuse_count(MISUSE_NOT_ALLOCATED);
+    out->invalid_frees = 0;
+    for (int k = 0; k < MISUSE_KINDS; k++)
+        out->invalid_frees += hk_misuse_count((enum misuse_kind)k);
 }

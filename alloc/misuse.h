@@ -39,5 +39,9 @@ HAK_HIDDEN void hk_misuse_report_detail(enum misuse_kind kind, const char *op, c
                                         struct misuse_site where, const void *caller,
                                         const char *detail);
 HAK_HIDDEN uint64_t hk_misuse_count(enum misuse_kind kind);
+/* The misuse statistics (invalid_frees: every kind, the hardened build's too; double_frees,
+ * interior_frees, unallocated_frees) into out. */
+struct hak_stats;
+HAK_HIDDEN void hk_misuse_stats(struct hak_stats *out);
 
 #endif

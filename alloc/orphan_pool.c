@@ -2,6 +2,8 @@
 #include "orphan_pool.h"
 
 #include "check.h"
+#include "hakmem.h"
+#include "list.h"
 #include "size_class.h"
 
 static hak_lock_t lock = HAK_LOCK_INITIALIZER;
@@ -11,13 +13,7 @@ static uint64_t total, orphaned, adopted, reclaimed;
 
 static void unlink_locked(struct slab *s)
 {
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        lists[s->cls] = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
-    s->next = s->prev = NULL;
+    LIST_REMOVE(&lists[s->cls], s, next, prev);
     __atomic_store_n(&counts[s->cls], counts[s->cls] - 1, __ATOMIC_RELAXED);
     __atomic_store_n(&total, total - 1, __ATOMIC_RELAXED);
 }
@@ -25,12 +21,8 @@ static void unlink_locked(struct slab *s)
 void hk_orphan_pool_put(struct slab *s)
 {
     s->list = SLAB_LIST_ORPHAN;
-    s->prev = NULL;
     hak_lock(&lock);
-    s->next = lists[s->cls];
-    if (s->next)
-        s->next->prev = s;
-    lists[s->cls] = s;
+    LIST_PUSH(&lists[s->cls], s, next, prev);
     __atomic_store_n(&counts[s->cls], counts[s->cls] + 1, __ATOMIC_RELAXED);
     __atomic_store_n(&total, total + 1, __ATOMIC_RELAXED);
     orphaned++;
@@ -78,13 +70,12 @@ struct slab *hk_orphan_pool_reclaim(void)
     return empty;
 }
 
-void hk_orphan_pool_counters(struct orphan_counters *out)
+void hk_orphan_pool_stats(struct hak_stats *out)
 {
     hak_lock(&lock);
-    out->orphaned = orphaned;
-    out->adopted = adopted;
-    out->reclaimed = reclaimed;
-    out->current = total;
+    out->slabs_orphaned = orphaned;
+    out->slabs_adopted = adopted;
+    out->slabs_reclaimed = reclaimed;
     hak_unlock(&lock);
 }
 

@@ -17,10 +17,9 @@ HAK_HIDDEN struct slab *hk_orphan_pool_take(unsigned cls);
  * through their next fields (NULL if none), for the caller to give back to the slab pool. */
 HAK_HIDDEN struct slab *hk_orphan_pool_reclaim(void);
 
-struct orphan_counters {
-    uint64_t orphaned, adopted, reclaimed, current;
-};
-HAK_HIDDEN void hk_orphan_pool_counters(struct orphan_counters *out);
+/* The orphans' statistics (slabs_orphaned, slabs_adopted, slabs_reclaimed) into out. */
+struct hak_stats;
+HAK_HIDDEN void hk_orphan_pool_stats(struct hak_stats *out);
 
 /* The heap check: fn on every listed orphan (pool lock held), and the pool's own invariants
  * (list links, counts, every listed slab an orphan of its list's class). */

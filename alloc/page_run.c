@@ -10,6 +10,8 @@
 
 #include "check.h"
 #include "diag.h"
+#include "hakmem.h"
+#include "list.h"
 #include "lock.h"
 #include "misuse.h"
 #include "page_run_layout.h"
@@ -51,23 +53,14 @@ static unsigned bin_of(size_t len) { return len < BIN_COUNT - 1 ? (unsigned)len 
 static void bin_insert(struct arena *a, struct run_page *pg)
 {
     unsigned b = bin_of(pg->len);
-    pg->prev = NULL;
-    pg->next = a->bins[b];
-    if (pg->next)
-        pg->next->prev = pg;
-    a->bins[b] = pg;
+    LIST_PUSH(&a->bins[b], pg, next, prev);
     a->nonempty[b / 64] |= 1ull << (b % 64);
 }
 
 static void bin_remove(struct arena *a, struct run_page *pg)
 {
     unsigned b = bin_of(pg->len);
-    if (pg->prev)
-        pg->prev->next = pg->next;
-    else
-        a->bins[b] = pg->next;
-    if (pg->next)
-        pg->next->prev = pg->prev;
+    LIST_REMOVE(&a->bins[b], pg, next, prev);
     if (a->bins[b] == NULL)
         a->nonempty[b / 64] &= ~(1ull << (b % 64));
 }
@@ -96,11 +89,7 @@ static struct run_segment *add_segment(struct arena *a, unsigned index)
     memset(seg->pages, 0, sizeof seg->pages);
     __atomic_store_n(&seg->arena, index, __ATOMIC_RELAXED);
     seg->free_pages = RUN_USABLE_PAGES;
-    seg->prev = NULL;
-    seg->next = a->segments;
-    if (a->segments)
-        a->segments->prev = seg;
-    a->segments = seg;
+    LIST_PUSH(&a->segments, seg, next, prev);
     a->nsegments++;
     set_run(seg, RUN_FIRST_PAGE, RUN_USABLE_PAGES, RUN_FREE);
     bin_insert(a, &seg->pages[RUN_FIRST_PAGE]);
@@ -112,12 +101,7 @@ static struct run_segment *add_segment(struct arena *a, unsigned index)
 static void remove_segment(struct arena *a, struct run_segment *seg)
 {
     bin_remove(a, &seg->pages[RUN_FIRST_PAGE]);
-    if (seg->prev)
-        seg->prev->next = seg->next;
-    else
-        a->segments = seg->next;
-    if (seg->next)
-        seg->next->prev = seg->prev;
+    LIST_REMOVE(&a->segments, seg, next, prev);
     a->nsegments--;
 }
 
@@ -355,16 +339,15 @@ int hk_page_run_resize(void *p, size_t size)
     return done;
 }
 
-void hk_page_run_counters(struct hk_page_run_counters *out)
+void hk_page_run_stats(struct hak_stats *out)
 {
-    memset(out, 0, sizeof *out);
+    out->page_run_allocs = out->page_run_frees = out->page_run_live_bytes = 0;
     for (unsigned k = 0; k < PAGE_RUN_ARENAS; k++) {
         struct arena *a = &arenas[k];
         hak_lock(&a->lock);
-        out->allocs += a->allocs;
-        out->frees += a->frees;
-        out->live_bytes += a->live_bytes;
-        out->segments += a->nsegments;
+        out->page_run_allocs += a->allocs;
+        out->page_run_frees += a->frees;
+        out->page_run_live_bytes += a->live_bytes;
         hak_unlock(&a->lock);
     }
 }

@@ -30,10 +30,9 @@ HAK_HIDDEN size_t hk_page_run_usable(const void *p);
  * -1 if p is not the start of a live run. */
 HAK_HIDDEN int hk_page_run_resize(void *p, size_t size);
 
-struct hk_page_run_counters {
-    uint64_t allocs, frees, live_bytes, segments;
-};
-HAK_HIDDEN void hk_page_run_counters(struct hk_page_run_counters *out);
+/* The page runs' statistics (page_run_* of HAK_STATS_FIELDS) into out. */
+struct hak_stats;
+HAK_HIDDEN void hk_page_run_stats(struct hak_stats *out);
 
 /* The heap check's part (check.h): runs tile their segments and coalesce, the run tables agree;
  * adds the page-run segments to *segments. */

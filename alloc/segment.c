@@ -2,6 +2,7 @@
 #include "segment.h"
 
 #include "check.h"
+#include "hakmem.h"
 #include "options.h"
 #include "os_memory.h"
 #include "reclaim.h"
@@ -118,14 +119,14 @@ void hk_segment_fork_prepare(void) { hak_lock(&cache_lock); }
 void hk_segment_fork_parent(void) { hak_unlock(&cache_lock); }
 void hk_segment_fork_child(void) { hak_lock_reinit(&cache_lock); }
 
-void hk_segment_counters(struct hk_segment_counters *out)
+void hk_segment_stats(struct hak_stats *out)
 {
-    out->mapped = __atomic_load_n(&mapped_bytes, __ATOMIC_RELAXED);
-    out->peak_mapped = __atomic_load_n(&peak_mapped_bytes, __ATOMIC_RELAXED);
-    out->segments = __atomic_load_n(&live_segments, __ATOMIC_RELAXED);
+    out->mapped_bytes = __atomic_load_n(&mapped_bytes, __ATOMIC_RELAXED);
+    out->peak_mapped_bytes = __atomic_load_n(&peak_mapped_bytes, __ATOMIC_RELAXED);
+    out->segments_mapped = __atomic_load_n(&live_segments, __ATOMIC_RELAXED);
     out->segments_peak = __atomic_load_n(&peak_segments, __ATOMIC_RELAXED);
     hak_lock(&cache_lock);
-    out->cached = cache_count;
+    out->segments_cached = cache_count;
     hak_unlock(&cache_lock);
 }
 

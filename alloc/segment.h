@@ -35,10 +35,9 @@ HAK_HIDDEN void hk_segment_fork_prepare(void);
 HAK_HIDDEN void hk_segment_fork_parent(void);
 HAK_HIDDEN void hk_segment_fork_child(void);
 
-struct hk_segment_counters {
-    uint64_t mapped, peak_mapped, segments, segments_peak, cached;
-};
-HAK_HIDDEN void hk_segment_counters(struct hk_segment_counters *out);
+/* The segments' statistics (segments_*, mapped_bytes, peak_mapped_bytes) into out. */
+struct hak_stats;
+HAK_HIDDEN void hk_segment_stats(struct hak_stats *out);
 
 /* The heap check's part (check.h): every mapped segment is a slab, page-run or cached one, the
  * ownership map says so for each and nothing else, and the mapped bytes are the segments plus the

@@ -5,6 +5,7 @@
 #include "slab_pool.h"
 
 #include "check.h"
+#include "list.h"
 #include "segment_map.h"
 
 struct slab_pool {
@@ -24,22 +25,12 @@ static struct slab_pool *pool_for(unsigned slab_shift)
 
 static void pool_link(struct slab_pool *p, struct slab_segment *seg)
 {
-    seg->pool_prev = NULL;
-    seg->pool_next = p->segments;
-    if (p->segments)
-        p->segments->pool_prev = seg;
-    p->segments = seg;
+    LIST_PUSH(&p->segments, seg, pool_next, pool_prev);
 }
 
 static void pool_unlink(struct slab_pool *p, struct slab_segment *seg)
 {
-    if (seg->pool_prev)
-        seg->pool_prev->pool_next = seg->pool_next;
-    else
-        p->segments = seg->pool_next;
-    if (seg->pool_next)
-        seg->pool_next->pool_prev = seg->pool_prev;
-    seg->pool_next = seg->pool_prev = NULL;
+    LIST_REMOVE(&p->segments, seg, pool_next, pool_prev);
 }
 
 static struct slab *take_locked(struct slab_pool *p)
@@ -103,11 +94,7 @@ struct slab *hk_slab_pool_grow(unsigned slab_shift)
     hak_lock(&p->lock);
     pool_link(p, seg);
     p->empty_segments++;
-    seg->all_prev = NULL;
-    seg->all_next = p->all;
-    if (p->all)
-        p->all->all_prev = seg;
-    p->all = seg;
+    LIST_PUSH(&p->all, seg, all_next, all_prev);
     struct slab *s = take_locked(p);
     hak_unlock(&p->lock);
     return s;
@@ -134,12 +121,7 @@ void hk_slab_pool_put(struct slab *s)
         /* Keep one wholly-empty segment per geometry to absorb alloc/free oscillation. */
         if (p->empty_segments >= 1) {
             pool_unlink(p, seg);
-            if (seg->all_prev)
-                seg->all_prev->all_next = seg->all_next;
-            else
-                p->all = seg->all_next;
-            if (seg->all_next)
-                seg->all_next->all_prev = seg->all_prev;
+            LIST_REMOVE(&p->all, seg, all_next, all_prev);
             release = seg;
         } else {
             p->empty_segments++;

@@ -21,7 +21,7 @@
 void hk_stats_collect(struct hak_stats *out)
 {
     memset(out, 0, sizeof *out);
-    hk_heap_sum_counters(out);
+    hk_heap_stats(out);
     for (unsigned c = 0; c < HAK_CLASS_COUNT; c++) {
         const struct hak_class_stats *s = &out->cls[c];
         out->allocs += s->allocs;
@@ -34,46 +34,13 @@ void hk_stats_collect(struct hak_stats *out)
         out->cache_hits += s->allocs > s->refills ? s->allocs - s->refills : 0;
         out->live_bytes += s->live_blocks * s->block_size;
     }
-    struct hk_page_run_counters pr;
-    hk_page_run_counters(&pr);
-    out->page_run_allocs = pr.allocs;
-    out->page_run_frees = pr.frees;
-    out->page_run_live_bytes = pr.live_bytes;
-    struct hk_large_counters lc;
-    hk_large_counters(&lc);
-    out->large_allocs = lc.allocs;
-    out->large_frees = lc.frees;
-    out->large_live_bytes = lc.live_bytes;
-    out->large_cache_hits = lc.cache_hits;
-    out->large_remaps = lc.remaps;
-    out->large_extends = lc.extends;
-    out->large_trimmed_bytes = lc.trimmed_bytes;
-    out->live_bytes += pr.live_bytes + lc.live_bytes;
-    struct hk_segment_counters sc;
-    hk_segment_counters(&sc);
-    out->segments_mapped = sc.segments;
-    out->segments_peak = sc.segments_peak;
-    out->segments_cached = sc.cached;
-    out->mapped_bytes = sc.mapped;
-    out->peak_mapped_bytes = sc.peak_mapped;
-    struct orphan_counters oc;
-    hk_orphan_pool_counters(&oc);
-    out->slabs_orphaned = oc.orphaned;
-    out->slabs_adopted = oc.adopted;
-    out->slabs_reclaimed = oc.reclaimed;
-    hk_heap_count_threads(&out->threads_started, &out->threads_exited);
-    struct hk_external_guard_counters gc;
-    hk_external_guard_counters(&gc);
-    out->external_guard_frees = gc.frees;
-    out->external_guard_reallocs = gc.reallocs;
-    out->external_guard_size_queries = gc.size_queries;
-    out->external_guard_hits = gc.frees + gc.reallocs;
-    out->double_frees = hk_misuse_count(MISUSE_DOUBLE_FREE);
-    out->interior_frees = hk_misuse_count(MISUSE_INTERIOR);
-    out->unallocated_frees = hk_misuse_count(MISUSE_NOT_ALLOCATED);
-    out->invalid_frees = 0;
-    for (int k = 0; k < MISUSE_KINDS; k++) /* the hardened build's kinds too */
-        out->invalid_frees += hk_misuse_count((enum misuse_kind)k);
+    hk_page_run_stats(out);
+    hk_large_stats(out);
+    hk_segment_stats(out);
+    hk_orphan_pool_stats(out);
+    hk_external_guard_stats(out);
+    hk_misuse_stats(out);
+    out->live_bytes += out->page_run_live_bytes + out->large_live_bytes;
 }
 
 /* The report is formatted into a stack buffer and written in few large writes: printing must not
@@ -118,40 +85,24 @@ static double percent(uint64_t part, uint64_t whole)
     return whole == 0 ? 0.0 : 100.0 * (double)part / (double)whole;
 }
 
-/* The scalar fields of struct hak_stats, in its order: the JSON object's members. */
-// clang-format off
-#define STATS_FIELDS(X)                                                                            \
-    X(allocs) X(frees) X(remote_frees) X(drains) X(drained) X(refills) X(flushes) X(cache_hits)   \
-    X(live_bytes) X(page_run_allocs) X(page_run_frees) X(page_run_live_bytes) X(large_allocs)    \
-    X(large_frees) X(large_live_bytes) X(large_cache_hits) X(large_remaps) X(large_extends)       \
-    X(large_trimmed_bytes) X(segments_mapped) X(segments_peak) X(segments_cached)                 \
-    X(mapped_bytes) X(peak_mapped_bytes)                                                           \
-    X(slabs_orphaned) X(slabs_adopted) X(slabs_reclaimed) X(threads_started) X(threads_exited)    \
-    X(external_guard_hits) X(external_guard_frees) X(external_guard_reallocs)                    \
-    X(external_guard_size_queries) X(invalid_frees) X(double_frees) X(interior_frees)            \
-    X(unallocated_frees)
-#define CLASS_FIELDS(X)                                                                            \
-    X(block_size) X(allocs) X(frees) X(remote_frees) X(drains) X(drained) X(refills)             \
-    X(flushes) X(live_blocks)
-// clang-format on
-
 /* Schema version 1: {"schema": "hakmem-stats", "schema_version": 1, "hakmem_version": "M.m.p",
- * "pid": N, <every STATS_FIELDS member>: N, "classes": [{"class": N, <every CLASS_FIELDS
- * member>: N}, ...]} — every slab class, in class order. Members are only ever added. */
+ * "pid": N, <every HAK_STATS_FIELDS member>: N, "classes": [{"class": N, <every
+ * HAK_CLASS_STATS_FIELDS member>: N}, ...]} — every slab class, in class order. */
 static void write_json(struct report *r, const struct hak_stats *s)
 {
     say(r,
         "{\"schema\": \"hakmem-stats\", \"schema_version\": 1, \"hakmem_version\": \"%s\", "
         "\"pid\": %ld",
         HAKMEM_VERSION_STRING, (long)getpid());
-#define JSON_MEMBER(f) say(r, ", \"" #f "\": %llu", (unsigned long long)s->f);
-    STATS_FIELDS(JSON_MEMBER)
+#define JSON_MEMBER(f, group, label, what) say(r, ", \"" #f "\": %llu", (unsigned long long)s->f);
+    HAK_STATS_FIELDS(JSON_MEMBER)
     say(r, ", \"classes\": [");
     for (unsigned c = 0; c < HAK_NUM_CLASSES; c++) {
         const struct hak_class_stats *k = &s->cls[c];
         say(r, "%s{\"class\": %u", c ? ", " : "", c);
-#define JSON_CLASS_MEMBER(f) say(r, ", \"" #f "\": %llu", (unsigned long long)k->f);
-        CLASS_FIELDS(JSON_CLASS_MEMBER)
+#define JSON_CLASS_MEMBER(f, group, label, what)                                                   \
+    say(r, ", \"" #f "\": %llu", (unsigned long long)k->f);
+        HAK_CLASS_STATS_FIELDS(JSON_CLASS_MEMBER)
         say(r, "}");
     }
     say(r, "]}\n");
@@ -230,49 +181,30 @@ void hk_stats_print(int fd)
     struct report out = {.fd = fd, .used = 0};
     struct report *r = &out;
     say(r, "hakmem statistics\n");
-    say(r, "%6s %8s %12s %12s %12s %10s %12s %8s %10s\n", "class", "size", "allocs", "frees",
-        "remote", "drains", "drained", "hit%", "live");
+    /* The classes as a table: a column per HAK_CLASS_STATS_FIELDS member, and the hit rate. */
+    say(r, "%5s", "class");
+#define CLASS_HEADING(f, g, label, what) say(r, " %11s", label);
+    HAK_CLASS_STATS_FIELDS(CLASS_HEADING)
+    say(r, " %7s\n", "hit%");
     for (unsigned c = 0; c < HAK_NUM_CLASSES; c++) {
         const struct hak_class_stats *k = &s.cls[c];
         if (k->allocs == 0 && k->frees == 0)
             continue;
-        say(r, "%6u %8llu %12llu %12llu %12llu %10llu %12llu %7.2f%% %10llu\n", c,
-            (unsigned long long)k->block_size, (unsigned long long)k->allocs,
-            (unsigned long long)k->frees, (unsigned long long)k->remote_frees,
-            (unsigned long long)k->drains, (unsigned long long)k->drained,
-            percent(k->allocs - (k->refills < k->allocs ? k->refills : k->allocs), k->allocs),
-            (unsigned long long)k->live_blocks);
+        say(r, "%5u", c);
+#define CLASS_VALUE(f, g, label, what) say(r, " %11llu", (unsigned long long)k->f);
+        HAK_CLASS_STATS_FIELDS(CLASS_VALUE)
+        say(r, " %6.2f%%\n",
+            percent(k->allocs - (k->refills < k->allocs ? k->refills : k->allocs), k->allocs));
     }
-    say(r,
-        "slabs: allocs %llu frees %llu remote frees %llu drains %llu (blocks %llu) cache hit "
-        "%.2f%%\n",
-        (unsigned long long)s.allocs, (unsigned long long)s.frees,
-        (unsigned long long)s.remote_frees, (unsigned long long)s.drains,
-        (unsigned long long)s.drained, percent(s.cache_hits, s.allocs));
-    say(r, "page runs: allocs %llu frees %llu live %llu bytes\n",
-        (unsigned long long)s.page_run_allocs, (unsigned long long)s.page_run_frees,
-        (unsigned long long)s.page_run_live_bytes);
-    say(r,
-        "large: allocs %llu frees %llu live %llu bytes, cache hits %llu, remaps %llu, "
-        "extended %llu, trimmed %llu bytes\n",
-        (unsigned long long)s.large_allocs, (unsigned long long)s.large_frees,
-        (unsigned long long)s.large_live_bytes, (unsigned long long)s.large_cache_hits,
-        (unsigned long long)s.large_remaps, (unsigned long long)s.large_extends,
-        (unsigned long long)s.large_trimmed_bytes);
-    say(r, "segments: %llu mapped (peak %llu, %llu cached); mapped %llu bytes, peak %llu bytes\n",
-        (unsigned long long)s.segments_mapped, (unsigned long long)s.segments_peak,
-        (unsigned long long)s.segments_cached, (unsigned long long)s.mapped_bytes,
-        (unsigned long long)s.peak_mapped_bytes);
-    say(r, "threads: %llu started, %llu exited; slabs orphaned %llu adopted %llu reclaimed %llu\n",
-        (unsigned long long)s.threads_started, (unsigned long long)s.threads_exited,
-        (unsigned long long)s.slabs_orphaned, (unsigned long long)s.slabs_adopted,
-        (unsigned long long)s.slabs_reclaimed);
-    say(r, "live bytes %llu\n", (unsigned long long)s.live_bytes);
-    say(r, "external guard: %llu frees, %llu reallocs contained; %llu size queries\n",
-        (unsigned long long)s.external_guard_frees, (unsigned long long)s.external_guard_reallocs,
-        (unsigned long long)s.external_guard_size_queries);
-    say(r, "invalid frees: %llu double, %llu interior, %llu not allocated\n",
-        (unsigned long long)s.double_frees, (unsigned long long)s.interior_frees,
-        (unsigned long long)s.unallocated_frees);
+    /* One line per group of HAK_STATS_FIELDS, in the table's order. */
+    const char *group = NULL;
+#define TEXT_MEMBER(f, g, label, what)                                                             \
+    if (group == NULL || strcmp(group, g) != 0)                                                    \
+        say(r, "%s%s: ", group != NULL ? "\n" : "", g);                                            \
+    say(r, "%s%s %llu", group != NULL && strcmp(group, g) == 0 ? ", " : "", label,                 \
+        (unsigned long long)s.f);                                                                  \
+    group = g;
+    HAK_STATS_FIELDS(TEXT_MEMBER)
+    say(r, "\n");
     report_flush(r);
 }

@@ -9,6 +9,8 @@
 #   readme_options_table_matches_the_code
 #                                each option row's values (words, MIN..MAX, path) and default are
 #                                those of alloc/option_table.h
+#   docs_statistics_table_is_the_codes
+#                                README's statistics table is the one HAK_STATS_FIELDS gives
 #   docs_paths_exist             every repository path in `backticks` exists (build outputs, install
 #                                locations, absolute paths and patterns with < * $ { are not paths)
 #   docs_design_table_lists_every_alloc_file
@@ -160,6 +162,9 @@ if [ -z "$why" ]; then
 else
     fail readme_options_table_matches_the_code "$why"
 fi
+
+# ---- docs_statistics_table_is_the_codes ------------------------------------------------------------
+python3 tests/stats_table.py --check README.md || failed=1
 
 # ---- docs_paths_exist -----------------------------------------------------------------------------
 # Not repository paths: build outputs, and the install layout and OSS-Fuzz's tree the docs describe.

@@ -73,37 +73,45 @@ TEST(json_report_is_one_object_with_the_snapshot_counters)
     CHECK(json_member("segments_mapped") == (long long)s.segments_mapped);
     CHECK(json_member("live_bytes") >= (long long)(8 << 20));
     CHECK(json_member("pid") == (long long)getpid());
-    static const char *const every[] = {"allocs",
-                                        "frees",
-                                        "remote_frees",
-                                        "drains",
-                                        "refills",
-                                        "cache_hits",
-                                        "mapped_bytes",
-                                        "slabs_orphaned",
-                                        "threads_exited",
-                                        "double_frees",
-                                        "invalid_frees",
-                                        "interior_frees",
-                                        "unallocated_frees",
-                                        "external_guard_hits"};
-    for (size_t i = 0; i < sizeof every / sizeof *every; i++)
-        CHECKF(json_member(every[i]) >= 0, "no member %s", every[i]);
+    /* Every member of HAK_STATS_FIELDS, with the snapshot's value (nothing changed between), and
+     * nothing else: schema, schema_version, hakmem_version, pid and classes besides, and each
+     * class's number and nine members. */
+    int members = 0;
+#define MEMBER_EQUALS_SNAPSHOT(f, group, label, what)                                              \
+    CHECKF(json_member(#f) == (long long)s.f, "member %s: %lld, snapshot %llu", #f,                \
+           json_member(#f), (unsigned long long)s.f);                                              \
+    members++;
+    HAK_STATS_FIELDS(MEMBER_EQUALS_SNAPSHOT)
+    CHECK(members >= 37 &&
+          occurrences(out, "\": ") == (unsigned)(members + 5) + HAK_NUM_CLASSES * (1 + 9));
     for (int i = 0; i < 100; i++)
         hak_free(small[i]);
     hak_free(run);
     hak_free(large);
 }
 
-TEST(text_report_has_a_line_per_tier)
+TEST(text_report_has_a_line_per_group_with_the_snapshot_counters)
 {
     void *p = hak_malloc(40), *large = hak_malloc(3 << 20);
+    struct hak_stats s;
+    hak_stats(&s);
     report_into_buffer(HAK_STATS_TEXT);
     static const char *const lines[] = {"hakmem statistics\n",  "\nslabs: allocs ",
                                         "\npage runs: allocs ", "\nlarge: allocs ",
                                         "\nsegments: ",         "\nthreads: "};
     for (size_t i = 0; i < sizeof lines / sizeof *lines; i++)
         CHECKF(strstr(out, lines[i]) != NULL, "no \"%s\" in: %s", lines[i], out);
+        /* Each group's line: "group: label value, label value, ..." in the table's order. */
+#define TEXT_HAS(f, g, label, what)                                                                \
+    {                                                                                              \
+        char want[160];                                                                            \
+        const char *line = strstr(out, "\n" g ": ");                                               \
+        snprintf(want, sizeof want, "%s %llu", label, (unsigned long long)s.f);                    \
+        const char *end = line != NULL ? strchr(line + 1, '\n') : NULL;                            \
+        const char *at = line != NULL ? strstr(line, want) : NULL;                                 \
+        CHECKF(at != NULL && at < end, "no \"%s\" on the %s line: %s", want, g, out);              \
+    }
+    HAK_STATS_FIELDS(TEXT_HAS)
     hak_free(p);
     hak_free(large);
 }
