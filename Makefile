@@ -316,12 +316,13 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/harness/test_main.o $(HARNESS_HEADERS) \
 # Helper programs run by the tests: misuse_case and guard_case link the hak_* API (any variant);
 # the rest exercise interposition (LD_PRELOAD, static linking, C++).
 PROGRAMS := $(BUILD)/tests/programs/misuse_case $(BUILD)/tests/programs/guard_case \
-            $(BUILD)/tests/programs/aligned_case $(BUILD)/tests/programs/options_case
+            $(BUILD)/tests/programs/aligned_case $(BUILD)/tests/programs/options_case \
+            $(BUILD)/tests/programs/key_case
 ifeq ($(VARIANT),valgrind)
   PROGRAMS += $(BUILD)/tests/programs/memcheck_case
 endif
 ifeq ($(VARIANT),hardened)
-  PROGRAMS += $(BUILD)/tests/programs/hardened_case
+  PROGRAMS += $(BUILD)/tests/programs/hardened_case $(BUILD)/tests/programs/allocation_forms_cxx
 endif
 ifeq ($(INTERPOSE),yes)
   PROGRAMS += $(BUILD)/tests/programs/first_alloc_in_thread_static \

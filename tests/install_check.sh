@@ -184,6 +184,39 @@ if [ -z "$bad" ] && [ -n "$read_vars" ]; then
 else
     fail every_option_the_library_reads_is_documented_and_accepted_by_the_launcher "$bad"
 fi
+# Every spelling --help shows: each word of a flag's list (a bare flag whose value is optional: the
+# first word), each range's ends and a value inside it, a path. Each must start the program with
+# exactly that value in the variable the line names.
+spellings=$(echo "$help" | awk '$1 ~ /^--[a-z-]+(=|\[=)/ && $2 ~ /^HAKMEM_/ { print $1, $2 }')
+bad="" n=0
+while read -r spec var; do
+    flag=${spec%%[=[]*}
+    values=${spec#"$flag"}
+    tries=()
+    case "$values" in
+    "[="*) words=${values#[=}; words=${words%]}; tries+=("$flag ${words%%|*}") ;;
+    esac
+    values=${values#[}; values=${values%]}; values=${values#=}
+    case "$values" in
+    PATH) tries+=("$flag=$tmp/stats-path $tmp/stats-path") ;;
+    *..*) lo=${values%%..*} hi=${values##*..}
+        tries+=("$flag=$lo $lo" "$flag=$hi $hi" "$flag=$(((lo + hi) / 2)) $(((lo + hi) / 2))") ;;
+    *) for w in ${values//|/ }; do tries+=("$flag=$w $w"); done ;;
+    esac
+    for t in "${tries[@]}"; do
+        arg=${t% *} want=${t##* }
+        n=$((n + 1))
+        got=$(bounded "$launcher" "$arg" -- env 2>"$tmp/err" | sed -n "s/^$var=//p")
+        [ "$got" = "$want" ] && [ ! -s "$tmp/err" ] ||
+            bad="$bad $arg(set $var='$got', want '$want'; $(head -c 100 "$tmp/err"))"
+    done
+done <<<"$spellings"
+if [ -z "$bad" ] && [ "$n" -ge 20 ]; then
+    pass "launcher_takes_every_spelling_its_help_shows ($n spellings)"
+else
+    fail launcher_takes_every_spelling_its_help_shows "$n spellings tried;$bad"
+fi
+
 if "$launcher" --version | grep -q "^hakmem $version (library: $inst/lib/libhakmem.so.$major"; then
     pass launcher_version_names_the_version_and_the_library
 else

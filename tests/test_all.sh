@@ -54,16 +54,19 @@ run 600 build make --no-print-directory test-build
 run 180 compilers_check make --no-print-directory compilers-check
 run 60 layering make --no-print-directory layering-check
 run 60 symbols make --no-print-directory symbols-check
+run 120 ci_lint make --no-print-directory ci-lint
+run 60 docs tests/docs_check.sh
+run 30 planted_bugs mutants/files.sh --check
+# A suite's test binaries run one per core (most run one thread, or wait on a child process).
+jobs=${TEST_JOBS:-$(nproc)}
+TEST_JOBS=$jobs run 240 release_suite make --no-print-directory VARIANT=release check
+TEST_SECONDS=${TEST_SECONDS_SANITIZED:-3} TEST_JOBS=$jobs run 120 hardened \
+    make --no-print-directory hardened-test
+run 120 install_check make --no-print-directory install-check
 # .clusterfuzzlite/build.sh in the emulated OSS-Fuzz builder, every engine and sanitizer (two at a
 # time), each target checked and run for a few seconds: its flags see what no variant here does.
 run 240 oss_fuzz env OSS_FUZZ_JOBS=2 OSS_FUZZ_RUN_SECONDS="${TEST_OSS_FUZZ_SECONDS:-2}" \
     make --no-print-directory oss-fuzz-check
-run 120 ci_lint make --no-print-directory ci-lint
-run 60 docs tests/docs_check.sh
-# A suite's test binaries run one per core (most run one thread, or wait on a child process).
-jobs=${TEST_JOBS:-$(nproc)}
-TEST_JOBS=$jobs run 240 release_suite make --no-print-directory VARIANT=release check
-run 120 install_check make --no-print-directory install-check
 # Sanitizers slow the timed tests down; their job there is races and memory errors, not volume.
 export TEST_SECONDS=${TEST_SECONDS_SANITIZED:-3}
 # Thread churn: the release suite's 10,000 threads are for bounded memory; 2,000 give ASan and TSan
@@ -76,7 +79,6 @@ TEST_CHURN_THREADS=${TEST_CHURN_THREADS_SANITIZED:-2000} TEST_JOBS=$jobs run 240
 TEST_CHURN_THREADS=${TEST_CHURN_THREADS_SANITIZED:-2000} TEST_JOBS=$jobs run 240 tsan_suite \
     make --no-print-directory VARIANT=tsan check TEST_SKIP="misuse_policies heap_check_reports"
 TEST_JOBS=$jobs run 180 valgrind_suite make --no-print-directory VARIANT=valgrind check
-TEST_JOBS=$jobs run 120 hardened make --no-print-directory hardened-test
 larson() { # VARIANT: a short Larson run in check mode must end with its checked line
     local out
     out=$(make --no-print-directory larson VARIANT="$1" THREADS=4 SECONDS=3 CHECK=1 2>&1)

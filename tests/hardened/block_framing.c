@@ -131,3 +131,114 @@ TEST(under_report_policy_a_damaged_block_is_reported_counted_and_kept_out_of_use
                strstr(out, "kept out of use"),
            "%s", out);
 }
+
+/* What a thread's quarantine holds at most, per kind of block: 1 MiB of slab blocks, 4 MiB of
+ * page runs, 256 MiB of Large address space, and 256 blocks. The inner allocator still counts a
+ * quarantined block as live: the snapshot's live bytes of each tier are what the quarantine
+ * holds. Freeing far more than a budget holds the budget's worth, and something of it. */
+static void check_quarantine_budget(size_t size, int count, uint64_t budget, const char *tier,
+                                    uint64_t (*live)(const struct hak_stats *))
+{
+    void **blocks = malloc(sizeof *blocks * (size_t)count);
+    CHECK(blocks != NULL);
+    hak_thread_flush(); /* an empty quarantine */
+    struct hak_stats s0, s1;
+    hak_stats(&s0);
+    for (int i = 0; i < count; i++) {
+        blocks[i] = hak_malloc(size);
+        CHECK(blocks[i] != NULL);
+    }
+    for (int i = 0; i < count; i++)
+        hak_free(blocks[i]);
+    hak_stats(&s1);
+    uint64_t held = live(&s1) - live(&s0);
+    CHECKF(held <= budget && held >= budget / 4,
+           "%d freed %s of %zu bytes (%zu in all): the quarantine holds %llu bytes, its budget "
+           "is %llu",
+           count, tier, size, size * (size_t)count, (unsigned long long)held,
+           (unsigned long long)budget);
+    hak_thread_flush();
+    hak_stats(&s1);
+    CHECKF(live(&s1) == live(&s0), "after hak_thread_flush the quarantine still holds %llu bytes",
+           (unsigned long long)(live(&s1) - live(&s0)));
+    free(blocks);
+}
+
+static uint64_t slab_live(const struct hak_stats *s)
+{
+    uint64_t n = 0;
+    for (int c = 0; c < HAK_NUM_CLASSES; c++)
+        n += s->cls[c].live_blocks * s->cls[c].block_size;
+    return n;
+}
+static uint64_t run_live(const struct hak_stats *s) { return s->page_run_live_bytes; }
+static uint64_t large_live(const struct hak_stats *s) { return s->large_live_bytes; }
+
+TEST(a_threads_quarantine_holds_at_most_its_budget_of_each_kind)
+{
+    check_quarantine_budget(16000, 300, 1 << 20, "slab blocks", slab_live);
+    check_quarantine_budget(100 << 10, 120, 4 << 20, "page runs", run_live);
+    check_quarantine_budget(8 << 20, 60, (uint64_t)256 << 20, "Large blocks", large_live);
+}
+
+TEST(a_threads_quarantine_holds_at_most_256_blocks)
+{
+    hak_thread_flush();
+    struct hak_stats s0, s1;
+    hak_stats(&s0);
+    void *blocks[1000];
+    for (int i = 0; i < 1000; i++)
+        blocks[i] = hak_malloc(40);
+    for (int i = 0; i < 1000; i++)
+        hak_free(blocks[i]);
+    hak_stats(&s1);
+    int cls = hak_size_class(40 + 17); /* the block with its header and a canary byte */
+    uint64_t held = s1.cls[cls].live_blocks - s0.cls[cls].live_blocks;
+    CHECKF(held <= 256 && held >= 128, "1,000 freed 40-byte blocks: %llu held in quarantine",
+           (unsigned long long)held);
+    hak_thread_flush();
+}
+
+/* A zero-size block (a pointer into no-access memory) grows through realloc into a real block,
+ * shrinks back to nothing, and frees as nothing. */
+TEST(zero_size_blocks_grow_through_realloc_and_free_as_nothing)
+{
+    for (size_t n = 1; n < (4 << 20); n = n * 7 + 5) {
+        char *z = hak_malloc(0);
+        CHECK(z != NULL);
+        char *p = hak_realloc(z, n);
+        CHECKF(p != NULL && p != z && hak_usable_size(p) == n,
+               "realloc of a zero-size block to %zu"
+               " bytes: %p (usable %zu)",
+               n, (void *)p, p ? hak_usable_size(p) : 0);
+        memset(p, 0x33, n);
+        CHECK(hak_debug_check_quiescent((void **)&p, 1) == 0);
+        hak_free(p);
+        char *y = hak_malloc(0);
+        CHECK(hak_realloc(y, 0) == NULL); /* realloc to 0 frees: nothing is left of y */
+        hak_free(hak_malloc(0));
+    }
+    CHECK(hak_debug_check_quiescent(NULL, 0) == 0);
+}
+
+/* A correct C++ program using every operator form the compiler and the standard library issue
+ * (sized, aligned, nothrow, array with and without a cookie, containers, smart pointers) runs
+ * under the hardened library with no report and the output it has without it. */
+TEST(every_cxx_allocation_form_of_a_correct_program_runs_without_a_report)
+{
+    char path[512], lib[512], plain[256], under[4096];
+    test_program_path(path, sizeof path, "allocation_forms_cxx");
+    snprintf(lib, sizeof lib, "%s", path);
+    for (int cut = 0; cut < 3; cut++) /* <build>/tests/programs/X -> <build> */
+        *strrchr(lib, '/') = '\0';
+    strcat(lib, "/libhakmem.so");
+    char *argv[] = {path, NULL};
+    int status = test_run_program(argv, plain, sizeof plain);
+    CHECKF(WIFEXITED(status) && WEXITSTATUS(status) == 0, "without hakmem: status %#x: %s", status,
+           plain);
+    setenv("LD_PRELOAD", lib, 1);
+    status = test_run_program(argv, under, sizeof under);
+    unsetenv("LD_PRELOAD");
+    CHECKF(WIFEXITED(status) && WEXITSTATUS(status) == 0 && strcmp(under, plain) == 0,
+           "under %s: status %#x, output '%s' (without it: '%s')", lib, status, under, plain);
+}

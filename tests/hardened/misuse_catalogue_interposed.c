@@ -436,8 +436,32 @@ static void forged_link(const struct tier *t, size_t len)
             exit(1);
 }
 
+/* A forger who knows the encoding but not the key: the link of a freed block made to point at
+ * another free block of the same slab (which is then reachable twice), as the encoding without its
+ * key would store it. */
+static void forged_link_without_the_key(const struct tier *t, size_t len)
+{
+    (void)len;
+    void *keep[64];
+    for (int i = 0; i < 64; i++)
+        keep[i] = alloc(t->size);
+    char *q = keep[32];
+    volatile uintptr_t *freed = LAUNDER((uintptr_t *)q);
+    uintptr_t block = (uintptr_t)q - 16, target = (uintptr_t)keep[40] - 16;
+    free(keep[40]);
+    free(q);
+    hak_thread_flush();
+    freed[-2] = target ^ block;
+    for (int i = 0; i < 4000; i++)
+        if (alloc(t->size) == NULL)
+            exit(1);
+}
+
 TEST(a_forged_free_list_link_is_detected_not_followed)
 {
-    for (size_t i = 0; i < 2; i++) /* the slab tiers keep free lists in their blocks */
+    for (size_t i = 0; i < 2; i++) { /* the slab tiers keep free lists in their blocks */
         expect("forged free-list link", forged_link, &tiers[i], 0, REPORT, "free-list link");
+        expect("free-list link forged without the key", forged_link_without_the_key, &tiers[i], 0,
+               REPORT, "free-list link");
+    }
 }

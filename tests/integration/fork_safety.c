@@ -163,3 +163,60 @@ TEST_TIMEOUT(fork_while_threads_allocate_gives_a_working_child, 120)
         for (int k = 0; k < 256; k++)
             hak_free(shared_blocks[id][k]);
 }
+
+static void *free_foreign_until_stopped(void *arg)
+{
+    (void)arg;
+    static long other[8];
+    while (!__atomic_load_n(&stop, __ATOMIC_RELAXED))
+        hak_free(LAUNDER((void *)&other[3]));
+    return NULL;
+}
+
+/* A fork child whose first calls free pointers hakmem does not own: ExternalGuard contains and
+ * counts them in the child as in any process (its own lock was reset for the child), and the
+ * child goes on allocating. Each child has a few seconds: a guard left locked by the fork would
+ * hang it. */
+static int foreign_frees_in_child(void)
+{
+    alarm(10);
+    struct hak_stats s0, s1;
+    hak_stats(&s0);
+    long on_stack[4];
+    static long in_data[4];
+    hak_free(LAUNDER((void *)&on_stack[1]));
+    hak_free(LAUNDER((void *)&in_data[2]));
+    void *r = hak_realloc(LAUNDER((void *)&in_data[0]), 64);
+    hak_stats(&s1);
+    void *p = hak_malloc(200), *q = hak_malloc(300000);
+    int ok = r == NULL && s1.external_guard_frees == s0.external_guard_frees + 2 &&
+             s1.external_guard_reallocs == s0.external_guard_reallocs + 1 && p != NULL && q != NULL;
+    hak_free(p);
+    hak_free(q);
+    return ok && hak_debug_check_heap() == 0 ? 0 : 1;
+}
+
+TEST_TIMEOUT(a_fork_child_contains_foreign_frees_and_goes_on_allocating, 60)
+{
+    hak_free(hak_malloc(10));
+    /* In a child forked while another thread is inside ExternalGuard's bookkeeping. */
+    for (int round = 0; round < 20; round++) {
+        test_progress("fork %d of 20 while another thread frees foreign pointers", round + 1);
+        __atomic_store_n(&stop, 0, __ATOMIC_RELAXED);
+        pthread_t t;
+        CHECK(pthread_create(&t, NULL, free_foreign_until_stopped, NULL) == 0);
+        usleep(2000);
+        pid_t pid = fork();
+        if (pid == 0)
+            test_exit_child(foreign_frees_in_child());
+        CHECK(pid > 0);
+        int status;
+        CHECK(waitpid(pid, &status, 0) == pid);
+        __atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
+        pthread_join(t, NULL);
+        CHECKF(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+               "fork %d: the child freeing foreign pointers ended with status %#x (signal %d: "
+               "14 is its alarm, a hang)",
+               round + 1, status, WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    }
+}

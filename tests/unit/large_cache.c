@@ -237,3 +237,73 @@ TEST(large_cache_gives_back_ranges_freed_longer_ago_than_the_purge_age)
            (unsigned long long)mapped_bytes(), (unsigned long long)(mapped - 4 * MiB));
     hak_free(spacer);
 }
+
+static void fill(unsigned char *p, size_t n, unsigned seed)
+{
+    for (size_t i = 0; i + 1 < n; i += 4096)
+        p[i] = (unsigned char)(seed + i / 4096);
+    p[n - 1] = (unsigned char)(seed ^ 0xa5);
+}
+
+/* Where the first of the bytes fill(p, n, seed) wrote below `upto` differs, or -1. */
+static long differs_below(const unsigned char *p, size_t n, size_t upto, unsigned seed)
+{
+    for (size_t i = 0; i + 1 < n && i < upto; i += 4096)
+        if (p[i] != (unsigned char)(seed + i / 4096))
+            return (long)i;
+    return n - 1 >= upto || p[n - 1] == (unsigned char)(seed ^ 0xa5) ? -1 : (long)(n - 1);
+}
+
+static long differs(const unsigned char *p, size_t n, unsigned seed)
+{
+    return differs_below(p, n, n, seed);
+}
+
+/* A Large block that realloc grows (mremap where it can, a copy where not) or shrinks: its usable
+ * size covers the new size, it keeps the bytes of the old one, the live-byte count follows it,
+ * its old place holds nothing of it (a block allocated there does not overlap it), and it frees
+ * as the size it has now. */
+TEST(large_blocks_that_realloc_grows_or_shrinks_keep_their_bytes_size_and_count)
+{
+    static const size_t pairs[][2] = {{3 * MiB, 9 * MiB},     {MiB + 1, 64 * MiB},
+                                      {40 * MiB, 41 * MiB},   {9 * MiB, 3 * MiB},
+                                      {8 * MiB, 7 * MiB + 1}, {2 * MiB + 4096, 2 * MiB + 8192}};
+    for (size_t k = 0; k < sizeof pairs / sizeof pairs[0]; k++) {
+        size_t from = pairs[k][0], to = pairs[k][1];
+        struct hak_stats s0, s1;
+        hak_stats(&s0);
+        unsigned char *p = hak_malloc(from);
+        CHECK(p != NULL);
+        fill(p, from, (unsigned)k);
+        unsigned char *q = hak_realloc(p, to);
+        CHECKF(q != NULL, "realloc of %zu to %zu bytes failed", from, to);
+        size_t usable = hak_usable_size(q), kept = from < to ? from : to;
+        CHECKF(usable >= to, "%zu -> %zu bytes: usable size %zu", from, to, usable);
+        long at = differs_below(q, from, kept, (unsigned)k);
+        CHECKF(at < 0, "%zu -> %zu bytes: the kept prefix differs at byte %ld", from, to, at);
+        fill(q, usable, 100 + (unsigned)k);
+        hak_stats(&s1);
+        /* Tracking builds report the requested size as usable; the tier counts whole frames. */
+        uint64_t grew = s1.large_live_bytes - s0.large_live_bytes;
+        CHECKF(HAK_TRACKING ? grew >= to && grew < to + 2 * MiB + 4096 : grew == usable,
+               "%zu -> %zu bytes: live Large bytes grew by %llu, the block's usable size is %zu",
+               from, to, (unsigned long long)grew, usable);
+        unsigned char *r = hak_malloc(from); /* may take the old place */
+        CHECK(r != NULL);
+        fill(r, hak_usable_size(r), 200 + (unsigned)k);
+        at = differs(q, usable, 100 + (unsigned)k);
+        CHECKF(at < 0, "%zu -> %zu bytes: a block allocated after the realloc overwrote byte %ld",
+               from, to, at);
+        void *held[2] = {q, r};
+        CHECK(hak_debug_check_quiescent(held, 2) == 0);
+        hak_free(q);
+        at = differs(r, hak_usable_size(r), 200 + (unsigned)k);
+        CHECKF(at < 0, "%zu -> %zu bytes: freeing the grown block overwrote byte %ld of another",
+               from, to, at);
+        hak_free(r);
+        hak_stats(&s1);
+        CHECKF(s1.large_live_bytes == s0.large_live_bytes,
+               "%zu -> %zu bytes: %lld live Large bytes left after both frees", from, to,
+               (long long)(s1.large_live_bytes - s0.large_live_bytes));
+    }
+}

@@ -2,6 +2,7 @@
  * arithmetic used by pointer validation is exact. */
 #include "size_class.h"
 #include "slab.h"
+#include "slab_of.h"
 #include "test.h"
 
 static void init_tables(void)
@@ -67,5 +68,21 @@ TEST(cache_caps_bound_per_class_bytes_and_batches_fit)
         CHECK((size_t)ci->cache_cap * ci->block_size <= 128 * 1024);
         CHECK(ci->slab_shift == (ci->block_size <= HAK_SMALL_CLASS_MAX ? HAK_SMALL_SLAB_SHIFT
                                                                        : HAK_MEDIUM_SLAB_SHIFT));
+    }
+}
+
+/* The fast path's own lookup (the bin tables, by offset) gives every size a block of the class the
+ * class table names for it: first through a refill, then from the bin. */
+TEST(malloc_of_every_size_up_to_the_mid_tier_gets_a_block_of_its_class)
+{
+    for (size_t n = 1; n <= HAK_MID_MAX; n++) {
+        void *p = hak_malloc(n), *q = hak_malloc(n);
+        CHECK(p != NULL && q != NULL);
+        size_t want = hak_class_block_size(hak_size_class(n));
+        CHECKF(slab_of(p)->block_size == want && slab_of(q)->block_size == want && want >= n,
+               "malloc(%zu): blocks of %u and %u bytes, the class of %zu bytes holds %zu", n,
+               (unsigned)slab_of(p)->block_size, (unsigned)slab_of(q)->block_size, n, want);
+        hak_free(q);
+        hak_free(p);
     }
 }
