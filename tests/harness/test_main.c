@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -258,9 +259,15 @@ static int run_case(const struct test_case *t)
     double stall_limit = env_seconds("TEST_STALL_SECONDS", 20);
     memset(progress, 0, sizeof *progress);
     fflush(NULL);
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0) {
         setpgid(0, 0);
+        /* The case ends with the runner: a runner killed from outside (a time limit on the whole
+         * binary) must not leave a case that loops behind it. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(1);
         t->fn();
         heap_check_after_case(t->name);
         exit(0); /* not _exit: coverage and sanitizer runtimes write their results at exit */
