@@ -358,6 +358,11 @@ tests: lib $(TEST_BINS) $(PROGRAMS)
 check: tests
 	@tests/run_tests.sh $(BUILD) $(TEST_BINS) -- $(WHOLE_PROGRAM_TESTS)
 
+# The test binaries make check runs in this variant (TEST_SKIP applied), longest first.
+.PHONY: test-bins
+test-bins:
+	@echo $(TEST_BINS)
+
 ifeq ($(VARIANT),release)
 test:
 	@tests/test_all.sh

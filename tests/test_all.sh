@@ -60,8 +60,8 @@ run 30 planted_bugs mutants/files.sh --check
 # A suite's test binaries run one per core (most run one thread, or wait on a child process).
 jobs=${TEST_JOBS:-$(nproc)}
 TEST_JOBS=$jobs run 240 release_suite make --no-print-directory VARIANT=release check
-TEST_SECONDS=${TEST_SECONDS_SANITIZED:-3} TEST_JOBS=$jobs run 120 hardened \
-    make --no-print-directory hardened-test
+TEST_SECONDS=${TEST_SECONDS_SANITIZED:-3} TEST_CHURN_THREADS=${TEST_CHURN_THREADS_SANITIZED:-2000} \
+    TEST_JOBS=$jobs run 120 hardened make --no-print-directory hardened-test
 run 120 install_check make --no-print-directory install-check
 # .clusterfuzzlite/build.sh in the emulated OSS-Fuzz builder, every engine and sanitizer (two at a
 # time), each target checked and run for a few seconds: its flags see what no variant here does.
@@ -71,17 +71,28 @@ run 240 oss_fuzz env OSS_FUZZ_JOBS=2 OSS_FUZZ_RUN_SECONDS="${TEST_OSS_FUZZ_SECON
 export TEST_SECONDS=${TEST_SECONDS_SANITIZED:-3}
 # Thread churn: the release suite's 10,000 threads are for bounded memory; 2,000 give ASan and TSan
 # every exit, orphaning and adoption path many times over.
-TEST_CHURN_THREADS=${TEST_CHURN_THREADS_SANITIZED:-2000} TEST_JOBS=$jobs run 240 asan_suite \
-    make --no-print-directory VARIANT=asan check
-# The misuse catalogue and the checker's damage reports run their threads one after another
-# (create, join, go on): TSan, which sees only accesses that may run at once, has nothing to check
-# there (the nightly's TSan job runs them), and they were 28 of its 65 CPU seconds here.
-TEST_CHURN_THREADS=${TEST_CHURN_THREADS_SANITIZED:-2000} TEST_JOBS=$jobs run 240 tsan_suite \
-    make --no-print-directory VARIANT=tsan check TEST_SKIP="misuse_policies heap_check_reports"
-TEST_JOBS=$jobs run 180 valgrind_suite make --no-print-directory VARIANT=valgrind check
+export TEST_CHURN_THREADS=${TEST_CHURN_THREADS_SANITIZED:-2000}
+# The ASan, TSan and valgrind-variant suites share one pool of jobs, their longest binaries first:
+# three suites one after another left a core idle at the end of each. TSan leaves out the misuse
+# catalogue and the checker's damage reports, which run their threads one after another (create,
+# join, go on), so TSan has nothing to see there (they were 28 of its 65 CPU seconds here), and
+# the watchdog's timing test, whose waits are the same code in every checking build (ASan runs it);
+# the valgrind variant leaves out the watchdog test too. The nightly runs every suite whole.
+long_first() { # binaries of the LONG_TESTS first, in the Makefile's order, then the rest
+    local long=" misuse_policies fork_safety thread_churn cross_thread_frees heap_check_reports "
+    local b
+    for b in "$@"; do case "$long" in *" ${b##*/} "*) echo "$b" ;; esac; done
+    for b in "$@"; do case "$long" in *" ${b##*/} "*) ;; *) echo "$b" ;; esac; done
+}
+sanitizer_bins=$(long_first $(make --no-print-directory -s VARIANT=asan test-bins) \
+    $(make --no-print-directory -s VARIANT=tsan test-bins \
+        TEST_SKIP="misuse_policies heap_check_reports wait_watchdog") \
+    $(make --no-print-directory -s VARIANT=valgrind test-bins TEST_SKIP=wait_watchdog))
+# shellcheck disable=SC2086 # a list of paths without spaces
+TEST_JOBS=$jobs run 360 sanitizer_suites tests/run_tests.sh build $sanitizer_bins
 larson() { # VARIANT: a short Larson run in check mode must end with its checked line
     local out
-    out=$(make --no-print-directory larson VARIANT="$1" THREADS=4 SECONDS=3 CHECK=1 2>&1)
+    out=$(make --no-print-directory larson VARIANT="$1" THREADS=4 SECONDS=2 CHECK=1 2>&1)
     echo "$out" | tail -1
     if echo "$out" | tail -1 | grep -q ' check=passed'; then
         echo "PASS larson_check_mode_$1"
