@@ -63,10 +63,6 @@ TEST_JOBS=$jobs run 240 release_suite make --no-print-directory VARIANT=release 
 TEST_SECONDS=${TEST_SECONDS_SANITIZED:-3} TEST_CHURN_THREADS=${TEST_CHURN_THREADS_SANITIZED:-2000} \
     TEST_JOBS=$jobs run 120 hardened make --no-print-directory hardened-test
 run 120 install_check make --no-print-directory install-check
-# .clusterfuzzlite/build.sh in the emulated OSS-Fuzz builder, every engine and sanitizer (two at a
-# time), each target checked and run for a few seconds: its flags see what no variant here does.
-run 240 oss_fuzz env OSS_FUZZ_JOBS=2 OSS_FUZZ_RUN_SECONDS="${TEST_OSS_FUZZ_SECONDS:-2}" \
-    make --no-print-directory oss-fuzz-check
 # Sanitizers slow the timed tests down; their job there is races and memory errors, not volume.
 export TEST_SECONDS=${TEST_SECONDS_SANITIZED:-3}
 # Thread churn: the release suite's 10,000 threads are for bounded memory; 2,000 give ASan and TSan
@@ -110,6 +106,11 @@ for v in release asan tsan; do
 done
 run 300 replay make --no-print-directory replay
 run 150 fuzz make --no-print-directory fuzz FUZZ_SECONDS="${TEST_FUZZ_SECONDS:-10}" JOBS=2
+# .clusterfuzzlite/build.sh in the emulated OSS-Fuzz builder, every engine and sanitizer (two at a
+# time), each target checked and run for a few seconds: its flags see what no variant here does.
+# Last: the checks before it name the mechanism a bug breaks; its failures name the build.
+run 240 oss_fuzz env OSS_FUZZ_JOBS=2 OSS_FUZZ_RUN_SECONDS="${TEST_OSS_FUZZ_SECONDS:-2}" \
+    make --no-print-directory oss-fuzz-check
 passed=$(grep -c '^PASS ' "$log")
 failed=$(grep -c '^FAIL ' "$log")
 echo
