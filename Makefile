@@ -458,8 +458,11 @@ coverage:
 	        -show-branch-summary alloc/*.c alloc/*.h >$(COV_DIR)/report.txt; \
 	    llvm-cov show $$first $$objs -instr-profile=$(COV_DIR)/hakmem.profdata -format=html \
 	        -show-branches=count -output-dir=$(COV_DIR)/html alloc/*.c alloc/*.h >/dev/null; \
+	    llvm-cov export $$first $$objs -instr-profile=$(COV_DIR)/hakmem.profdata -format=lcov \
+	        alloc/*.c alloc/*.h >$(COV_DIR)/hakmem.lcov; \
+	    cat alloc/*.[ch] | sha1sum >$(COV_DIR)/hakmem.lcov.sources; \
 	    tail -1 $(COV_DIR)/report.txt | awk '{ printf "coverage of alloc/: lines %s, branches %s, functions %s, regions %s\n", $$10, $$13, $$7, $$4 }'; \
-	    echo "per-file table: $(COV_DIR)/report.txt; HTML: $(COV_DIR)/html/index.html"
+	    echo "per-file table: $(COV_DIR)/report.txt; HTML: $(COV_DIR)/html/index.html; lcov: $(COV_DIR)/hakmem.lcov"
 
 # The release fast paths must not change when the tracking hooks are removed altogether.
 hooks-check: lib
@@ -696,7 +699,7 @@ corpus-merge: build/fuzz/seeds/.stamp
 	    done; echo "corpus-merge: $$n new program(s) in corpus/ops"
 
 # ---- continuous integration ---------------------------------------------------------------------
-# make nightly [NIGHTLY_MINUTES=60] [NIGHTLY_JOBS=asan,tsan,msan,valgrind,hardened,release]: the long
+# make nightly [NIGHTLY_MINUTES=60] [NIGHTLY_JOBS=asan,tsan,msan,valgrind,hardened,release,mutate]: the long
 # sanitizer matrix with crash triage; build/nightly/<UTC date>/report.md and junit.xml.
 # make ci-lint: yamllint and actionlint on the workflows (make test runs it).
 # make oss-fuzz-check: .clusterfuzzlite/build.sh in an emulation of the OSS-Fuzz builder.
@@ -731,9 +734,24 @@ layering-check:
 # copy, make test run until its first FAIL; a table of kills and survivors (exit 1 if any survived).
 # make mutants-sched [MUTANTS="name ..."]: the protocol mutants (an "Interleaving:" line) under
 # make fuzz VARIANT=sched until its first crash, which must then replay every time.
-.PHONY: mutants mutants-sched
+.PHONY: mutants mutants-sched mutate print-compile
 mutants:
 	@mutants/run.sh $(MUTANTS)
+# make mutate [SEED=1] [N=10]: N mutants nobody hand-picked (mutants/mutate.py: operators on the
+# lines of alloc/ make coverage saw executed), each against make test like a planted bug; the
+# mutation score, and each survivor as a patch in build/mutate/survivors/. Exit 1 when a survivor
+# is not judged equivalent in mutants/equivalent.txt. The same SEED on the same tree: the same mutants.
+SEED ?= 1
+N ?= 10
+mutate:
+	@test -s build/cov/hakmem.lcov && cat alloc/*.[ch] | sha1sum | cmp -s - build/cov/hakmem.lcov.sources || \
+	    { echo "make mutate: coverage of alloc/ first (make coverage)"; $(MAKE) --no-print-directory coverage; }
+	@python3 mutants/mutate.py --seed $(SEED) --n $(N) --out build/mutate
+	@MUTANTS_OUT=build/mutate mutants/run.sh build/mutate/patches/*.patch; \
+	    python3 mutants/score.py build/mutate $(SEED)
+# The compiler and flags of a variant's library objects (mutants/mutate.py compiles with them).
+print-compile:
+	@echo '$(CC) $(CFLAGS_ALL)'
 mutants-sched:
 	@mutants/sched_fuzz.sh $(MUTANTS)
 

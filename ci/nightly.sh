@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# nightly.sh — make nightly [NIGHTLY_MINUTES=60] [NIGHTLY_JOBS=asan,tsan,msan,valgrind,hardened,release]
-#                           [NIGHTLY_CORPUS=dir] [NIGHTLY_HISTORY=file.csv]
+# nightly.sh — make nightly [NIGHTLY_MINUTES=60] [NIGHTLY_JOBS=asan,tsan,msan,valgrind,hardened,release,mutate]
+#                           [NIGHTLY_CORPUS=dir] [NIGHTLY_HISTORY=file.csv] [NIGHTLY_MUTATE_HISTORY=file.csv]
 #
 # The long sanitizer matrix on one machine. Every job gets an equal share of NIGHTLY_MINUTES (the
 # time spent testing; building everything first is a step of its own) and a hard limit of its own
@@ -13,6 +13,9 @@
 #   msan      MemorySanitizer suite, replay, libFuzzer
 #   valgrind  the suite and the corpus replay under memcheck
 #   release   a Larson soak in check mode and make bench, compared with the last 5 nights
+#   mutate    make mutate: a sample of automatic mutants (one per 4 minutes of the share, seeded
+#             with the date), its score added to NIGHTLY_MUTATE_HISTORY; a survivor not judged
+#             equivalent (mutants/equivalent.txt) fails the night
 # Before the jobs, after building: make oss-fuzz-check (the continuous-fuzzing build, every
 # engine and sanitizer, each target run for 5 s).
 # The libFuzzer corpus is carried between nights in NIGHTLY_CORPUS (inputs that add coverage are
@@ -25,12 +28,13 @@ set -u
 cd "$(dirname "$0")/.."
 root=$(pwd)
 minutes=${NIGHTLY_MINUTES:-60}
-jobs_arg=${NIGHTLY_JOBS:-asan,tsan,msan,valgrind,hardened,release}
-all_jobs="asan tsan msan valgrind hardened release"
+jobs_arg=${NIGHTLY_JOBS:-asan,tsan,msan,valgrind,hardened,release,mutate}
+all_jobs="asan tsan msan valgrind hardened release mutate"
 day=$(date -u +%Y-%m-%d)
 out=${NIGHTLY_OUT:-build/nightly/$day}
 corpus=${NIGHTLY_CORPUS:-build/nightly/corpus}
 history=${NIGHTLY_HISTORY:-build/nightly/history.csv}
+mutate_history=${NIGHTLY_MUTATE_HISTORY:-build/nightly/mutate_history.csv}
 nproc=$(nproc 2>/dev/null || echo 2)
 
 case "$minutes" in '' | *[!0-9]*)
@@ -136,7 +140,7 @@ collect_crashes() { # VARIANT_DIR JOB ENGINE
 }
 
 # Minimum shares: below them a job cannot do its suite, and is reported as not run.
-min_share() { case $1 in valgrind) echo 120 ;; asan | tsan) echo 90 ;; *) echo 60 ;; esac; }
+min_share() { case $1 in mutate) echo 600 ;; valgrind) echo 120 ;; asan | tsan) echo 90 ;; *) echo 60 ;; esac; }
 
 # ---- build -------------------------------------------------------------------------------------
 build_targets() {
@@ -233,6 +237,18 @@ job_release() {
     step release bench env BENCH_QUICK=1 REPS=3 BENCH_ALLOCATORS=hakmem,glibc \
         make --no-print-directory bench
     step release bench_history python3 ci/bench_history.py build/bench/results.csv "$history" "$day"
+    return 0
+}
+job_mutate() {
+    # A mutant costs a make test run to its first failure (2-5 minutes on 2 cores); the coverage
+    # build that picks the executed lines comes first.
+    local n=$(((share - 180) / 240))
+    [ "$n" -ge 1 ] || n=1
+    step mutate sample env MUTATE_HISTORY="$(realpath -m "$mutate_history")" \
+        make --no-print-directory mutate SEED="${day//-/}" N="$n"
+    mkdir -p "$out/mutate"
+    cp -r build/mutate/survivors build/mutate/generated.tsv build/mutate/results.md "$out/mutate/" \
+        2>/dev/null
     return 0
 }
 

@@ -12,13 +12,17 @@
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
-out=build/mutants
+# MUTANTS_OUT: where the table, logs and scratch copies go (make mutate: build/mutate).
+out=${MUTANTS_OUT:-build/mutants}
 work=$out/work
 timeout=${MUTANT_TIMEOUT:-300}
 mkdir -p "$out/logs"
 if [ $# -gt 0 ]; then
     patches=()
-    for n in "$@"; do patches+=("mutants/${n%.patch}.patch"); done
+    for n in "$@"; do # a planted bug's name, or the path of any patch (make mutate's)
+        case "$n" in *.patch) [ -f "$n" ] && { patches+=("$n"); continue; } ;; esac
+        patches+=("mutants/${n%.patch}.patch")
+    done
 else
     patches=(mutants/*.patch)
 fi
@@ -32,7 +36,7 @@ snapshot() {
     mkdir -p "$base/build"
     git ls-files -co --exclude-standard -z | tar --null -cf - -T - | tar -xf - -C "$base"
     for d in build/*; do
-        case "$d" in build/mutants | build/bench | build/cov | build/afl | build/nightly | \
+        case "$d" in build/mutants | build/mutate | build/bench | build/cov | build/afl | build/nightly | \
             build/oss-fuzz-check) continue ;; esac
         cp -a "$d" "$base/build/"
     done
@@ -63,9 +67,11 @@ first_fail() {
 make --no-print-directory -s test-build >/dev/null || { echo "the tree itself does not build"; exit 1; }
 snapshot
 
-echo "planted bugs per file of alloc/ and launcher/:"
-mutants/files.sh
-echo
+if [ $# -eq 0 ]; then
+    echo "planted bugs per file of alloc/ and launcher/:"
+    mutants/files.sh
+    echo
+fi
 results=$out/results.md
 {
     echo "| mutant | what it breaks | verdict | first failing check | seconds |"
@@ -81,7 +87,7 @@ for p in "${patches[@]}"; do
     verdict= check= secs=
     # patch(1), not git apply: the scratch copy sits inside this repository, where git apply
     # would silently skip every path outside the scratch directory.
-    if ! patch -d "$work" -p1 -s --no-backup-if-mismatch -i "$here/$p" >"$log" 2>&1; then
+    if ! patch -d "$work" -p1 -s --no-backup-if-mismatch -i "$(realpath "$p")" >"$log" 2>&1; then
         verdict=BROKEN check="patch does not apply: $(head -1 "$log")"
     elif ! (cd "$work" && make --no-print-directory -s lib && make --no-print-directory -s \
         compilers-check) >"$log" 2>&1; then
