@@ -640,7 +640,8 @@ afl: ensure-afl build/fuzz/seeds/.stamp
 	@fuzz/run_afl.sh build/afl/afl_ops $(FUZZ_SECONDS) $(JOBS)
 
 # Every corpus program in release, ASan, TSan, the sched build (programs with races under
-# REPLAY_SCHEDULES schedules each) and (a sample, under memcheck) the valgrind build.
+# REPLAY_SCHEDULES schedules each) and (a sample, under memcheck) the valgrind build; the sched
+# replay's interleaving coverage must reach the protocol pairs fuzz/protocol_pairs.txt requires.
 REPLAY_VALGRIND_SAMPLE ?= 4
 REPLAY_SCHEDULES ?= 128
 # The sched replay (each program with races under every schedule, one thread at a time) is the
@@ -657,12 +658,14 @@ replay:
 	    (rc=0; for v in release asan tsan; do echo "== replay ($$v)"; \
 	        build/$$v/replay corpus/ops corpus/regress || rc=1; done; exit $$rc) >$$tmp/p 2>&1 & \
 	    p=$$!; \
-	    build/sched/replay --schedules $(REPLAY_SCHEDULES) $$even >$$tmp/a 2>&1 & a=$$!; \
-	    build/sched/replay --schedules $(REPLAY_SCHEDULES) $$odd >$$tmp/b 2>&1 & b=$$!; \
+	    build/sched/replay --schedules $(REPLAY_SCHEDULES) --pairs $$tmp/pa $$even >$$tmp/a 2>&1 & a=$$!; \
+	    build/sched/replay --schedules $(REPLAY_SCHEDULES) --pairs $$tmp/pb $$odd >$$tmp/b 2>&1 & b=$$!; \
 	    $(MAKE) --no-print-directory -s replay-memcheck >$$tmp/m 2>&1 & m=$$!; \
 	    fail=0; for j in $$p $$a $$b $$m; do wait $$j || fail=1; done; cat $$tmp/p; \
 	    echo "== replay (sched, --schedules $(REPLAY_SCHEDULES), two processes)"; \
-	    cat $$tmp/a $$tmp/b $$tmp/m; rm -rf $$tmp; exit $$fail
+	    cat $$tmp/a $$tmp/b $$tmp/m; \
+	    fuzz/protocol_pairs.sh fuzz/protocol_pairs.txt $$tmp/pa $$tmp/pb || fail=1; \
+	    rm -rf $$tmp; exit $$fail
 
 # The corpus under memcheck (every REPLAY_VALGRIND_SAMPLE-th program; 1: all of them).
 .PHONY: replay-memcheck

@@ -44,10 +44,14 @@ static __thread int my_id = -1;
 int sched_trace;
 static pthread_key_t exit_key;
 
-static const char *const point_names[] = {
+const char *const sched_point_names[SCHED_POINT_KINDS] = {
     "push",        "take",         "queue_load", "arm",  "disarm", "notify",
     "notify_done", "pending_take", "owner",      "lock", "spin",   "thread_exit",
 };
+uint64_t (*sched_pairs)[SCHED_POINT_KINDS];
+#ifdef HAK_SCHED
+_Static_assert(HAK_SCHED_POINTS == SCHED_POINT_KINDS, "a name for every scheduling point");
+#endif
 
 static uint64_t splitmix(uint64_t *s)
 {
@@ -87,11 +91,10 @@ static void describe(char *buf, size_t len)
         if (last_step[i] == 0)
             n += (size_t)snprintf(buf + n, len - n, " thread %d has not reached a point;", i);
         else
-            n += (size_t)snprintf(buf + n, len - n, " thread %d last at %s(%p) (point %llu);", i,
-                                  last_point[i] < sizeof point_names / sizeof point_names[0]
-                                      ? point_names[last_point[i]]
-                                      : "?",
-                                  last_object[i], (unsigned long long)last_step[i]);
+            n += (size_t)snprintf(
+                buf + n, len - n, " thread %d last at %s(%p) (point %llu);", i,
+                last_point[i] < SCHED_POINT_KINDS ? sched_point_names[last_point[i]] : "?",
+                last_object[i], (unsigned long long)last_step[i]);
     }
 }
 
@@ -118,7 +121,7 @@ static void hook(unsigned point, const void *object)
     last_step[me] = steps;
     if (sched_trace)
         fprintf(stderr, "         %6llu  thread %d  %s(%p)\n", (unsigned long long)steps, me,
-                point_names[point], object);
+                sched_point_names[point], object);
     if (point == HAK_SCHED_SPIN) {
         /* Waiting: let every other participant go first. */
         prio[me] = lowest--;
@@ -142,6 +145,9 @@ static void hook(unsigned point, const void *object)
         stuck("the race ran past its step budget (a livelock?)");
     int next = pick();
     if (next != me) {
+        if (sched_pairs != NULL && last_step[next] != 0 && last_object[next] == object &&
+            point < SCHED_POINT_KINDS && last_point[next] < SCHED_POINT_KINDS)
+            __atomic_fetch_add(&sched_pairs[point][last_point[next]], 1, __ATOMIC_RELAXED);
         hand_turn_to(next);
         while (current != me)
             pthread_cond_wait(&turn[me], &mu);

@@ -43,4 +43,12 @@ extern int sched_trace;
 /* Scheduling points the last race went through. */
 uint64_t sched_steps(void);
 
+/* Interleaving coverage of the protocol (sched build): pairs[p][q] counts the switches where a
+ * participant stopped before point p on an object while another, stopped before point q on the
+ * same object, went first, so that q happened with p pending. NULL (the default): not counted.
+ * The replay points it at memory its forked children share. */
+#define SCHED_POINT_KINDS 12
+extern uint64_t (*sched_pairs)[SCHED_POINT_KINDS];
+extern const char *const sched_point_names[SCHED_POINT_KINDS];
+
 #endif

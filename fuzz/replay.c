@@ -7,15 +7,19 @@
  * A program that gives no result within REPLAY_TIMEOUT seconds (default 60) fails, naming the op
  * it was stuck at. A program with race ops runs once as written and, with --schedules N, under N-1 other
  * schedules too (each race's schedule bytes mixed with a salt); a failure names its salt, and
- * --salt S replays exactly that schedule.
+ * --salt S replays exactly that schedule. In the sched build, --pairs FILE writes the protocol's
+ * interleaving coverage over every race and schedule to FILE: one line per pair of scheduling
+ * points reached ("pending done count": a thread stopped before `pending` while another did
+ * `done` on the same object), for fuzz/protocol_pairs.sh to hold against the pairs required.
  *
- *   replay [--trace] [--sample N] [--schedules N] [--salt S] [--trace-sched] PATH...
+ *   replay [--trace] [--sample N] [--schedules N] [--salt S] [--trace-sched] [--pairs FILE] PATH...
  *   exit status 1 if any program failed */
 #include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -44,6 +48,22 @@ static void on_alarm(int sig)
 }
 static long schedules = 1;
 static long only_salt = -1;
+static const char *pairs_path;
+
+static int write_pairs(const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL) {
+        printf("FAIL replay_pairs: cannot write %s\n", path);
+        return 0;
+    }
+    for (int p = 0; p < SCHED_POINT_KINDS; p++)
+        for (int q = 0; q < SCHED_POINT_KINDS; q++)
+            if (sched_pairs[p][q] != 0)
+                fprintf(f, "%s %s %llu\n", sched_point_names[p], sched_point_names[q],
+                        (unsigned long long)sched_pairs[p][q]);
+    return fclose(f) == 0;
+}
 
 static int read_file(const char *path, uint8_t **data, size_t *len)
 {
@@ -162,23 +182,37 @@ int main(int argc, char **argv)
             schedules = atol(argv[++i]) > 0 ? atol(argv[i]) : 1;
         else if (!strcmp(argv[i], "--salt") && i + 1 < argc)
             only_salt = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--pairs") && i + 1 < argc)
+            pairs_path = argv[++i];
         else {
             fprintf(stderr, "usage: replay [--trace] [--sample N] [--schedules N] [--salt S] "
-                            "PATH...\n");
+                            "[--trace-sched] [--pairs FILE] PATH...\n");
             return 2;
         }
     }
     if (i == argc) {
         fprintf(stderr, "usage: replay [--trace] [--sample N] [--schedules N] [--salt S] "
-                        "[--trace-sched] PATH...\n");
+                        "[--trace-sched] [--pairs FILE] PATH...\n");
         return 2;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (getenv("REPLAY_TIMEOUT") && atoi(getenv("REPLAY_TIMEOUT")) > 0)
         timeout_s = (unsigned)atoi(getenv("REPLAY_TIMEOUT"));
+    if (pairs_path != NULL) {
+        /* Shared with every program's forked child, where the races run. */
+        void *m = mmap(NULL, sizeof(uint64_t[SCHED_POINT_KINDS][SCHED_POINT_KINDS]),
+                       PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (m == MAP_FAILED || !sched_deterministic) {
+            fprintf(stderr, "replay: --pairs needs the sched build (and shared memory)\n");
+            return 2;
+        }
+        sched_pairs = m;
+    }
     interp_setup();
     for (; i < argc; i++)
         replay_path(argv[i]);
     printf("replay: %d passed, %d failed\n", passed, failed);
+    if (pairs_path != NULL && !write_pairs(pairs_path))
+        return 1;
     return failed != 0;
 }
