@@ -159,13 +159,13 @@ def run(cmd, cwd, **kw):
 class Screen:
     """A copy of the tracked files where a candidate is compiled and compared with the original."""
 
-    def __init__(self, out):
+    def __init__(self, out, root=ROOT):
         self.dir = os.path.abspath(os.path.join(out, "screen"))
         shutil.rmtree(self.dir, ignore_errors=True)
         os.makedirs(self.dir)
         # alloc/ is all a library object is compiled from (the tree may be a scratch copy inside
         # another checkout, where git would list nothing).
-        shutil.copytree(os.path.join(ROOT, "alloc"), os.path.join(self.dir, "alloc"),
+        shutil.copytree(os.path.join(root, "alloc"), os.path.join(self.dir, "alloc"),
                         ignore=shutil.ignore_patterns("*.o", "*.d"))
         self.compile = {}
         for variant in ("release", "tsan"):

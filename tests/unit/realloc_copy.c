@@ -63,3 +63,35 @@ TEST(a_moving_realloc_copies_the_kept_prefix_and_writes_nothing_past_the_new_blo
         hak_free(z);
     }
 }
+
+/* A page run that grows into the free pages after it, or shrinks, stays where it is: realloc
+ * reports the resize it made instead of moving a block it has already grown. */
+TEST(a_page_run_grows_into_its_free_neighbour_and_shrinks_in_place)
+{
+    /* The first page run of a fresh process: the rest of its segment is free. */
+    unsigned char *p = hak_malloc(64 << 10);
+    CHECK(p != NULL);
+    pattern(p, 64 << 10, 4);
+    struct hak_stats before;
+    hak_stats(&before);
+    unsigned char *q = hak_realloc(p, 200 << 10);
+    CHECKF(q == p, "64 KiB -> 200 KiB: moved from %p to %p although the pages after it were free",
+           (void *)p, (void *)q);
+    CHECK(mismatch(q, 64 << 10, 4) < 0);
+    CHECK(hak_usable_size(q) >= 200 << 10);
+    struct hak_stats grown;
+    hak_stats(&grown);
+    CHECKF(grown.page_run_live_bytes == before.page_run_live_bytes + (136 << 10),
+           "page-run live bytes %llu -> %llu after growing by 136 KiB in place",
+           (unsigned long long)before.page_run_live_bytes,
+           (unsigned long long)grown.page_run_live_bytes);
+    /* Below half of the run: the tail goes back, the block stays. */
+    unsigned char *r = hak_realloc(q, 80 << 10);
+    CHECKF(r == q, "200 KiB -> 80 KiB: moved from %p to %p", (void *)q, (void *)r);
+    CHECK(mismatch(r, 64 << 10, 4) < 0);
+    /* The tail it gave back is free again: growing into it stays in place too. */
+    unsigned char *s = hak_realloc(r, 150 << 10);
+    CHECKF(s == r, "80 KiB -> 150 KiB: moved from %p to %p", (void *)r, (void *)s);
+    CHECK(mismatch(s, 64 << 10, 4) < 0);
+    hak_free(s);
+}
