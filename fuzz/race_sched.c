@@ -51,6 +51,12 @@ const char *const sched_point_names[SCHED_POINT_KINDS] = {
 uint64_t (*sched_pairs)[SCHED_POINT_KINDS];
 #ifdef HAK_SCHED
 _Static_assert(HAK_SCHED_POINTS == SCHED_POINT_KINDS, "a name for every scheduling point");
+/* The same pairs as coverage for libFuzzer (its extra counters; an unused section elsewhere): an
+ * input whose races reach a pair no earlier input reached is kept and mutated further, so the
+ * search goes after new interleavings of the protocol, not only new code. */
+static uint64_t hook_calls; /* atomic: every call of the hook, in a race or not */
+__attribute__((section("__libfuzzer_extra_counters"),
+               used)) static uint8_t pair_coverage[SCHED_POINT_KINDS * SCHED_POINT_KINDS];
 #endif
 
 static uint64_t splitmix(uint64_t *s)
@@ -112,6 +118,7 @@ static void stuck(const char *what)
 static void hook(unsigned point, const void *object)
 {
     int me = my_id;
+    __atomic_fetch_add(&hook_calls, 1, __ATOMIC_RELAXED);
     if (me < 0)
         return; /* not a participant of a running race */
     pthread_mutex_lock(&mu);
@@ -145,9 +152,13 @@ static void hook(unsigned point, const void *object)
         stuck("the race ran past its step budget (a livelock?)");
     int next = pick();
     if (next != me) {
-        if (sched_pairs != NULL && last_step[next] != 0 && last_object[next] == object &&
-            point < SCHED_POINT_KINDS && last_point[next] < SCHED_POINT_KINDS)
-            __atomic_fetch_add(&sched_pairs[point][last_point[next]], 1, __ATOMIC_RELAXED);
+        if (last_step[next] != 0 && last_object[next] == object && point < SCHED_POINT_KINDS &&
+            last_point[next] < SCHED_POINT_KINDS) {
+            if (pair_coverage[point * SCHED_POINT_KINDS + last_point[next]] < 255)
+                pair_coverage[point * SCHED_POINT_KINDS + last_point[next]]++;
+            if (sched_pairs != NULL)
+                __atomic_fetch_add(&sched_pairs[point][last_point[next]], 1, __ATOMIC_RELAXED);
+        }
         hand_turn_to(next);
         while (current != me)
             pthread_cond_wait(&turn[me], &mu);
@@ -174,6 +185,32 @@ static void leave_at_exit(void *value)
     leave(id);
 }
 
+#ifdef HAK_SCHED
+static void *free_one(void *block)
+{
+    hak_free(block);
+    return NULL;
+}
+
+/* A race interleaves allocator steps only if hakmem calls the hook: one remote free (a block of
+ * this thread freed by another, a push onto its slab's queue) must reach it, or no schedule of
+ * any input explores anything (a per-input check cannot tell: a race may touch no shared state). */
+static void check_hook_is_called(void)
+{
+    uint64_t before = __atomic_load_n(&hook_calls, __ATOMIC_RELAXED);
+    pthread_t t;
+    if (pthread_create(&t, NULL, free_one, hak_malloc(48)) != 0 || pthread_join(t, NULL) != 0) {
+        fprintf(stderr, "hakmem ops: cannot start the scheduler's probe thread\n");
+        abort();
+    }
+    if (__atomic_load_n(&hook_calls, __ATOMIC_RELAXED) == before) {
+        fprintf(stderr, "hakmem ops: a remote free went through no scheduling point: hakmem does "
+                        "not call the sched build's hook, so no interleaving would be explored\n");
+        abort();
+    }
+}
+#endif
+
 void sched_setup(void)
 {
     /* hakmem creates its thread key when it initializes; ours must come later, so that glibc
@@ -184,6 +221,7 @@ void sched_setup(void)
     pthread_key_create(&exit_key, leave_at_exit);
 #ifdef HAK_SCHED
     hak_sched_set_hook(hook);
+    check_hook_is_called();
 #endif
 }
 
