@@ -176,15 +176,20 @@ class Screen:
             self.compile[variant] = r.stdout.strip()
         self.sources = sorted(f for f in os.listdir(os.path.join(self.dir, "alloc"))
                               if f.endswith(".c") and f not in ("hardened.c", "free_link.c"))
-        self.deps = {}
-        for c in self.sources:
-            r = run(f"{self.compile['release']} -MM alloc/{c}", self.dir)
-            self.deps[c] = set(os.path.basename(d) for d in r.stdout.replace("\\\n", " ").split()[1:])
+        self.deps = None  # the headers each source includes, found when a header is mutated
         self.baseline = {}
 
     def affected(self, path):
         name = os.path.basename(path)
-        return [c for c in self.sources if c == name or name in self.deps[c]]
+        if name.endswith(".c"):
+            return [name]
+        if self.deps is None:
+            self.deps = {}
+            for c in self.sources:
+                r = run(f"{self.compile['release']} -MM alloc/{c}", self.dir)
+                self.deps[c] = set(os.path.basename(d)
+                                   for d in r.stdout.replace("\\\n", " ").split()[1:])
+        return [c for c in self.sources if name in self.deps[c]]
 
     def object_of(self, variant, c, tag):
         """Compile alloc/c as it is in the screen; the object's code and data (no debug info)."""
