@@ -16,6 +16,8 @@
 #   docs_design_table_lists_every_alloc_file
 #                                the file table of docs/design.md ("## Files") names exactly the
 #                                sources in alloc/ (every .c and .h)
+#   docs_planted_bug_table_lists_every_patch
+#                                docs/testing.md's planted-bug table has one row per mutants/*.patch
 #   readme_is_for_users          README.md has at most 250 lines and opens (within 6 lines) with a
 #                                code block whose first commands are make fuzz and make test; no doc
 #                                refers to notes outside the repository
@@ -201,6 +203,23 @@ elif [ -n "$absent$extra$twice" ]; then
     fail docs_design_table_lists_every_alloc_file "$why"
 else
     pass docs_design_table_lists_every_alloc_file "$(grep -c . <<<"$listed") files, exactly those of alloc/"
+fi
+
+# ---- docs_planted_bug_table_lists_every_patch -------------------------------------------------------
+# The table of docs/testing.md (mutants/table.py rebuilds it from make mutants' results) has one
+# row per mutants/*.patch, and no row for a patch that is gone.
+if [ -d mutants ]; then
+    tabled=$(awk '/^\| mutant \| what it breaks \| first failing check \| seconds \|/ { on = 1; next }
+        on && /^\| `/ { sub(/^\| `/, ""); sub(/`.*/, ""); print; next } on && !/^\|/ { on = 0 }' \
+        docs/testing.md | sort)
+    patches=$(for p in mutants/*.patch; do basename "$p" .patch; done | sort)
+    if [ "$tabled" = "$patches" ]; then
+        pass docs_planted_bug_table_lists_every_patch "$(grep -c . <<<"$patches") planted bugs"
+    else
+        fail docs_planted_bug_table_lists_every_patch "not in docs/testing.md's table: \
+$(comm -13 <(echo "$tabled") <(echo "$patches") | paste -sd' '); rows without a patch: \
+$(comm -23 <(echo "$tabled") <(echo "$patches") | paste -sd' ') (mutants/table.py rebuilds the table)"
+    fi
 fi
 
 # ---- readme_is_for_users --------------------------------------------------------------------------
