@@ -59,6 +59,8 @@ run 60 docs tests/docs_check.sh
 run 30 planted_bugs mutants/files.sh --check
 # make mutate's generator, screen and score (without running a mutant: that is make mutate).
 run 60 mutate_check python3 tests/mutate_check.py
+# The judge of the race programs' interleaving coverage (make replay applies it), on made-up counts.
+run 30 protocol_pairs_check tests/protocol_pairs_check.sh
 # A suite's test binaries run one per core (most run one thread, or wait on a child process).
 jobs=${TEST_JOBS:-$(nproc)}
 TEST_JOBS=$jobs run 240 release_suite make --no-print-directory VARIANT=release check
