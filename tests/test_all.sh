@@ -102,13 +102,15 @@ larson() { # VARIANT: a short Larson run in check mode must end with its checked
         return 1
     fi
 }
+# Every corpus program, race programs under many schedules (and the protocol pairs they reach),
+# before the timed stress runs: its checks name what broke.
+run 300 replay make --no-print-directory replay
 # Stress volume is the release run's; the sanitizer runs are for what their tools see.
 for v in release asan tsan; do
     run 150 "stress_$v" make --no-print-directory stress VARIANT=$v \
         STRESS_SECONDS="${TEST_STRESS_SECONDS:-$([ $v = release ] && echo 2 || echo 1)}"
     run 150 "larson_$v" bash -c "$(declare -f larson); larson $v"
 done
-run 300 replay make --no-print-directory replay
 run 150 fuzz make --no-print-directory fuzz FUZZ_SECONDS="${TEST_FUZZ_SECONDS:-10}" JOBS=2
 # .clusterfuzzlite/build.sh in the emulated OSS-Fuzz builder, every engine and sanitizer (two at a
 # time), each target checked and run for a few seconds: its flags see what no variant here does.
