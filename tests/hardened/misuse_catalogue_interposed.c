@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 
 #include "hakmem.h"
@@ -69,6 +70,10 @@ static void run_scenario(void *arg)
     s->run(s->tier, s->len);
 }
 
+/* Where a scenario names the block its report must be about (memory its child shares with the
+ * parent: the address is the child's): 0 when it names none. */
+static uintptr_t *reported_block;
+
 /* Runs the scenario in a child: expect is what must end it; text, part of the report line. */
 static void expect(const char *what, void (*run)(const struct tier *, size_t), const struct tier *t,
                    size_t len, enum outcome want, const char *text)
@@ -76,12 +81,21 @@ static void expect(const char *what, void (*run)(const struct tier *, size_t), c
     static char err[8192];
     struct scenario s = {run, t, len};
     test_progress("%s, %s tier, %zu bytes: waiting for its child", what, t->name, len);
+    if (reported_block == NULL) {
+        reported_block = mmap(NULL, sizeof *reported_block, PROT_READ | PROT_WRITE,
+                              MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        CHECK(reported_block != MAP_FAILED);
+    }
+    *reported_block = 0;
     int status = test_run_child(run_scenario, &s, err, sizeof err);
     int aborted = WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
     int faulted =
         WIFSIGNALED(status) && (WTERMSIG(status) == SIGSEGV || WTERMSIG(status) == SIGBUS);
-    /* One line, then abort(). */
-    int reported = aborted && strstr(err, "hakmem: ") && strstr(err, text) &&
+    char block[48] = "";
+    if (*reported_block != 0)
+        snprintf(block, sizeof block, " block %p ", (void *)*reported_block);
+    /* One line, then abort(); about the block the scenario named, if it named one. */
+    int reported = aborted && strstr(err, "hakmem: ") && strstr(err, text) && strstr(err, block) &&
                    strchr(err, '\n') == err + strlen(err) - 1;
     switch (want) {
     case CLEAN:
@@ -89,8 +103,8 @@ static void expect(const char *what, void (*run)(const struct tier *, size_t), c
                t->name, status, err);
         break;
     case REPORT:
-        CHECKF(reported, "%s (%s, %zu bytes): status %#x, want a one-line '%s' report: %s", what,
-               t->name, len, status, text, err);
+        CHECKF(reported, "%s (%s, %zu bytes): status %#x, want a one-line '%s' report%s%s: %s",
+               what, t->name, len, status, text, block[0] ? " about" : "", block, err);
         break;
     case FAULT:
         CHECKF(faulted, "%s (%s, %zu bytes): status %#x, want a fault at once: %s", what, t->name,
@@ -438,7 +452,8 @@ static void forged_link(const struct tier *t, size_t len)
 
 /* A forger who knows the encoding but not the key: the link of a freed block made to point at
  * another free block of the same slab (which is then reachable twice), as the encoding without its
- * key would store it. */
+ * key would store it. The report must be about the forged link's own block: one about another
+ * block means the forged link was followed, and something else tripped later. */
 static void forged_link_without_the_key(const struct tier *t, size_t len)
 {
     (void)len;
@@ -451,6 +466,7 @@ static void forged_link_without_the_key(const struct tier *t, size_t len)
     free(keep[40]);
     free(q);
     hak_thread_flush();
+    *reported_block = block;
     freed[-2] = target ^ block;
     for (int i = 0; i < 4000; i++)
         if (alloc(t->size) == NULL)
