@@ -42,9 +42,20 @@ snapshot() {
     done
     rm -rf "$base"/build/*/corpus "$base"/build/*/crashes "$base"/build/*/minimized
 }
-prepare() {
+# Whatever still runs in the scratch copy (a step that left its session, after a time-out) is
+# killed first: it could write into the next mutant's copy while it is made.
+clear_work() {
+    local pid cwd
+    for pid in $(ls /proc | grep -E '^[0-9]+$'); do
+        cwd=$(readlink "/proc/$pid/cwd" 2>/dev/null) || continue
+        case "$cwd" in "$here/$work" | "$here/$work"/*) kill -KILL "$pid" 2>/dev/null ;; esac
+    done
     rm -rf "$work"
-    cp -a "$base" "$work"
+}
+prepare() {
+    clear_work
+    cp -a "$base" "$work" && [ -f "$work/Makefile" ] ||
+        { echo "mutants: could not copy the tree to $work"; exit 1; }
 }
 
 # A FAIL line, or the runner's early announcement of one from a job whose output is still held.
