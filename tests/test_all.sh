@@ -67,9 +67,10 @@ TEST_JOBS=$jobs run 240 release_suite make --no-print-directory VARIANT=release 
 TEST_SECONDS=${TEST_SECONDS_SANITIZED:-3} TEST_CHURN_THREADS=${TEST_CHURN_THREADS_SANITIZED:-2000} \
     TEST_JOBS=$jobs run 120 hardened make --no-print-directory hardened-test
 run 120 install_check make --no-print-directory install-check
-# The race programs under many schedules and the protocol pairs they reach, early: a bug only an
-# interleaving shows must die within 5 minutes of make test's start.
-run 240 replay_sched make --no-print-directory replay-sched
+# Every corpus program (release, ASan, TSan, a memcheck sample) and the race programs under many
+# schedules with the protocol pairs they reach, early: a bug only an interleaving shows must die
+# within 5 minutes of make test's start.
+run 300 replay make --no-print-directory replay
 # Sanitizers slow the timed tests down; their job there is races and memory errors, not volume.
 export TEST_SECONDS=${TEST_SECONDS_SANITIZED:-3}
 # Thread churn: the release suite's 10,000 threads are for bounded memory; 2,000 give ASan and TSan
@@ -97,7 +98,9 @@ TEST_JOBS=$jobs run 360 sanitizer_suites tests/run_tests.sh build $sanitizer_bin
 # time), each target checked and run for a few seconds: its flags see what no variant here does.
 # After the suites, whose checks name the mechanism a bug breaks (its failures name a build), and
 # early enough that a bug only its builds see dies within 5 minutes.
+# The coverage build (for reports, not fuzzing) is the nightly's: here it ran alone at the end.
 run 240 oss_fuzz env OSS_FUZZ_JOBS=2 OSS_FUZZ_RUN_SECONDS="${TEST_OSS_FUZZ_SECONDS:-2}" \
+    OSS_FUZZ_CONFIGS="libfuzzer_address libfuzzer_undefined libfuzzer_memory afl_address" \
     make --no-print-directory oss-fuzz-check
 larson() { # VARIANT: a short Larson run in check mode must end with its checked line
     local out
@@ -111,16 +114,13 @@ larson() { # VARIANT: a short Larson run in check mode must end with its checked
         return 1
     fi
 }
-# Every other corpus program (release, ASan, TSan, a memcheck sample), before the timed stress
-# runs: its checks name what broke.
-run 300 replay make --no-print-directory replay REPLAY_SCHED=0
 # Stress volume is the release run's; the sanitizer runs are for what their tools see.
 for v in release asan tsan; do
     run 150 "stress_$v" make --no-print-directory stress VARIANT=$v \
         STRESS_SECONDS="${TEST_STRESS_SECONDS:-$([ $v = release ] && echo 2 || echo 1)}"
     run 150 "larson_$v" bash -c "$(declare -f larson); larson $v"
 done
-run 150 fuzz make --no-print-directory fuzz FUZZ_SECONDS="${TEST_FUZZ_SECONDS:-10}" JOBS=2
+run 150 fuzz make --no-print-directory fuzz FUZZ_SECONDS="${TEST_FUZZ_SECONDS:-8}" JOBS=2
 passed=$(grep -c '^PASS ' "$log")
 failed=$(grep -c '^FAIL ' "$log")
 echo
