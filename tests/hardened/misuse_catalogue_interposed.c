@@ -432,45 +432,41 @@ TEST_TIMEOUT(double_and_interior_frees_are_reported_in_every_tier, 60)
     }
 }
 
-/* An underflow from a neighbour plants a pointer in the link word of a free block (the 16 bytes
- * before where its user bytes were): the next allocations must stop at it, not follow it. */
-static void forged_link(const struct tier *t, size_t len)
+/* A forged link in a free block's link word (the 16 bytes before where its user bytes were): the
+ * next allocations must stop at it, and the report must be about that block. One about another
+ * block means the forged link was followed and something else tripped later. to_a_free_block:
+ * the forger knows the encoding but not the key, and makes the link point at another free block
+ * of the same slab (then reachable twice), as the encoding without its key would store it;
+ * otherwise an underflow from a neighbour plants a plain pointer there. */
+static void forge_link(const struct tier *t, int to_a_free_block)
 {
-    (void)len;
     void *keep[64];
     for (int i = 0; i < 64; i++)
         keep[i] = alloc(t->size);
     char *q = keep[32];
     volatile uintptr_t *freed = LAUNDER((uintptr_t *)q);
+    uintptr_t block = (uintptr_t)LAUNDER(q) - 16, target = (uintptr_t)LAUNDER(keep[40]) - 16;
+    if (to_a_free_block)
+        free(keep[40]);
     free(q);
     hak_thread_flush(); /* out of the quarantine and the thread cache, onto its slab's list */
-    freed[-2] = (uintptr_t)source;
+    *reported_block = block;
+    freed[-2] = to_a_free_block ? target ^ block : (uintptr_t)source;
     for (int i = 0; i < 4000; i++)
         if (alloc(t->size) == NULL)
             exit(1);
 }
 
-/* A forger who knows the encoding but not the key: the link of a freed block made to point at
- * another free block of the same slab (which is then reachable twice), as the encoding without its
- * key would store it. The report must be about the forged link's own block: one about another
- * block means the forged link was followed, and something else tripped later. */
+static void forged_link(const struct tier *t, size_t len)
+{
+    (void)len;
+    forge_link(t, 0);
+}
+
 static void forged_link_without_the_key(const struct tier *t, size_t len)
 {
     (void)len;
-    void *keep[64];
-    for (int i = 0; i < 64; i++)
-        keep[i] = alloc(t->size);
-    char *q = keep[32];
-    volatile uintptr_t *freed = LAUNDER((uintptr_t *)q);
-    uintptr_t block = (uintptr_t)q - 16, target = (uintptr_t)keep[40] - 16;
-    free(keep[40]);
-    free(q);
-    hak_thread_flush();
-    *reported_block = block;
-    freed[-2] = target ^ block;
-    for (int i = 0; i < 4000; i++)
-        if (alloc(t->size) == NULL)
-            exit(1);
+    forge_link(t, 1);
 }
 
 TEST(a_forged_free_list_link_is_detected_not_followed)
