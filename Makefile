@@ -684,6 +684,21 @@ replay-sched:
 	    fuzz/protocol_pairs.sh fuzz/protocol_pairs.txt $$tmp/pa $$tmp/pb || fail=1; \
 	    rm -rf $$tmp; exit $$fail
 
+# The race programs early in make test, in seconds (make replay runs them again, whole): on real
+# threads under ThreadSanitizer, where a weakened memory order of the cross-thread protocol
+# shows, and in the sched build under REPLAY_EARLY_SCHEDULES schedules each, where a scheduler
+# that no longer interleaves anything (its hook or a point gone) stops the race programs.
+REPLAY_EARLY_SCHEDULES ?= 4
+RACE_FILES = $(foreach f,$(REPLAY_FILES),$(if $(findstring /race_,$(f)),$(f)))
+.PHONY: replay-races-early
+replay-races-early:
+	@$(MAKE) --no-print-directory -s VARIANT=tsan build/tsan/replay
+	@$(MAKE) --no-print-directory -s VARIANT=sched build/sched/replay
+	@echo "== race programs (tsan, real threads)"
+	@rc=0; build/tsan/replay $(RACE_FILES) || rc=1; \
+	    echo "== race programs (sched, --schedules $(REPLAY_EARLY_SCHEDULES))"; \
+	    build/sched/replay --schedules $(REPLAY_EARLY_SCHEDULES) $(RACE_FILES) || rc=1; exit $$rc
+
 # The corpus under memcheck (every REPLAY_VALGRIND_SAMPLE-th program; 1: all of them).
 .PHONY: replay-memcheck
 replay-memcheck:
@@ -758,9 +773,10 @@ layering-check:
 mutants:
 	@mutants/run.sh $(MUTANTS)
 # make mutate [SEED=1] [N=10]: N mutants nobody hand-picked (mutants/mutate.py: operators on the
-# lines of alloc/ make coverage saw executed), each against make test like a planted bug; the
-# mutation score, and each survivor as a patch in build/mutate/survivors/. Exit 1 when a survivor
-# is not judged equivalent in mutants/equivalent.txt. The same SEED on the same tree: the same mutants.
+# lines of alloc/ make coverage saw executed, and on launcher/), each against make test like a
+# planted bug; the mutation score, and each survivor as a patch in build/mutate/survivors/. Exit 1
+# when a survivor is not judged equivalent in mutants/equivalent.txt. The same SEED on the same
+# tree: the same mutants.
 SEED ?= 1
 N ?= 10
 mutate:

@@ -2,8 +2,10 @@
  *
  * Owns: the names of the scheduling points and the one call that installs a hook. Promises: in
  * the sched build, every synchronization step of hakmem's cross-thread protocol first calls the
- * installed hook with the point and the object it is about to touch (a remote queue, a heap's
- * pending stack, a lock); the hook may run other threads before it returns. With no hook
+ * installed hook with the point and the object it is about to touch (a heap's pending stack, a
+ * lock, or for every step on one slab — its queue, its arm, its owner, the notification of its
+ * owner — that slab's remote queue, so that a scheduler sees which steps race on one slab); the
+ * hook may run other threads before it returns. With no hook
  * installed the points cost one load. Must never: be used outside the sched build, where
  * hak_sched_set_hook does not exist. */
 #ifndef HAKMEM_SCHED_H

@@ -168,7 +168,7 @@ static struct slab *acquire_slab(struct heap *h, unsigned cls)
             return NULL;
         hk_slab_format(s, cls);
     }
-    SCHED_POINT(HAK_SCHED_OWNER, s);
+    SCHED_POINT(HAK_SCHED_OWNER, &slab_remote(s)->queue);
     slab_set_owner(s, h->id);
     s->notified = 0;
     list_push(&h->partial[cls], s, SLAB_LIST_PARTIAL);
@@ -331,7 +331,7 @@ static void teardown(struct heap *h)
             if (s->used == 0) {
                 hk_slab_pool_put(s);
             } else {
-                SCHED_POINT(HAK_SCHED_OWNER, s);
+                SCHED_POINT(HAK_SCHED_OWNER, &slab_remote(s)->queue);
                 slab_set_owner(s, SLAB_OWNER_ORPHAN);
                 hk_orphan_pool_put(s);
             }

@@ -13,7 +13,7 @@ static uint64_t unbatched_frees[HAK_CLASS_COUNT]; /* atomic */
  * queue says NOTIFYING, so the heap read from `owner` stays valid until notify_done. */
 static void notify_owner(struct slab *s)
 {
-    SCHED_POINT(HAK_SCHED_NOTIFY, s);
+    SCHED_POINT(HAK_SCHED_NOTIFY, &slab_remote(s)->queue);
     struct heap *h = (struct heap *)slab_owner(s);
     struct slab_remote *r = slab_remote(s);
     struct slab *head = __atomic_load_n(&h->pending, __ATOMIC_RELAXED);

@@ -105,7 +105,7 @@ void hk_slab_pool_put(struct slab *s)
     struct slab_segment *seg = slab_segment_of(s);
     struct slab_pool *p = pool_for(seg->slab_shift);
     unsigned i = slab_index(s);
-    SCHED_POINT(HAK_SCHED_OWNER, s);
+    SCHED_POINT(HAK_SCHED_OWNER, &slab_remote(s)->queue);
     slab_set_owner(s, SLAB_OWNER_FREE);
     s->list = SLAB_LIST_NONE;
     s->free = NULL;

@@ -632,7 +632,10 @@ static void race_task_run(const struct race_task *t, unsigned id)
         break;
     }
     case RACE_FLUSH:
-        hak_thread_flush();
+        if (t->collect)
+            hak_collect(0);
+        else
+            hak_thread_flush();
         break;
     default:
         break;

@@ -104,8 +104,8 @@ static size_t decode_size(const uint8_t b[3])
 
 static struct race_task decode_task(const uint8_t b[3])
 {
-    struct race_task t = {(enum race_action)(b[0] / (OPS_WORKERS + 1) % RACE_ACTIONS),
-                          b[0] % (OPS_WORKERS + 1), 0, 0, 0};
+    struct race_task t = {.action = (enum race_action)(b[0] / (OPS_WORKERS + 1) % RACE_ACTIONS),
+                          .thread = b[0] % (OPS_WORKERS + 1)};
     switch (t.action) {
     case RACE_FREE:
         t.group = b[1] % OPS_GROUPS;
@@ -117,6 +117,9 @@ static struct race_task decode_task(const uint8_t b[3])
     case RACE_CHURN:
         t.cls = b[1] % OPS_CLASSES;
         t.count = b[2] % 64 + 1;
+        break;
+    case RACE_FLUSH:
+        t.collect = b[1] & 1;
         break;
     default:
         break;
@@ -225,6 +228,9 @@ static void format_task(const struct race_task *t, char *buf, size_t len)
         break;
     case RACE_CHURN:
         snprintf(buf, len, "%u:churn:c%u:n%u", t->thread, t->cls, t->count);
+        break;
+    case RACE_FLUSH:
+        snprintf(buf, len, "%u:%s", t->thread, t->collect ? "collect" : "flush");
         break;
     default:
         snprintf(buf, len, "%u:%s", t->thread, action_names[t->action]);
@@ -353,6 +359,10 @@ static int encode_task(const char *s, uint8_t out[3])
     for (int i = 1; i < RACE_ACTIONS; i++)
         if (!strcmp(action, action_names[i]))
             k = i;
+    if (!strcmp(action, "collect")) { /* a flush with its operand odd */
+        k = RACE_FLUSH;
+        a = 1;
+    }
     switch (k) {
     case RACE_FREE:
         if (rest == NULL || sscanf(rest, ":g%lu", &a) != 1 || a >= OPS_GROUPS)

@@ -54,7 +54,9 @@
  *   alloc   a block of class b % 40 into each empty slot of group a % 8   T:alloc:gG:cC
  *   churn   allocate b % 64 + 1 blocks of class a % 40, free them    T:churn:cC:nN
  *   exit    the worker exits (its blocks stay live)                 T:exit
- *   flush   the thread returns its cached blocks                    T:flush
+ *   flush   a even: the thread returns its cached blocks (hak_thread_flush)    T:flush
+ *           a odd: hak_collect(0), which also drains the remote frees of its slabs and
+ *           releases its empty ones                                   T:collect
  * sched4: the schedule (sched build): priorities and change points drawn from these bytes.
  * size3 = [mode, lo, hi], v = lo | hi << 8, by mode % 4:
  *   0 exact     size = v                                     text: 1234
@@ -119,6 +121,7 @@ struct race_task {
     enum race_action action;
     unsigned thread; /* 0: main, 1..OPS_WORKERS: worker thread - 1 */
     unsigned group, cls, count;
+    unsigned collect; /* flush: hak_collect(0), not hak_thread_flush() */
 };
 
 /* A decoded op. */

@@ -4,7 +4,8 @@
 usage: mutate.py --seed S --n N --out DIR [--lcov FILE] [--files GLOB...]
 
 Every candidate is one edit of one line of alloc/ that the coverage build saw executed (the lcov
-export of make coverage), made by an operator:
+export of make coverage), or of any code line of launcher/ (a program of its own that the coverage
+build does not measure; make test's install check runs every flag it has), made by an operator:
   cmp_flip        a comparison flipped (== and !=, < and >=, > and <=)
   cmp_off_by_one  a comparison made off by one (< and <=, > and >=)
   const_plus_one  an integer constant made one bigger
@@ -22,7 +23,8 @@ DIR/patches/NAME.patch in the form of mutants/ (Breaks, Mechanism, Key, then a u
 DIR/generated.tsv lists them with the rejections counted. The same seed and tree give the same
 mutants.
 
-It must never touch the working tree: every edit is made in DIR/screen, a copy of alloc/.
+It must never touch the working tree: every edit is made in DIR/screen, a copy of alloc/ and
+launcher/.
 """
 import argparse
 import hashlib
@@ -163,10 +165,12 @@ class Screen:
         self.dir = os.path.abspath(os.path.join(out, "screen"))
         shutil.rmtree(self.dir, ignore_errors=True)
         os.makedirs(self.dir)
-        # alloc/ is all a library object is compiled from (the tree may be a scratch copy inside
-        # another checkout, where git would list nothing).
-        shutil.copytree(os.path.join(root, "alloc"), os.path.join(self.dir, "alloc"),
-                        ignore=shutil.ignore_patterns("*.o", "*.d"))
+        # alloc/ is all a library object is compiled from, and with it launcher/ the launcher's
+        # (the tree may be a scratch copy inside another checkout, where git would list nothing).
+        for d in ("alloc", "launcher"):
+            if os.path.isdir(os.path.join(root, d)):
+                shutil.copytree(os.path.join(root, d), os.path.join(self.dir, d),
+                                ignore=shutil.ignore_patterns("*.o", "*.d"))
         self.compile = {}
         for variant in ("release", "tsan"):
             r = run(["make", "--no-print-directory", "-s", "VARIANT=" + variant, "print-compile"],
@@ -174,27 +178,29 @@ class Screen:
             if r.returncode != 0:
                 sys.exit("mutate: make print-compile failed: " + r.stderr)
             self.compile[variant] = r.stdout.strip()
-        self.sources = sorted(f for f in os.listdir(os.path.join(self.dir, "alloc"))
+        self.sources = sorted("alloc/" + f for f in os.listdir(os.path.join(self.dir, "alloc"))
                               if f.endswith(".c") and f not in ("hardened.c", "free_link.c"))
         self.deps = None  # the headers each source includes, found when a header is mutated
         self.baseline = {}
 
     def affected(self, path):
+        """The sources (paths in the screen) whose objects a change of path can change."""
+        if path.endswith(".c"):
+            return [path]
         name = os.path.basename(path)
-        if name.endswith(".c"):
-            return [name]
         if self.deps is None:
             self.deps = {}
             for c in self.sources:
-                r = run(f"{self.compile['release']} -MM alloc/{c}", self.dir)
+                r = run(f"{self.compile['release']} -MM {c}", self.dir)
                 self.deps[c] = set(os.path.basename(d)
                                    for d in r.stdout.replace("\\\n", " ").split()[1:])
         return [c for c in self.sources if name in self.deps[c]]
 
     def object_of(self, variant, c, tag):
-        """Compile alloc/c as it is in the screen; the object's code and data (no debug info)."""
-        obj = os.path.join(self.dir, f"{tag}-{variant}-{c}.o")
-        r = run(f"{self.compile[variant]} -c alloc/{c} -o {obj}", self.dir)
+        """Compile source c (alloc/ or launcher/, with alloc/'s headers) as it is in the screen;
+        the object's code and data (no debug info)."""
+        obj = os.path.join(self.dir, f"{tag}-{variant}-{c.replace('/', '-')}.o")
+        r = run(f"{self.compile[variant]} -Ialloc -c {c} -o {obj}", self.dir)
         if r.returncode != 0:
             errors = [l for l in r.stderr.splitlines() if "error" in l] or r.stderr.splitlines()
             return None, (errors or ["?"])[0]
@@ -213,7 +219,7 @@ class Screen:
             if key not in self.baseline:
                 self.baseline[key], err = self.object_of(key[0], key[1], "base")
                 if self.baseline[key] is None:
-                    sys.exit(f"mutate: the unmutated alloc/{key[1]} does not build: {err}")
+                    sys.exit(f"mutate: the unmutated {key[1]} does not build: {err}")
         target = os.path.join(self.dir, path)
         with open(target) as f:
             old_text = f.read()
@@ -241,7 +247,14 @@ def main():
     ap.add_argument("--files", nargs="*", default=None)
     a = ap.parse_args()
     covered = covered_lines(a.lcov)
-    files = a.files or sorted(p for p in covered if p.startswith("alloc/") and
+    # The launcher has no coverage data: every line of it is a candidate (is_code_line and the
+    # operators skip comments, blank lines and declarations).
+    launcher = sorted(os.path.join("launcher", f) for f in os.listdir(os.path.join(ROOT, "launcher"))
+                      if f.endswith(".c"))
+    for path in launcher:
+        with open(os.path.join(ROOT, path)) as f:
+            covered.setdefault(path, set(range(1, len(f.readlines()) + 1)))
+    files = a.files or sorted(p for p in covered if p.startswith(("alloc/", "launcher/")) and
                               os.path.basename(p) not in ("hardened.c", "free_link.c"))
     cands = []
     for path in files:
@@ -294,13 +307,13 @@ def main():
         accepted.append((name, key, path, n, op, what))
     with open(os.path.join(a.out, "generated.tsv"), "w") as f:
         f.write(f"# seed {a.seed}: {len(accepted)} accepted of {len(cands)} candidates on executed "
-                f"lines; rejected: " +
+                f"lines (launcher/: every line); rejected: " +
                 (", ".join(f"{v} {k}" for k, v in sorted(rejected.items())) or "none") + "\n")
         for row in accepted:
             f.write("\t".join(map(str, row)) + "\n")
     shutil.rmtree(screen.dir, ignore_errors=True)
     print(f"mutate: seed {a.seed}: {len(accepted)} mutants from {len(cands)} candidates on "
-          f"executed lines of {len(files)} files; rejected: " +
+          f"executed lines of {len(files)} files (launcher/: every line); rejected: " +
           (", ".join(f"{v} that {k}" for k, v in sorted(rejected.items())) or "none"))
     if len(accepted) < a.n:
         print(f"mutate: only {len(accepted)} of the {a.n} asked for")

@@ -38,6 +38,7 @@ snapshot() {
     for d in build/*; do
         case "$d" in build/mutants | build/mutate | build/bench | build/cov | build/afl | build/nightly | \
             build/oss-fuzz-check) continue ;; esac
+        [ "$d" = "${out%/}" ] && continue # MUTANTS_OUT elsewhere under build/: not into itself
         cp -a "$d" "$base/build/"
     done
     rm -rf "$base"/build/*/corpus "$base"/build/*/crashes "$base"/build/*/minimized
@@ -61,8 +62,9 @@ prepare() {
 # A FAIL line, or the runner's early announcement of one from a job whose output is still held.
 failed_re='^(FAIL |early [^ ]+: FAIL )'
 # Whole programs under LD_PRELOAD (tests/preload/run.sh) show that something broke, not what:
-# their FAILs count as kills, but a check that names the mechanism is reported when one fails
-# within WHOLE_PROGRAM_GRACE seconds (10) of the first FAIL.
+# their FAILs count as kills, but make test goes on for up to WHOLE_PROGRAM_GRACE seconds (120,
+# within the time-out) after the first one, and a check that names the mechanism failing in that
+# time is reported, with its own time to the kill.
 whole_programs=$({ grep -oE 'same_output [A-Za-z0-9_]+' tests/preload/run.sh | awk '{ print $2 }'
     grep -oE 'FAIL [a-z0-9_]+:' tests/preload/run.sh | sed 's/^FAIL //; s/:$//'; } | sort -u |
     paste -sd '|')
@@ -107,20 +109,23 @@ for p in "${patches[@]}"; do
         start=$(date +%s.%N)
         # A session of its own, so everything make test starts (test cases put themselves in
         # process groups of their own) can be killed at once.
-        (cd "$work" && exec perl -MPOSIX -e 'POSIX::setsid(); exec @ARGV or die "cannot run $ARGV[0]: $!\n"' \
+        (cd "$work" && HAKMEM_PLANTED_BUG=$name exec perl -MPOSIX -e 'POSIX::setsid(); exec @ARGV or die "cannot run $ARGV[0]: $!\n"' \
             make --no-print-directory test) >"$log" 2>&1 &
         pid=$!
         disown "$pid" # polled and killed below; no job-control chatter when it dies
-        killed_at=
+        killed_at= named_at=
         while kill -0 "$pid" 2>/dev/null; do
             if [ -z "$killed_at" ] && grep -q -E "$failed_re" "$log"; then
                 killed_at=$(date +%s.%N)
             fi
             if [ -n "$killed_at" ]; then
                 # Stop at a mechanism's check, or once the grace after a whole program's is over.
-                grep -E "$failed_re" "$log" | sed -E 's/^(early [^ ]+: )?FAIL //' |
-                    grep -q -v -E "^($whole_programs)[:( ]" && break
-                [ "$(echo "$(date +%s.%N) - $killed_at > ${WHOLE_PROGRAM_GRACE:-10}" | bc)" = 1 ] &&
+                if grep -E "$failed_re" "$log" | sed -E 's/^(early [^ ]+: )?FAIL //' |
+                    grep -q -v -E "^($whole_programs)[:( ]"; then
+                    named_at=$(date +%s.%N)
+                    break
+                fi
+                [ "$(echo "$(date +%s.%N) - $killed_at > ${WHOLE_PROGRAM_GRACE:-120}" | bc)" = 1 ] &&
                     break
             fi
             if [ "$(echo "$(date +%s.%N) - $start > $timeout" | bc)" = 1 ]; then
@@ -128,7 +133,7 @@ for p in "${patches[@]}"; do
             fi
             sleep 0.5
         done
-        secs=$(echo "${killed_at:-$(date +%s.%N)} - $start" | bc | xargs printf '%.0f')
+        secs=$(echo "${named_at:-${killed_at:-$(date +%s.%N)}} - $start" | bc | xargs printf '%.0f')
         pkill -KILL -s "$pid" 2>/dev/null
         if grep -q '^FAIL step_build' "$log"; then
             # Some variant's compiler rejects the mutant: a broken patch, not a kill.

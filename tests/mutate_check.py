@@ -4,7 +4,9 @@
 The operators edit what they say and nothing else (never ->, shifts, strings or comments); the
 screen rejects a mutant that does not build and one that compiles to the unmutated objects, and
 accepts one that changes the code; one seed gives the same mutants every time, and each patch
-applies to the tree; the score counts survivors and fails on one nobody judged equivalent.
+applies to the tree; the score counts survivors and fails on one nobody judged equivalent; the
+planted-bug check (mutants/files.sh --check) fails on a planted bug that applies only with fuzz;
+launcher/, which the coverage build does not measure, gives candidates of every line.
 One PASS or FAIL line per promise; exits 1 if any failed.
 """
 import os
@@ -139,6 +141,22 @@ def check_seeds(work):
           f"{len(keys)} patches")
 
 
+def check_launcher(work):
+    """launcher/ has no coverage data: its lines are candidates anyway, and its mutants screened."""
+    out = os.path.join(work, "launcher")
+    empty = os.path.join(work, "empty.lcov")
+    open(empty, "w").close()
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "mutants/mutate.py"), "--seed", "3",
+                        "--n", "2", "--out", out, "--lcov", empty], capture_output=True, text=True)
+    rows = []
+    if r.returncode == 0:
+        with open(os.path.join(out, "generated.tsv")) as f:
+            rows = [line.split("\t") for line in f if not line.startswith("#")]
+    check("mutate_takes_launcher_lines_without_coverage_data",
+          len(rows) == 2 and all(row[2].startswith("launcher/") for row in rows),
+          f"exit {r.returncode}: {[row[2] + ':' + row[3] for row in rows] or r.stderr[-200:]}")
+
+
 def check_score(work):
     out = os.path.join(work, "score")
     os.makedirs(os.path.join(out, "patches"))
@@ -177,6 +195,42 @@ def check_score(work):
           f"exit {r.returncode}, history {history[-1:]}")
 
 
+def check_planted_bugs_apply(work):
+    """A planted bug whose context moved (one line of it changed) fails files.sh --check by name."""
+    bugs = os.path.join(work, "planted")
+    os.makedirs(bugs)
+    with open(os.path.join(ROOT, "alloc/remote_queue.h")) as f:
+        lines = f.readlines()
+    at = next(i for i, l in enumerate(lines) if "remote_queue_disarm" in l and "{" not in l) + 1
+
+    def write(name, context_edit):
+        ctx = lines[at - 3:at + 4]
+        old = [" " + l for l in ctx]
+        new = list(old)
+        new[3] = "-" + ctx[3] + "+" + ctx[3].rstrip("\n") + " /* planted */\n"
+        if context_edit:
+            old[0] = " " + ctx[0].rstrip("\n") + " /* moved */\n"
+        body = "".join(old[:3] + [new[3]] + old[4:])
+        with open(os.path.join(bugs, name + ".patch"), "w") as f:
+            f.write("Breaks: nothing\nMechanism: none\n\n--- a/alloc/remote_queue.h\n"
+                    f"+++ b/alloc/remote_queue.h\n@@ -{at - 2},7 +{at - 2},7 @@\n" + body)
+
+    # Under make mutants a planted bug is applied to this copy: the check is for the made-up ones.
+    env = {k: v for k, v in os.environ.items() if k != "HAKMEM_PLANTED_BUG"}
+    env["PLANTED_BUGS"] = bugs
+    write("exact", False)
+    r = subprocess.run(["mutants/files.sh", "--check"], cwd=ROOT, capture_output=True, text=True,
+                       env=env)
+    exact_ok = "PASS every_planted_bug_applies_to_the_tree (1 patches" in r.stdout
+    write("moved", True)
+    r = subprocess.run(["mutants/files.sh", "--check"], cwd=ROOT, capture_output=True, text=True,
+                       env=env)
+    line = next((l for l in r.stdout.splitlines() if "every_planted_bug_applies" in l), "")
+    check("planted_bug_check_names_a_patch_that_applies_only_with_fuzz",
+          exact_ok and r.returncode == 1 and line.startswith("FAIL") and line.endswith(" moved"),
+          f"exact patch passed: {exact_ok}; exit {r.returncode}: {line}")
+
+
 def main():
     work = tempfile.mkdtemp(prefix="mutate_check.")
     try:
@@ -184,6 +238,8 @@ def main():
         check_screen(work)
         check_seeds(work)
         check_score(work)
+        check_planted_bugs_apply(work)
+        check_launcher(work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 1 if failed else 0

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # protocol_pairs_check.sh — fuzz/protocol_pairs.sh, the judge of the race programs' interleaving
 # coverage, on counts made up here: the counts of several replay processes are summed; a missing
-# required pair fails and is named; a missing goal pair is named but does not fail. One PASS or
+# required pair fails and is named; a missing goal pair is named but does not fail; a never pair
+# that any process reached fails and is named. One PASS or
 # FAIL line per promise; exits 1 if any failed.
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -31,4 +32,16 @@ out=$(fuzz/protocol_pairs.sh "$work/req" "$work/c" "$work/b")
 rc=$?
 check protocol_pairs_tells_a_pair_from_its_reverse \
     "$([ $rc = 1 ] && [[ $out == *"push/take"* ]] && echo 1)" "exit $rc: $out"
+printf 'required push take   why\nnever notify_done take  why\n                     more why\n' >"$work/never"
+printf 'push take 2\n' >"$work/d"
+printf 'notify_done take 1\n' >"$work/e"
+out=$(fuzz/protocol_pairs.sh "$work/never" "$work/d")
+rc=$?
+check protocol_pairs_passes_while_no_never_pair_is_reached \
+    "$([ $rc = 0 ] && [[ $out == PASS*"1 never pairs"* ]] && echo 1)" "exit $rc: $out"
+out=$(fuzz/protocol_pairs.sh "$work/never" "$work/d" "$work/e")
+rc=$?
+check protocol_pairs_fails_on_a_never_pair_any_race_reached \
+    "$([ $rc = 1 ] && [[ $out == FAIL*"rules them out: notify_done/take (1 times)"* ]] && echo 1)" \
+    "exit $rc: $out"
 exit $failed

@@ -61,6 +61,12 @@ run 30 planted_bugs mutants/files.sh --check
 run 60 mutate_check python3 tests/mutate_check.py
 # The judge of the race programs' interleaving coverage (make replay applies it), on made-up counts.
 run 30 protocol_pairs_check tests/protocol_pairs_check.sh
+# Every corpus program round-trips through the binary op format (what the fuzzers' seeds are).
+run 30 ops_text tests/ops_text_check.sh
+# The race programs under ThreadSanitizer and under a few schedules: seconds, and a memory order
+# weakened in the protocol, or a scheduler that interleaves nothing, dies here rather than after
+# the suites (the whole replay comes later).
+run 60 races_early make --no-print-directory replay-races-early
 # A suite's test binaries run one per core (most run one thread, or wait on a child process).
 jobs=${TEST_JOBS:-$(nproc)}
 TEST_JOBS=$jobs run 240 release_suite make --no-print-directory VARIANT=release check
