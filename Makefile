@@ -687,15 +687,18 @@ replay-sched:
 # The race programs early in make test, in seconds (make replay runs them again, whole): on real
 # threads under ThreadSanitizer, where a weakened memory order of the cross-thread protocol
 # shows, and in the sched build under REPLAY_EARLY_SCHEDULES schedules each, where a scheduler
-# that no longer interleaves anything (its hook or a point gone) stops the race programs.
+# that no longer interleaves anything (its hook or a point gone) stops the race programs. A
+# program stuck for REPLAY_EARLY_TIMEOUT seconds (10: each takes under one) is reported naming
+# its op, well inside the step's limit.
 REPLAY_EARLY_SCHEDULES ?= 4
+REPLAY_EARLY_TIMEOUT ?= 10
 RACE_FILES = $(foreach f,$(REPLAY_FILES),$(if $(findstring /race_,$(f)),$(f)))
 .PHONY: replay-races-early
 replay-races-early:
 	@$(MAKE) --no-print-directory -s VARIANT=tsan build/tsan/replay
 	@$(MAKE) --no-print-directory -s VARIANT=sched build/sched/replay
 	@echo "== race programs (tsan, real threads)"
-	@rc=0; build/tsan/replay $(RACE_FILES) || rc=1; \
+	@export REPLAY_TIMEOUT=$(REPLAY_EARLY_TIMEOUT); rc=0; build/tsan/replay $(RACE_FILES) || rc=1; \
 	    echo "== race programs (sched, --schedules $(REPLAY_EARLY_SCHEDULES))"; \
 	    build/sched/replay --schedules $(REPLAY_EARLY_SCHEDULES) $(RACE_FILES) || rc=1; exit $$rc
 

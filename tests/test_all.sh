@@ -66,7 +66,7 @@ run 30 ops_text tests/ops_text_check.sh
 # The race programs under ThreadSanitizer and under a few schedules: seconds, and a memory order
 # weakened in the protocol, or a scheduler that interleaves nothing, dies here rather than after
 # the suites (the whole replay comes later).
-run 60 races_early make --no-print-directory replay-races-early
+run 120 races_early make --no-print-directory replay-races-early
 # A suite's test binaries run one per core (most run one thread, or wait on a child process).
 jobs=${TEST_JOBS:-$(nproc)}
 TEST_JOBS=$jobs run 240 release_suite make --no-print-directory VARIANT=release check
