@@ -52,21 +52,13 @@ run() {
 
 run 600 build make --no-print-directory test-build
 run 180 compilers_check make --no-print-directory compilers-check
-run 60 layering make --no-print-directory layering-check
-run 60 symbols make --no-print-directory symbols-check
-run 120 ci_lint make --no-print-directory ci-lint
-run 60 docs tests/docs_check.sh
-run 30 planted_bugs mutants/files.sh --check
-# make mutate's generator, screen and score (without running a mutant: that is make mutate).
-run 60 mutate_check python3 tests/mutate_check.py
-# The judge of the race programs' interleaving coverage (make replay applies it), on made-up counts.
-run 30 protocol_pairs_check tests/protocol_pairs_check.sh
-# Every corpus program round-trips through the binary op format (what the fuzzers' seeds are).
-run 30 ops_text tests/ops_text_check.sh
-# The race programs under ThreadSanitizer and under a few schedules: seconds, and a memory order
-# weakened in the protocol, or a scheduler that interleaves nothing, dies here rather than after
-# the suites (the whole replay comes later).
-run 120 races_early make --no-print-directory replay-races-early
+# The checks that need no suite, two at a time (tests/quick_checks.sh): the layering of alloc/, the
+# shipped archives' symbols, the workflows' lint, the docs, every planted bug present and applying,
+# make mutate's generator, screen and score (without running a mutant), the protocol-pair judge on
+# made-up counts, every corpus program round-tripping through the binary op format, and the race
+# programs under ThreadSanitizer and a few schedules (a memory order weakened in the protocol, or
+# a scheduler that interleaves nothing, dies here rather than after the suites).
+run 240 quick_checks tests/quick_checks.sh
 # A suite's test binaries run one per core (most run one thread, or wait on a child process).
 jobs=${TEST_JOBS:-$(nproc)}
 TEST_JOBS=$jobs run 240 release_suite make --no-print-directory VARIANT=release check
