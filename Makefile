@@ -671,7 +671,7 @@ replay:
 
 # The sched part of make replay alone: race programs under REPLAY_SCHEDULES schedules each, in two
 # processes over alternate programs, and the protocol pairs they reach (fuzz/protocol_pairs.txt).
-# make test runs it early (its checks name the protocol step), and make replay REPLAY_SCHED=0 later.
+# make replay runs it beside its other parts (REPLAY_SCHED=0 leaves it out).
 replay-sched:
 	@$(MAKE) --no-print-directory -s VARIANT=sched build/sched/replay
 	@tmp=$$(mktemp -d); set -- $(REPLAY_FILES); odd=; even=; i=0; \

@@ -2,6 +2,8 @@
 # Run test binaries and whole-process test scripts; every line starting with PASS or FAIL is a
 # test case. Prints the failing cases again at the end and a final "N passed, N failed" line.
 # usage: run_tests.sh BUILD_DIR test-binary... [-- script args...]
+# A test-binary argument with a space in it is a command line instead, run by the shell as it is
+# (make test's quick checks are commands with arguments).
 # VALGRIND_RUN, if set, is a command prefix for every test binary (make valgrind-test).
 # TEST_JOBS=N runs up to N jobs at once (default 1): the script and each binary are one, and a
 # job starts as soon as any running one ends (so one long binary never idles the other cores).
@@ -24,7 +26,10 @@ if [ $# -gt 0 ]; then
     names+=("$1")
 fi
 for b in "${bins[@]}"; do
-    cmds+=("${VALGRIND_RUN:+$VALGRIND_RUN }$(printf '%q' "$b")")
+    case "$b" in
+    *" "*) cmds+=("$b") ;;
+    *) cmds+=("${VALGRIND_RUN:+$VALGRIND_RUN }$(printf '%q' "$b")") ;;
+    esac
     names+=("${b#$build/}")
 done
 n=${#cmds[@]}
