@@ -392,7 +392,7 @@ compilers-check:
 # Everything make test runs, built first with every core (the runs themselves are sequential):
 # one sub-make per part under one job server, so that no part's last compiles and links leave a
 # core idle while the next part waits.
-TEST_BUILD_PARTS := release asan tsan valgrind hardened sched fuzz clang
+TEST_BUILD_PARTS := release asan tsan valgrind hardened sched fuzz clang target
 .PHONY: test-build $(addprefix test-build-,$(TEST_BUILD_PARTS))
 test-build: build/fuzz/seeds/.stamp
 	@$(MAKE) --no-print-directory -j$(NPROC) $(addprefix test-build-,$(TEST_BUILD_PARTS))
@@ -405,6 +405,10 @@ test-build-sched:
 	@$(MAKE) --no-print-directory VARIANT=sched build/sched/replay
 test-build-fuzz:
 	@$(MAKE) --no-print-directory VARIANT=fuzz build/fuzz/fuzz_ops
+test-build-target:
+	@$(MAKE) --no-print-directory build/target/replay build/opsc build/refalloc/librefalloc.so \
+	    build/refalloc/librefalloc-class-edge-off-by-one.so \
+	    $(patsubst tests/targets/%.c,build/targets/%.so,$(wildcard tests/targets/*.c))
 test-build-clang:
 	@$(MAKE) --no-print-directory -s lib BUILD=build/release-clang CC=clang OPT="-O2 -DNDEBUG" \
 	    >/dev/null
@@ -574,8 +578,8 @@ bench: bench-deps
 
 FUZZ_SECONDS ?= 300
 JOBS ?= $(NPROC)
-INTERP_SRCS := fuzz/interpreter.c fuzz/ops_format.c fuzz/race_sched.c
-INTERP_HDRS := fuzz/interpreter.h fuzz/ops_format.h fuzz/race_sched.h
+INTERP_SRCS := fuzz/interpreter.c fuzz/ops_format.c fuzz/race_sched.c fuzz/target_linked.c
+INTERP_HDRS := fuzz/interpreter.h fuzz/ops_format.h fuzz/race_sched.h fuzz/target.h
 # The interpreter of the sched build drives the scheduler: it needs the same define.
 INTERP_DEFS := -DHAK_FUZZ_HEAP_CHECK $(if $(filter sched,$(VARIANT)),-DHAK_SCHED)
 CORPUS_TEXT := $(sort $(wildcard corpus/ops/*.txt corpus/regress/*.txt))
@@ -630,14 +634,58 @@ $(BUILD)/afl_ops: fuzz/driver_afl.c $(INTERP_SRCS) $(INTERP_HDRS) $(BUILD)/libha
 	    $(BUILD)/libhakmem_core.a -o $@ $(LDFLAGS_ALL)
 endif
 
+# make fuzz|replay TARGET=NAME: the same interpreter with no hakmem linked in, testing the
+# allocator fuzz/target_lib.sh names (glibc, mimalloc, jemalloc, tcmalloc, scudo, hakmem,
+# hakmem-hardened, or a library's path), loaded at run time (fuzz/target_loaded.c). Built without
+# ASan, whose runtime would reserve the address space the out-of-memory ops limit; the
+# interpreter itself is what libFuzzer's coverage sees.
+# STRICT_C=1: hold the target to what C allows, not to glibc's documented choices.
+ifdef STRICT_C
+export HAKMEM_FUZZ_STRICT_C := $(STRICT_C)
+endif
+TARGET_INTERP_SRCS := $(filter-out fuzz/target_linked.c,$(INTERP_SRCS)) fuzz/target_loaded.c
+TARGET_CFLAGS := $(BASE_CFLAGS) -O1 -fno-omit-frame-pointer $(SAN_UB) -Ialloc -Ifuzz
+build/target/fuzz_ops: fuzz/driver_libfuzzer.c $(TARGET_INTERP_SRCS) $(INTERP_HDRS)
+	@mkdir -p build/target
+	@echo "  CC $@"
+	@clang $(TARGET_CFLAGS) -fsanitize=fuzzer $< $(TARGET_INTERP_SRCS) -o $@ -ldl
+build/target/replay: fuzz/replay.c $(TARGET_INTERP_SRCS) $(INTERP_HDRS)
+	@mkdir -p build/target
+	@echo "  CC $@"
+	@clang $(TARGET_CFLAGS) $< $(TARGET_INTERP_SRCS) -o $@ -ldl
+# The reference allocator the suite is proven on (tests/refalloc/refalloc.c): clean, and with one
+# of its switchable bugs each (build/refalloc/librefalloc-<bug>.so: the REFALLOC_BUG_ name in
+# lower case, words joined by "-").
+build/refalloc/librefalloc.so: tests/refalloc/refalloc.c
+	@mkdir -p build/refalloc
+	@echo "  CC $@"
+	@clang $(BASE_CFLAGS) -O1 -shared $< -o $@
+build/refalloc/librefalloc-%.so: tests/refalloc/refalloc.c
+	@mkdir -p build/refalloc
+	@echo "  CC $@"
+	@clang $(BASE_CFLAGS) -O1 -shared -DREFALLOC_BUG_$(shell echo '$*' | tr a-z- A-Z_) $< -o $@
+# Allocators the suite's own checks load (tests/targets/: one behaviour each, entry points with
+# default visibility).
+build/targets/%.so: tests/targets/%.c
+	@mkdir -p build/targets
+	@echo "  CC $@"
+	@clang $(BASE_CFLAGS) -O1 -shared $< -o $@
+
 .PHONY: fuzz afl replay minimize corpus-merge
 # make fuzz VARIANT=sched: the same harness in the sched build, where race ops interleave the
 # allocator's atomic steps deterministically (the schedule is part of the input). VARIANT=msan:
 # under MemorySanitizer (uninitialized reads in hakmem's metadata or of what it hands out).
 FUZZ_VARIANT := $(if $(filter sched msan,$(VARIANT)),$(VARIANT),fuzz)
+ifdef TARGET
+fuzz: build/fuzz/seeds/.stamp build/target/fuzz_ops
+	@lib=$$(fuzz/target_lib.sh '$(TARGET)') && \
+	    FUZZ_DIR=build/target/$$(fuzz/target_lib.sh --name '$(TARGET)') HAKMEM_FUZZ_TARGET=$$lib \
+	    fuzz/run_libfuzzer.sh build/target/fuzz_ops $(FUZZ_SECONDS) $(JOBS)
+else
 fuzz: build/fuzz/seeds/.stamp
 	@$(MAKE) --no-print-directory VARIANT=$(FUZZ_VARIANT) build/$(FUZZ_VARIANT)/fuzz_ops
 	@fuzz/run_libfuzzer.sh build/$(FUZZ_VARIANT)/fuzz_ops $(FUZZ_SECONDS) $(JOBS)
+endif
 
 afl: ensure-afl build/fuzz/seeds/.stamp
 	@$(MAKE) --no-print-directory VARIANT=afl build/afl/afl_ops
@@ -656,6 +704,11 @@ REPLAY_SCHED ?= 1
 # them, one after another, and so does the memcheck sample; each part's output is shown when
 # all have ended.
 REPLAY_FILES = $(filter-out %/README.md,$(sort $(wildcard corpus/ops/* corpus/regress/*)))
+ifdef TARGET
+replay: build/target/replay
+	@lib=$$(fuzz/target_lib.sh '$(TARGET)') && HAKMEM_FUZZ_TARGET=$$lib build/target/replay \
+	    $(if $(SCHEDULES),--schedules $(SCHEDULES)) $(or $(REPLAY_PATHS),corpus/ops corpus/regress)
+else
 replay:
 	@for v in release asan tsan $(if $(filter 1,$(REPLAY_SCHED)),sched) valgrind; do \
 	    $(MAKE) --no-print-directory -s VARIANT=$$v build/$$v/replay || exit 1; done; \
@@ -668,6 +721,7 @@ replay:
 	    $(MAKE) --no-print-directory -s replay-memcheck >$$tmp/m 2>&1 & m=$$!; \
 	    fail=0; for j in $$p $$s $$m; do wait $$j || fail=1; done; \
 	    cat $$tmp/p $$([ -n "$$s" ] && echo $$tmp/s) $$tmp/m; rm -rf $$tmp; exit $$fail
+endif
 
 # The sched part of make replay alone: race programs under REPLAY_SCHEDULES schedules each, in two
 # processes over alternate programs, and the protocol pairs they reach (fuzz/protocol_pairs.txt).
@@ -800,7 +854,9 @@ format:
 	clang-format -i $(FORMATTED)
 
 format-check:
-	@clang-format --dry-run --Werror $(FORMATTED)
+	@if clang-format --dry-run --Werror $(FORMATTED); then \
+	    echo "PASS sources_follow_the_committed_clang_format"; \
+	else echo "FAIL sources_follow_the_committed_clang_format (make format fixes them)"; exit 1; fi
 
 clean:
 	rm -rf build

@@ -48,6 +48,7 @@ IGNORE_FLAGS=
     echo "src:*/interpreter.c"
     echo "src:*/ops_format.c"
     echo "src:*/race_sched.c"
+    echo "src:*/target_linked.c"
 } >"$BUILD_DIR/coverage_ignore.txt"
 case " $CFLAGS " in
     *fuzzer-no-link* | *-fsanitize-coverage=*)

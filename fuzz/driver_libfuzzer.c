@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "interpreter.h"
+#include "target.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 const char *__asan_default_options(void);
@@ -73,6 +74,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     pin_to_a_free_cpu(*argc, *argv);
     interp_setup();
+    target_describe(stderr);
     return 0;
 }
 

@@ -13,9 +13,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "hakmem.h"
 #include "ops_format.h"
 #include "race_sched.h"
+#include "target.h"
 
 /* A full sweep of every live block's contents every this many ops, and (in the fuzz, afl and
  * debug builds, where HAK_FUZZ_HEAP_CHECK is defined) the heap-invariant checker. */
@@ -25,6 +25,7 @@
 
 int interp_trace;
 uint32_t interp_schedule_salt;
+volatile unsigned *interp_progress;
 
 struct block {
     uint8_t *p;
@@ -165,11 +166,20 @@ static void check_intact(unsigned slot, const char *when)
 static void check_new(unsigned slot, size_t align)
 {
     const struct block *b = &slots[slot];
-    if (((uintptr_t)b->p & 15) != 0 || ((uintptr_t)b->p & (align - 1)) != 0)
-        fail("slot %u: %p is not aligned to %zu", slot, (void *)b->p, align < 16 ? 16 : align);
-    size_t usable = hak_usable_size(b->p);
-    if (usable < b->size)
-        fail("slot %u: usable size %zu < requested %zu", slot, usable, b->size);
+    /* glibc aligns every block to 16 bytes; C allows a block too small for a type of 16-byte
+     * alignment to be aligned only as much as the largest type it can hold. */
+    size_t fundamental = 16;
+    if (target.strict_c)
+        while (fundamental > 1 && fundamental > b->size)
+            fundamental /= 2;
+    if (((uintptr_t)b->p & (fundamental - 1)) != 0 || ((uintptr_t)b->p & (align - 1)) != 0)
+        fail("slot %u: %p (%zu bytes) is not aligned to %zu", slot, (void *)b->p, b->size,
+             align < fundamental ? fundamental : align);
+    if (target.usable_size != NULL) {
+        size_t usable = target.usable_size(b->p);
+        if (usable < b->size)
+            fail("slot %u: usable size %zu < requested %zu", slot, usable, b->size);
+    }
     uintptr_t lo = (uintptr_t)b->p, hi = lo + (b->size ? b->size : 1);
     for (unsigned k = 0; k < OPS_SLOTS; k++) {
         const struct block *o = &slots[k];
@@ -220,11 +230,11 @@ static void *worker_main(void *arg)
         int exits = op == W_EXIT;
         switch (op) {
         case W_FREE:
-            hak_free(w->ptr);
+            target.free(w->ptr);
             break;
         case W_ALLOC:
             errno = 0;
-            w->ptr = hak_malloc(w->size);
+            w->ptr = target.malloc(w->size);
             w->err = errno;
             break;
         case W_CHURN: {
@@ -232,9 +242,9 @@ static void *worker_main(void *arg)
              * worker's slabs, and bin overflows. */
             void *held[128];
             for (unsigned i = 0; i < w->count; i++)
-                held[i] = hak_malloc(w->size);
+                held[i] = target.malloc(w->size);
             for (unsigned i = 0; i < w->count; i++)
-                hak_free(held[i]);
+                target.free(held[i]);
             break;
         }
         case W_BULK: {
@@ -243,15 +253,16 @@ static void *worker_main(void *arg)
             static void *held[OPS_WORKERS][BULK_MAX];
             void **h = held[w - workers];
             for (unsigned i = 0; i < w->count; i++)
-                h[i] = hak_malloc(w->size);
+                h[i] = target.malloc(w->size);
             for (unsigned i = 0; i < w->count; i += 2)
-                hak_free(h[i]);
+                target.free(h[i]);
             for (unsigned i = 1; i < w->count; i += 2)
-                hak_free(h[i]);
+                target.free(h[i]);
             break;
         }
         case W_FLUSH:
-            hak_thread_flush();
+            if (target.thread_flush != NULL)
+                target.thread_flush();
             break;
         case W_RACE: {
             unsigned id = (unsigned)(w - workers) + 1;
@@ -284,7 +295,12 @@ static struct worker *worker(unsigned k)
         pthread_mutex_init(&w->lock, NULL);
         pthread_cond_init(&w->cond, NULL);
         w->op = W_NONE;
-        if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
+        if (target.thread_start_begin != NULL)
+            target.thread_start_begin();
+        int rc = pthread_create(&w->thread, NULL, worker_main, w);
+        if (target.thread_start_end != NULL)
+            target.thread_start_end();
+        if (rc != 0)
             fail("cannot start worker %u", k);
         w->running = 1;
     }
@@ -340,18 +356,18 @@ static void check_foreign(const struct op *op)
     uint8_t stack_area[64];
     memset(stack_area, 0x3c, sizeof stack_area);
     void *p = foreign_pointer(op->kind, op->slot, stack_area);
-    if (p == NULL)
-        return;
+    if (p == NULL || !target.contains_misuse)
+        return; /* undefined behaviour for an allocator that does not promise containment */
     struct hak_stats before, after;
-    hak_stats(&before);
+    target.stats(&before);
     if (op->code == OP_FOREIGN_FREE) {
-        hak_free(p);
+        target.free(p);
     } else {
         errno = 0;
-        if (hak_realloc(p, 100) != NULL || errno != EINVAL)
+        if (target.realloc(p, 100) != NULL || errno != EINVAL)
             fail("realloc of a foreign pointer did not return NULL with EINVAL");
     }
-    hak_stats(&after);
+    target.stats(&after);
     int interior = op->kind == FOREIGN_INTERIOR;
     uint64_t moved = interior ? after.interior_frees - before.interior_frees
                      : op->code == OP_FOREIGN_FREE
@@ -379,7 +395,7 @@ static void release(unsigned slot)
     if (b->p == NULL)
         return;
     check_intact(slot, "when freed");
-    hak_free(b->p);
+    target.free(b->p);
     b->p = NULL;
 }
 
@@ -391,6 +407,8 @@ static void allocation_failed(const char *what, size_t size, int err)
     if (err != ENOMEM)
         fail("%s of %zu bytes failed with errno %d while the OS refused memory, not ENOMEM", what,
              size, err);
+    if (interp_trace)
+        fprintf(stderr, "       refused: %s of %zu bytes (NULL, ENOMEM)\n", what, size);
 }
 
 static void place(unsigned slot, void *p, size_t size, unsigned thread, size_t align)
@@ -419,12 +437,14 @@ static void sweep(void)
  * between ops, so anything out that no slot holds was lost by the allocator. */
 static void heap_check(void)
 {
+    if (target.check_quiescent == NULL)
+        return;
     void *held[OPS_SLOTS];
     size_t n = 0;
     for (unsigned k = 0; k < OPS_SLOTS; k++)
         if (slots[k].p != NULL)
             held[n++] = slots[k].p;
-    int errors = hak_debug_check_quiescent(held, n);
+    int errors = target.check_quiescent(held, n);
     if (errors != 0)
         fail("heap check found %d violation(s) with %zu blocks held (see the lines above)", errors,
              n);
@@ -433,7 +453,9 @@ static void heap_check(void)
 /* Every thread's cached blocks back to their slabs (idle workers have nothing cached). */
 static void flush_all(void)
 {
-    hak_thread_flush();
+    if (target.thread_flush == NULL)
+        return;
+    target.thread_flush();
     for (unsigned k = 0; k < OPS_WORKERS; k++)
         if (workers[k].running && workers[k].dirty)
             ask(k, W_FLUSH);
@@ -557,15 +579,17 @@ static void double_free(const struct op *op)
         return;
     void *p = b->p;
     release(op->slot);
+    if (!target.contains_misuse)
+        return; /* the second free is undefined behaviour for this target */
     struct hak_stats before, after;
-    hak_stats(&before);
+    target.stats(&before);
     if (op->thread == 0) {
-        hak_free(p);
+        target.free(p);
     } else {
         worker(op->thread - 1)->ptr = p;
         ask(op->thread - 1, W_FREE);
     }
-    hak_stats(&after);
+    target.stats(&after);
     if (after.double_frees != before.double_frees + 1)
         fail("second free of %p: double-free counter moved by %llu", p,
              (unsigned long long)(after.double_frees - before.double_frees));
@@ -592,14 +616,14 @@ static void race_task_run(const struct race_task *t, unsigned id)
     case RACE_FREE:
         for (unsigned k = t->group * 8; k < t->group * 8 + 8; k++)
             if (slots[k].p != NULL)
-                hak_free(slots[k].p);
+                target.free(slots[k].p);
         break;
     case RACE_ALLOC:
         for (unsigned k = t->group * 8; k < t->group * 8 + 8; k++) {
             if (!race_slot[k].fill)
                 continue;
             struct block *b = &slots[k];
-            b->p = hak_malloc(race_slot[k].size);
+            b->p = target.malloc(race_slot[k].size);
             if (b->p == NULL)
                 continue; /* reported by the main thread after the race */
             b->size = race_slot[k].size;
@@ -614,7 +638,7 @@ static void race_task_run(const struct race_task *t, unsigned id)
         uint8_t *held[64];
         size_t size = ops_class_size(t->cls);
         for (unsigned i = 0; i < t->count; i++)
-            if ((held[i] = hak_malloc(size)) != NULL)
+            if ((held[i] = target.malloc(size)) != NULL)
                 memset(held[i], 0xc0 + (int)id, size);
         for (unsigned i = 0; i < t->count; i++) {
             if (held[i] == NULL)
@@ -627,15 +651,15 @@ static void race_task_run(const struct race_task *t, unsigned id)
                             op_index, op_text(), id, (void *)held[i], size, j, held[i][j]);
                     abort();
                 }
-            hak_free(held[i]);
+            target.free(held[i]);
         }
         break;
     }
     case RACE_FLUSH:
-        if (t->collect)
-            hak_collect(0);
-        else
-            hak_thread_flush();
+        if (t->collect && target.collect != NULL)
+            target.collect(0);
+        else if (target.thread_flush != NULL)
+            target.thread_flush();
         break;
     default:
         break;
@@ -746,12 +770,12 @@ static void execute(const struct op *op)
     case OP_MALLOC:
         release(op->slot);
         errno = 0; /* a refusal must set ENOMEM itself, not leave an old one */
-        place(op->slot, hak_malloc(op->size), op->size, 0, 1);
+        place(op->slot, target.malloc(op->size), op->size, 0, 1);
         break;
     case OP_CALLOC: {
         release(op->slot);
         errno = 0;
-        uint8_t *p = hak_calloc(1, op->size);
+        uint8_t *p = target.calloc(1, op->size);
         if (p == NULL) {
             allocation_failed("calloc", op->size, errno);
             break;
@@ -765,19 +789,26 @@ static void execute(const struct op *op)
     case OP_REALLOC: {
         if (b->p == NULL) {
             errno = 0;
-            place(op->slot, hak_realloc(NULL, op->size), op->size, 0, 1);
+            place(op->slot, target.realloc(NULL, op->size), op->size, 0, 1);
             break;
         }
         check_intact(op->slot, "before realloc");
-        if (op->size == 0) { /* frees, like glibc */
-            if (hak_realloc(b->p, 0) != NULL)
-                fail("realloc(p, 0) did not return NULL");
+        if (op->size == 0) {
+            /* glibc frees and returns NULL; C also allows a new block (of size 0) */
+            errno = 0;
+            void *q = target.realloc(b->p, 0);
             b->p = NULL;
+            if (q != NULL && !target.strict_c)
+                fail("realloc(p, 0) returned %p, not NULL (glibc frees the block; "
+                     "HAKMEM_FUZZ_STRICT_C=1 allows this)",
+                     q);
+            if (q != NULL)
+                place(op->slot, q, 0, 0, 1);
             break;
         }
         struct block old = *b;
         errno = 0;
-        uint8_t *q = hak_realloc(b->p, op->size);
+        uint8_t *q = target.realloc(b->p, op->size);
         if (q == NULL) {
             allocation_failed("realloc", op->size, errno);
             check_intact(op->slot, "after a refused realloc (it must leave the block as it was)");
@@ -795,11 +826,21 @@ static void execute(const struct op *op)
         fill(b);
         break;
     }
-    case OP_ALIGNED:
+    case OP_ALIGNED: {
         release(op->slot);
         errno = 0;
-        place(op->slot, hak_aligned_alloc(op->align, op->size), op->size, 0, op->align);
+        void *p = target.aligned_alloc(op->align, op->size);
+        if (p == NULL && errno == EINVAL && op->size % op->align != 0) {
+            /* C11 asks for a size that is a multiple of the alignment; glibc takes any size */
+            if (!target.strict_c)
+                fail("aligned_alloc(%zu, %zu) failed with EINVAL: glibc takes any size (C11 "
+                     "asks for a multiple of the alignment; HAKMEM_FUZZ_STRICT_C=1 allows this)",
+                     op->align, op->size);
+            break;
+        }
+        place(op->slot, p, op->size, 0, op->align);
         break;
+    }
     case OP_FREE:
         release(op->slot);
         break;
@@ -827,9 +868,10 @@ static void execute(const struct op *op)
         end_worker(op->worker); /* its blocks stay live: their slabs are orphaned */
         break;
     case OP_FLUSH:
-        if (op->thread == 0)
-            hak_thread_flush();
-        else if (workers[op->thread - 1].running)
+        if (op->thread == 0) {
+            if (target.thread_flush != NULL)
+                target.thread_flush();
+        } else if (workers[op->thread - 1].running)
             ask(op->thread - 1, W_FLUSH);
         break;
     case OP_FOREIGN_FREE:
@@ -843,8 +885,8 @@ static void execute(const struct op *op)
         heap_check();
         break;
     case OP_USABLE:
-        if (b->p != NULL && hak_usable_size(b->p) < b->size)
-            fail("usable size %zu < %zu", hak_usable_size(b->p), b->size);
+        if (b->p != NULL && target.usable_size != NULL && target.usable_size(b->p) < b->size)
+            fail("usable size %zu < %zu", target.usable_size(b->p), b->size);
         break;
     case OP_FORK:
         /* One fork per program: a fork copies the whole address space (under ASan, its shadow
@@ -864,9 +906,11 @@ static void execute(const struct op *op)
     case OP_STATS: {
         /* Other threads publish their counters at their slow paths; flushed, every thread's
          * are exact, and the live bytes must cover what the program holds. */
+        if (target.stats == NULL)
+            break;
         flush_all();
         struct hak_stats s;
-        hak_stats(&s);
+        target.stats(&s);
         size_t held = 0;
         for (unsigned k = 0; k < OPS_SLOTS; k++)
             if (slots[k].p != NULL)
@@ -880,7 +924,7 @@ static void execute(const struct op *op)
         if (null_fd < 0)
             null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
         if (null_fd >= 0 && stats_printed < 2)
-            hak_stats_write(null_fd, stats_printed++ ? HAK_STATS_JSON : HAK_STATS_TEXT);
+            target.stats_write(null_fd, stats_printed++ ? HAK_STATS_JSON : HAK_STATS_TEXT);
         break;
     }
     case OP_BULK_ON: {
@@ -898,28 +942,6 @@ static void execute(const struct op *op)
         break;
     case OP_COUNT:
         break;
-    }
-}
-
-/* Ops that may run while the OS refuses memory: those that allocate or free, on any thread. */
-static int refusable(enum op_code code)
-{
-    switch (code) {
-    case OP_MALLOC:
-    case OP_CALLOC:
-    case OP_REALLOC:
-    case OP_ALIGNED:
-    case OP_FREE:
-    case OP_FREE_ON:
-    case OP_ALLOC_ON:
-    case OP_CHURN_ON:
-    case OP_BULK_ON:
-    case OP_FLUSH:
-    case OP_RACE:
-    case OP_DOUBLE_FREE:
-        return 1;
-    default:
-        return 0;
     }
 }
 
@@ -945,6 +967,7 @@ void interp_setup(void)
     /* A small Large cache keeps the process small: the fork op copies its page tables, and a
      * fork of a process holding 128 MiB of cached pages costs milliseconds. */
     setenv("HAKMEM_LARGE_CACHE_MB", "16", 0);
+    target_open();
     pattern_init();
     foreign_libc = malloc(256);
     foreign_mapping = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -984,6 +1007,22 @@ unsigned interp_count_races(const uint8_t *data, size_t len, int accept_text)
     return n;
 }
 
+void interp_op_text(const uint8_t *data, size_t len, int accept_text, unsigned index, char *buf,
+                    size_t n)
+{
+    snprintf(buf, n, "%s", "");
+    data = binary_form(data, &len, accept_text);
+    if (data == NULL || len == 0)
+        return;
+    size_t pos = 1;
+    struct op op;
+    for (unsigned k = 0; ops_next(data, len, &pos, &op); k++)
+        if (k == index) {
+            ops_format(&op, buf, n);
+            return;
+        }
+}
+
 void interp_run(const uint8_t *data, size_t len, int accept_text)
 {
     data = binary_form(data, &len, accept_text);
@@ -995,8 +1034,9 @@ void interp_run(const uint8_t *data, size_t len, int accept_text)
     if (foreign_libc == NULL)
         interp_setup();
     /* Every thread was flushed at the end of the last program: its baseline stands. */
-    struct hak_stats start;
-    hak_stats(&start);
+    struct hak_stats start = {0};
+    if (target.stats != NULL)
+        target.stats(&start);
     size_t pos = 1;
     struct op op;
     op_index = 0;
@@ -1006,15 +1046,17 @@ void interp_run(const uint8_t *data, size_t len, int accept_text)
     while (op_index < MAX_PROGRAM && ops_next(data, len, &pos, &op)) {
         current_op = op;
         op_phase = NULL;
+        if (interp_progress != NULL)
+            *interp_progress = op_index;
         if (interp_trace)
             fprintf(stderr, "%5u  %s\n", op_index, op_text());
         /* Under an oom op, the ops that allocate run with the OS refusing memory; the checks
          * (and a fork child) run with memory. */
-        refusing =
-            oom_ops_left > 0 && refusable(op.code) && hak_debug_refuse_os_memory(oom_after) == 0;
+        refusing = oom_ops_left > 0 && ops_refusable(op.code) && target.refuse_memory != NULL &&
+                   target.refuse_memory(oom_after) == 0;
         execute(&op);
         if (refusing)
-            hak_debug_refuse_os_memory(-1);
+            target.refuse_memory(-1);
         refusing = 0;
         if (oom_ops_left > 0 && op.code != OP_OOM)
             oom_ops_left--;
@@ -1035,8 +1077,10 @@ void interp_run(const uint8_t *data, size_t len, int accept_text)
 #ifdef HAK_FUZZ_HEAP_CHECK
     heap_check();
 #endif
+    if (target.stats == NULL)
+        return;
     struct hak_stats end;
-    hak_stats(&end);
+    target.stats(&end);
     if (end.live_bytes != start.live_bytes)
         fail("live bytes %llu after freeing everything, %llu at the start",
              (unsigned long long)end.live_bytes, (unsigned long long)start.live_bytes);

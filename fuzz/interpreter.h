@@ -27,6 +27,14 @@ void interp_report_stuck(unsigned seconds);
 /* How many race ops a program holds (0 for anything that is not a program). */
 unsigned interp_count_races(const uint8_t *data, size_t len, int accept_text);
 
+/* Where interp_run records the index of the op it is running, for a parent process that must
+ * name it when its child stops answering (NULL: not recorded). */
+extern volatile unsigned *interp_progress;
+
+/* The text of op `index` of a program, as a report names it ("" past its last op). */
+void interp_op_text(const uint8_t *data, size_t len, int accept_text, unsigned index, char *buf,
+                    size_t n);
+
 /* Whether interp_run prints each op as it runs it (replay --trace). */
 extern int interp_trace;
 

@@ -75,6 +75,27 @@ static const char *const operand_names[A_KINDS] = {
     "slot",  "worker", "thread", "class", "count", "align", "kind",  "size",
     "scale", "t1",     "t2",     "t3",    "sched", "armed", "after", "ops"};
 
+int ops_refusable(enum op_code code)
+{
+    switch (code) {
+    case OP_MALLOC:
+    case OP_CALLOC:
+    case OP_REALLOC:
+    case OP_ALIGNED:
+    case OP_FREE:
+    case OP_FREE_ON:
+    case OP_ALLOC_ON:
+    case OP_CHURN_ON:
+    case OP_BULK_ON:
+    case OP_FLUSH:
+    case OP_RACE:
+    case OP_DOUBLE_FREE:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 size_t ops_class_size(unsigned cls)
 {
     if (cls < 8)

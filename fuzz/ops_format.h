@@ -138,6 +138,10 @@ struct op {
 
 #define OPS_FORK_KEY 0xF0
 
+/* Whether an op runs with the OS refusing memory while an oom op's span covers it: those that
+ * allocate or free, on any thread (the checks, and a fork child, run with memory). */
+int ops_refusable(enum op_code code);
+
 /* Size of a class's blocks, as the allocator defines them (16..128 by 16, 4 per doubling). */
 size_t ops_class_size(unsigned cls);
 

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "hakmem.h"
+#include "target.h"
 #ifdef HAK_SCHED
 #include "hakmem_sched.h"
 const int sched_deterministic = 1;
@@ -215,7 +215,7 @@ void sched_setup(void)
 {
     /* hakmem creates its thread key when it initializes; ours must come later, so that glibc
      * (which runs destructors in key order) tears the heap down before the participant leaves. */
-    hak_free(hak_malloc(1));
+    target.free(target.malloc(1));
     for (int i = 0; i < SCHED_MAX_THREADS; i++)
         pthread_cond_init(&turn[i], NULL);
     pthread_key_create(&exit_key, leave_at_exit);

@@ -5,7 +5,8 @@
  * that libFuzzer minimized may need the allocator state the first run leaves behind.
  *
  * A program that gives no result within REPLAY_TIMEOUT seconds (default 60) fails, naming the op
- * it was stuck at. A program with race ops runs once as written and, with --schedules N, under N-1 other
+ * it was stuck at: its own alarm reports it, or, when the alarm is not taken (ThreadSanitizer holds
+ * signals back from a loop that makes no call), the replay kills it up to 5 s later and names the op. A program with race ops runs once as written and, with --schedules N, under N-1 other
  * schedules too (each race's schedule bytes mixed with a salt); a failure names its salt, and
  * --salt S replays exactly that schedule. In the sched build, --pairs FILE writes the protocol's
  * interleaving coverage over every race and schedule to FILE: one line per pair of scheduling
@@ -22,10 +23,12 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "interpreter.h"
 #include "race_sched.h"
+#include "target.h"
 
 const char *__tsan_default_options(void);
 
@@ -45,6 +48,36 @@ static void on_alarm(int sig)
     (void)sig;
     interp_report_stuck(timeout_s);
     abort();
+}
+/* The children's progress (shared), and the parent's wait for a child: SIGCHLD is held back in
+ * the parent and taken with a deadline, so a child that ignores its own alarm is still killed. */
+static volatile unsigned *progress;
+static sigset_t child_mask;
+#define ALARM_GRACE_S 5 /* or the timeout itself, when that is shorter */
+
+/* 1 when the child exited by itself (status filled in); 0 when it was killed at its deadline. */
+static int wait_or_kill(pid_t pid, int *status)
+{
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    struct timespec now, deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += timeout_s + (timeout_s < ALARM_GRACE_S ? timeout_s : ALARM_GRACE_S);
+    for (;;) {
+        pid_t got = waitpid(pid, status, WNOHANG);
+        if (got == pid)
+            return 1;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long ns = (deadline.tv_sec - now.tv_sec) * 1000000000L + (deadline.tv_nsec - now.tv_nsec);
+        if (got < 0 || ns <= 0)
+            break;
+        struct timespec wait = {ns / 1000000000L, ns % 1000000000L};
+        sigtimedwait(&chld, NULL, &wait);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, status, 0);
+    return 0;
 }
 static long schedules = 1;
 static long only_salt = -1;
@@ -98,23 +131,33 @@ static void replay_file(const char *path)
     for (long salt = 0; salt < runs; salt++) {
         uint32_t use = only_salt >= 0 ? (uint32_t)only_salt : (uint32_t)salt;
         fflush(NULL);
+        *progress = 0;
         pid_t pid = fork();
         if (pid == 0) {
+            sigprocmask(SIG_SETMASK, &child_mask, NULL);
             signal(SIGALRM, on_alarm);
             alarm(timeout_s);
+            interp_progress = progress;
             interp_schedule_salt = use;
             interp_run(data, len, 1);
             interp_run(data, len, 1);
             exit(0);
         }
         int status = 0;
-        waitpid(pid, &status, 0);
-        if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        int stuck = pid > 0 && !wait_or_kill(pid, &status);
+        if (!stuck && WIFEXITED(status) && WEXITSTATUS(status) == 0)
             continue;
         char how[64] = "";
         if (use != 0)
             snprintf(how, sizeof how, " (schedule salt %u: replay --salt %u)", use, use);
-        if (WIFSIGNALED(status))
+        if (stuck) {
+            char op[256];
+            interp_op_text(data, len, 1, *progress, op, sizeof op);
+            printf("FAIL %s%s: no result within %u s, and the program did not answer its alarm "
+                   "(a loop that takes no signal: ThreadSanitizer holds signals back until a "
+                   "call); killed at op %u (%s)\n",
+                   path, how, timeout_s, *progress, op[0] ? op : "after its last op");
+        } else if (WIFSIGNALED(status))
             printf("FAIL %s%s: killed by signal %d\n", path, how, WTERMSIG(status));
         else /* 66 is ThreadSanitizer's exit code; nothing else here exits with it */
             printf("FAIL %s%s: exit status %d%s\n", path, how, WEXITSTATUS(status),
@@ -210,7 +253,18 @@ int main(int argc, char **argv)
         }
         sched_pairs = m;
     }
+    progress =
+        mmap(NULL, sizeof *progress, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (progress == MAP_FAILED) {
+        fprintf(stderr, "replay: cannot map the progress word\n");
+        return 2;
+    }
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &chld, &child_mask); /* children get the mask the parent had */
     interp_setup();
+    target_describe(stdout);
     for (; i < argc; i++)
         replay_path(argv[i]);
     printf("replay: %d passed, %d failed\n", passed, failed);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # run_libfuzzer.sh BIN SECONDS JOBS — make fuzz: libFuzzer over the op interpreter, JOBS worker
 # processes sharing one working corpus next to BIN (build/fuzz/corpus, or build/sched/corpus for
-# the sched build), seeded from corpus/ (compiled into build/fuzz/seeds). Each worker is one
+# the sched build; FUZZ_DIR instead, as make fuzz TARGET= sets it), seeded from corpus/ (compiled into build/fuzz/seeds). Each worker is one
 # long-lived process (libFuzzer's -workers/-jobs), so nothing is restarted or re-run while it
 # fuzzes; a worker that crashes is replaced by a new one. Prints progress every 10 s and a
 # summary; exits 1 if anything crashed, naming the crash files and how to minimize them.
@@ -9,6 +9,8 @@ set -u
 bin=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 seconds=$2 jobs=$3
 dir=$(dirname "$bin")
+# make fuzz TARGET=...: one binary, a working directory per allocator under test.
+[ -n "${FUZZ_DIR:-}" ] && mkdir -p "$FUZZ_DIR" && dir=$(cd "$FUZZ_DIR" && pwd)
 variant=$(basename "$dir")
 root=$(pwd)
 seeds=$root/build/fuzz/seeds

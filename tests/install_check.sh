@@ -145,6 +145,23 @@ refuses launcher_refuses_2_to_the_64 "whole number in 0..4294967295" \
 refuses launcher_refuses_a_negative_number "whole number in 0..86400000" --large-purge-ms=-1
 refuses launcher_refuses_zero_where_the_range_starts_at_one "whole number in 1..86400" \
     --wait-limit-s=0
+# Where the launcher looks for its library: ../lib, else beside itself (a build folder). Without
+# it, the same refusal as a bad flag: one line, status 2, nothing started.
+mkdir -p "$tmp/alone" "$tmp/beside"
+cp "$launcher" "$tmp/alone/hakmem"
+installed_launcher=$launcher
+launcher=$tmp/alone/hakmem
+refuses launcher_without_its_library_refuses_and_starts_nothing "libhakmem.so not found beside"
+cp "$installed_launcher" "$tmp/beside/hakmem"
+cp "$inst"/lib/libhakmem.so.[0-9] "$tmp/beside/libhakmem.so"
+launcher=$installed_launcher
+if preload=$(bounded "$tmp/beside/hakmem" -- sh -c 'echo "$LD_PRELOAD"' 2>"$tmp/err") &&
+    [ "$preload" = "$(realpath "$tmp/beside/libhakmem.so")" ]; then
+    pass launcher_in_a_build_folder_preloads_the_library_beside_it
+else
+    fail launcher_in_a_build_folder_preloads_the_library_beside_it \
+        "LD_PRELOAD was '${preload:-}' ($(cat "$tmp/err"))"
+fi
 rm -f "$tmp/started"
 if bounded "$launcher" --segment-cache=64 --wait-limit-s=86400 --guard-report=4294967295 -- \
     touch "$tmp/started" 2>"$tmp/err" && [ -e "$tmp/started" ] && [ ! -s "$tmp/err" ]; then

@@ -141,7 +141,6 @@ TEST_TIMEOUT(fork_right_after_another_thread_initialized_gives_a_working_child, 
     pthread_join(t, NULL);
 }
 
-
 TEST_TIMEOUT(fork_while_threads_allocate_gives_a_working_child, 120)
 {
     pthread_t t[4];

@@ -89,3 +89,51 @@ TEST(orphaned_slabs_keep_remote_frees_and_are_adopted_by_the_next_thread)
     CHECKF(end.live_bytes == s0.live_bytes, "live %llu vs %llu", (unsigned long long)end.live_bytes,
            (unsigned long long)s0.live_bytes);
 }
+
+/* Every class: a thread exits holding full slabs (and a partial one) of it. Each must become an
+ * orphan the heap check accounts for, take the frees of another thread, and be adopted or
+ * released, whatever its class: none may stay with the heap of a thread that is gone. */
+#define CLASS_BYTES (256 << 10) /* per class: more than one slab of blocks, in every class */
+static void **held_by_class[HAK_NUM_CLASSES];
+static size_t held_count[HAK_NUM_CLASSES];
+
+static void *fill_every_class_and_exit(void *arg)
+{
+    (void)arg;
+    for (int c = 0; c < HAK_NUM_CLASSES; c++) {
+        size_t size = hak_class_block_size(c), n = CLASS_BYTES / size + 1;
+        held_by_class[c] = malloc(n * sizeof(void *));
+        for (size_t i = 0; i < n; i++)
+            memset(held_by_class[c][i] = hak_malloc(size), c + 1, size);
+        held_count[c] = n;
+    }
+    return NULL;
+}
+
+TEST(full_slabs_of_every_class_are_orphaned_when_their_thread_exits)
+{
+    struct hak_stats before, after;
+    hak_stats(&before);
+    pthread_t t;
+    pthread_create(&t, NULL, fill_every_class_and_exit, NULL);
+    pthread_join(t, NULL);
+    CHECKF(hak_debug_check_heap() == 0, "heap check after the thread exited (lines above)");
+    for (int c = 0; c < HAK_NUM_CLASSES; c++) {
+        for (size_t i = 0; i < held_count[c]; i++) {
+            CHECK(((unsigned char *)held_by_class[c][i])[0] == c + 1);
+            hak_free(held_by_class[c][i]); /* a remote free into an orphan */
+        }
+        free(held_by_class[c]);
+    }
+    hak_thread_flush();
+    CHECKF(hak_debug_check_heap() == 0, "heap check after every block was freed (lines above)");
+    pthread_create(&t, NULL, allocate_same_class, NULL); /* adopts what it can */
+    pthread_join(t, NULL);
+    for (int i = 0; i < adopted_count; i++)
+        hak_free(adopted[i]);
+    hak_thread_flush();
+    hak_stats(&after);
+    CHECKF(after.live_bytes == before.live_bytes, "live %llu vs %llu",
+           (unsigned long long)after.live_bytes, (unsigned long long)before.live_bytes);
+    CHECKF(hak_debug_check_heap() == 0, "heap check at the end (lines above)");
+}

@@ -1,9 +1,10 @@
 /* The Large tier's cache of free ranges: blocks are whole 2 MiB frames starting on one, a block is
  * cut from a bigger cached range (its tail stays cached), freed blocks rejoin adjacent cached
  * ranges, blocks come from shared reserves, touched cached bytes past the budget are purged, touched
- * bytes never exceed the live peak where huge pages make faults cheap, and a block bigger than
- * every cached range extends a freed one in place. Each reuse is visible in hak_stats: a cache
- * hit, and no more bytes mapped from the OS than the reuse leaves missing. */
+ * bytes never exceed the live peak where huge pages make faults cheap, a block bigger than every
+ * cached range extends a freed one in place, and hundreds of live blocks stay registered. Each
+ * reuse is visible in hak_stats: a cache hit, and no more bytes mapped from the OS than the reuse
+ * leaves missing. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -306,4 +307,33 @@ TEST(large_blocks_that_realloc_grows_or_shrinks_keep_their_bytes_size_and_count)
                "%zu -> %zu bytes: %lld live Large bytes left after both frees", from, to,
                (long long)(s1.large_live_bytes - s0.large_live_bytes));
     }
+}
+
+/* Hundreds of Large blocks live at once: the registry that maps a block to its size grows with
+ * them (it starts at 256 entries), and every block stays found (its usable size), freed once and
+ * unregistered. Untouched, they cost address space only. */
+TEST_TIMEOUT(hundreds_of_live_large_blocks_are_each_registered_and_found, 10)
+{
+    enum { N = 700 };
+    static void *blocks[N];
+    struct hak_stats before, after;
+    hak_stats(&before);
+    for (int i = 0; i < N; i++) {
+        blocks[i] = hak_malloc(MiB + 4096 * (size_t)(i % 7 + 1));
+        CHECKF(blocks[i] != NULL, "Large block %d of %d refused", i, N);
+    }
+    for (int i = 0; i < N; i++)
+        CHECKF(hak_usable_size(blocks[i]) >= MiB + 4096 * (size_t)(i % 7 + 1),
+               "block %d (%p): usable size %zu", i, blocks[i], hak_usable_size(blocks[i]));
+    for (int i = 0; i < N; i += 2)
+        hak_free(blocks[i]);
+    for (int i = 1; i < N; i += 2)
+        CHECKF(hak_usable_size(blocks[i]) >= MiB, "block %d lost after its neighbours were freed",
+               i);
+    for (int i = 1; i < N; i += 2)
+        hak_free(blocks[i]);
+    hak_stats(&after);
+    CHECKF(after.live_bytes == before.live_bytes, "live %llu vs %llu",
+           (unsigned long long)after.live_bytes, (unsigned long long)before.live_bytes);
+    CHECK(hak_debug_check_heap() == 0);
 }
