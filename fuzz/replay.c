@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -132,8 +133,13 @@ static void replay_file(const char *path)
         uint32_t use = only_salt >= 0 ? (uint32_t)only_salt : (uint32_t)salt;
         fflush(NULL);
         *progress = 0;
-        pid_t pid = fork();
+        pid_t parent = getpid(), pid = fork();
         if (pid == 0) {
+            /* Dies with the replay: a child that takes no signal must not outlive a replay
+             * killed from outside (a test's time limit). */
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            if (getppid() != parent)
+                _exit(1); /* the replay died before the line above */
             sigprocmask(SIG_SETMASK, &child_mask, NULL);
             signal(SIGALRM, on_alarm);
             alarm(timeout_s);
