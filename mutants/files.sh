@@ -13,10 +13,18 @@ cd "$(dirname "$0")/.." || exit 1
 bugs=${PLANTED_BUGS:-mutants}
 reasons=mutants/files_without_planted_bugs.txt
 missing="" stale="" nfiles=0 nbugs=0
+# Patches per file and reasons per file, each read once (a grep per file and patch took seconds).
+declare -A touching reason_of
+while read -r n f; do touching[$f]=$n; done < <(for p in "$bugs"/*.patch; do
+    [ -e "$p" ] && grep -x '+++ b/.*' "$p" | sed 's|^+++ b/||' | sort -u; done | sort | uniq -c)
+while IFS= read -r line; do
+    f=${line%%: *}
+    [ -z "${reason_of[$f]+set}" ] && reason_of[$f]=${line#*: }
+done < <(grep -E '^(alloc|launcher)/[^:]*: ' "$reasons")
 for f in alloc/*.[ch] launcher/*.c; do
     nfiles=$((nfiles + 1))
-    n=$(grep -l -x -F "+++ b/$f" "$bugs"/*.patch 2>/dev/null | wc -l)
-    reason=$(grep -F "$f: " "$reasons" | head -1 | sed "s|^$f: ||")
+    n=${touching[$f]:-0}
+    reason=${reason_of[$f]:-}
     if [ "$n" -gt 0 ]; then
         nbugs=$((nbugs + 1))
         [ -n "$reason" ] && stale="$stale $f"

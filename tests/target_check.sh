@@ -117,7 +117,7 @@ grep -q '^target: .*strict C' "$work/strict-aligned" || why="$why the report doe
 
 # The C reproducer (opsc emit-c): it must fail where the program failed, under LD_PRELOAD of the
 # allocator, and pass on glibc; and reproducers of corpus programs of every kind of op (threads,
-# races, fork, refused memory, every tier) pass on glibc.
+# races, fork, refused memory, aligned blocks) pass on glibc.
 name=a_c_reproducer_fails_under_the_allocator_that_failed_and_passes_on_glibc
 repro() { # program, output binary
     build/opsc emit-c "$1" >"$2.c" && cc -std=gnu11 -O0 -fno-builtin -pthread "$2.c" -o "$2" -ldl 2>"$2.cc"
@@ -135,8 +135,7 @@ else
 fi
 name=c_reproducers_of_corpus_programs_pass_on_glibc
 why="" n=0
-for p in fork_stats_bulk out_of_memory race_thread_exit_against_remote_frees worker_blocks \
-    calloc_realloc aligned tiers; do
+for p in fork_stats_bulk out_of_memory race_thread_exit_against_remote_frees aligned; do
     n=$((n + 1))
     if ! repro corpus/ops/$p.txt "$work/$p"; then
         why="$why $p does not build ($(head -1 "$work/$p.cc"));"
