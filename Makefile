@@ -408,6 +408,7 @@ test-build-fuzz:
 test-build-target:
 	@$(MAKE) --no-print-directory build/target/replay build/opsc build/refalloc/librefalloc.so \
 	    build/refalloc/librefalloc-class-edge-off-by-one.so \
+	    build/refalloc/librefalloc-calloc-no-overflow.so build/conformance/malloc_api \
 	    $(patsubst tests/targets/%.c,build/targets/%.so,$(wildcard tests/targets/*.c))
 test-build-clang:
 	@$(MAKE) --no-print-directory -s lib BUILD=build/release-clang CC=clang OPT="-O2 -DNDEBUG" \
@@ -664,6 +665,13 @@ build/refalloc/librefalloc-%.so: tests/refalloc/refalloc.c
 	@mkdir -p build/refalloc
 	@echo "  CC $@"
 	@clang $(BASE_CFLAGS) -O1 -shared -DREFALLOC_BUG_$(shell echo '$*' | tr a-z- A-Z_) $< -o $@
+# What any malloc promises, as a whole program (tests/conformance/malloc_api.c): run plain for
+# glibc or under LD_PRELOAD of another allocator. -fno-builtin: the compiler must not assume what
+# malloc does (that it leaves errno alone, or that a block it returned is unused).
+build/conformance/malloc_api: tests/conformance/malloc_api.c
+	@mkdir -p build/conformance
+	@echo "  CC $@"
+	@clang -std=gnu11 $(WARN) -O1 -g -fno-builtin -pthread $< -o $@ -ldl
 # Allocators the suite's own checks load (tests/targets/: one behaviour each, entry points with
 # default visibility).
 build/targets/%.so: tests/targets/%.c

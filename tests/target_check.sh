@@ -10,7 +10,8 @@
 # that refuses nothing or a replay that waits forever fails here. What C leaves open is checked
 # as glibc does it, unless strict C is asked for. The C reproducer of a program (opsc emit-c)
 # fails under the allocator that failed and passes on glibc. The reference allocator passes
-# clean, and one of its bugs is found and reproduced in C. One PASS or FAIL
+# clean, and one of its bugs is found and reproduced in C. The whole-program API checks pass on
+# hakmem (and glibc's edges) and find an unchecked calloc product. One PASS or FAIL
 # line per check; exits 1 on any FAIL.
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -20,6 +21,7 @@ failed() { echo "FAIL $1: $2"; fail=1; }
 make --no-print-directory -s build/target/replay build/opsc build/targets/stuck_without_signals.so \
     build/targets/c_not_glibc.so build/refalloc/librefalloc.so \
     build/refalloc/librefalloc-class-edge-off-by-one.so \
+    build/refalloc/librefalloc-calloc-no-overflow.so build/conformance/malloc_api \
     VARIANT=release build/release/libhakmem.so ||
     { echo "FAIL target_replay_builds: build/target/replay, a test allocator or libhakmem.so does not build"; exit 1; }
 work=$(mktemp -d)
@@ -174,5 +176,28 @@ elif ! (LD_PRELOAD=$ref timeout 30 "$work/bugrepro") >/dev/null 2>&1; then
     failed $name "the reproducer of $found fails on the clean reference allocator too"
 else
     pass "$name ($(basename "$found"))"
+fi
+
+# The whole-program API checks (tests/conformance/malloc_api.c, at a tenth of their volume): they
+# pass on hakmem preloaded (and glibc's edges), and find the reference allocator's unchecked calloc
+# product, which no op program can reach (make check-allocator runs them whole).
+name=the_api_conformance_program_passes_on_hakmem_and_glibcs_edges
+why=""
+for lib in "" "$hakmem"; do
+    only=""
+    [ -z "$lib" ] && only=edges
+    if ! (CONFORMANCE_QUICK=1 CONFORMANCE_ONLY=$only LD_PRELOAD=$lib timeout 60 \
+        build/conformance/malloc_api || exit 1) >"$work/conf" 2>&1; then
+        why="$why ${lib:+$(basename "$lib")}${lib:-glibc}: $(grep -m1 '^FAIL' "$work/conf" || tail -1 "$work/conf");"
+    fi
+done
+[ -z "$why" ] && pass $name || failed $name "${why%;}"
+name=the_api_conformance_program_finds_an_unchecked_calloc_product
+(CONFORMANCE_ONLY=sizes LD_PRELOAD=$PWD/build/refalloc/librefalloc-calloc-no-overflow.so \
+    timeout 60 build/conformance/malloc_api || exit 1) >"$work/conf" 2>&1
+if grep -q '^FAIL calloc_whose_product_overflows_fails_with_enomem' "$work/conf"; then
+    pass $name
+else
+    failed $name "refalloc's calloc-no-overflow passed it: $(grep -m1 calloc "$work/conf")"
 fi
 exit $fail
