@@ -159,15 +159,16 @@ TEST(a_wait_limit_of_2_to_the_32_seconds_is_refused_not_cut_to_zero)
 
 TEST(options_are_read_from_proc_when_environ_is_not_set_up_yet)
 {
-    /* A fresh process whose initial environment has the variables reads them from /proc. */
+    /* A fresh process whose initial environment has the variables reads them from /proc, and
+     * leaves no file descriptor open for it. */
     char path[4096], out[512];
     test_program_path(path, sizeof path, "options_case");
     setenv("HAKMEM_SEGMENT_CACHE", "5", 1);
     setenv("HAKMEM_EXTERNAL_GUARD", "abort", 1);
     char *argv[] = {path, NULL};
     int status = test_run_program(argv, out, sizeof out);
-    CHECKF(status == 0 && strstr(out, "segment_cache=5 external_guard=2"), "status %#x: %s", status,
-           out);
+    CHECKF(status == 0 && strstr(out, "segment_cache=5 external_guard=2 fds_left=0"),
+           "status %#x: %s", status, out);
 }
 
 TEST(statistics_are_printed_at_exit_when_asked_for)
